@@ -1,0 +1,166 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from crm_project.tenancy import TenantModel
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    READ_ONLY = "read_only", "Read only"
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    INACTIVE = "inactive", "Inactive"
+
+
+class AccountType(models.TextChoices):
+    ECOMMERCE = "ecommerce", "E-commerce"
+    RETAIL = "retail", "Retail"
+    SERVICES = "services", "Services"
+    B2B = "b2b", "B2B"
+    OTHER = "other", "Other"
+
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1-50 lowercase letters, digits and inner hyphens.",
+)
+
+
+class Account(models.Model):
+    """The tenant. Not itself tenant-scoped: platform endpoints manage it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    email = models.EmailField(blank=True)
+    phone_number = models.CharField(max_length=32, blank=True)
+    description = models.TextField(blank=True)
+    country_iso3 = models.CharField(max_length=3, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    type = models.CharField(max_length=20, choices=AccountType.choices, default=AccountType.OTHER)
+    website = models.URLField(blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    ai_assistant_name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=10, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    default_phone_region = models.CharField(max_length=2, default="US")
+    loyalty_earn_rate = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0.50"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    max_credit_refusals = models.PositiveIntegerField(default=3)
+    lead_consent_required = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != AccountStatus.INACTIVE
+
+    @property
+    def is_paused(self) -> bool:
+        return self.status == AccountStatus.PAUSED
+
+
+class Membership(TenantModel):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "user"], name="membership_unique_user")
+        ]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.account_id} ({self.role})"
+
+
+class ApiKey(TenantModel):
+    """Only the SHA-256 of the secret is stored; `prefix` identifies the key in lists
+    and logs and is how a presented key is found before its hash is compared."""
+
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=24, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.role})"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class Agent(TenantModel):
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"],
+                name="agent_unique_external_id",
+                condition=models.Q(external_id__isnull=False),
+            )
+        ]
+        indexes = [models.Index("account", Lower("email"), name="agent_email_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class AccountSequence(TenantModel):
+    """Per-account counters (customer and order numbers): `UPDATE ... RETURNING` on
+    this row serializes concurrent writers, so numbers never repeat."""
+
+    name = models.CharField(max_length=50)
+    last_value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="sequence_unique_name")
+        ]

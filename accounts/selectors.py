@@ -1,0 +1,45 @@
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import Account, Agent, ApiKey, Membership
+from crm_project.tenancy import unscoped
+
+
+def account_by_slug_or_id(value: str) -> Account | None:
+    """An account named by slug or UUID (X-Account, commands, platform calls)."""
+    value = value.strip()
+    try:
+        return Account.objects.get(pk=uuid.UUID(value))
+    except ValueError:
+        pass
+    except Account.DoesNotExist:
+        return None
+    return Account.objects.filter(slug=value.lower()).first()
+
+
+def memberships_of_user(user: Any) -> list[Membership]:
+    """A user's memberships across accounts: authentication needs them before any
+    account is in scope, hence the unscoped block."""
+    with unscoped():
+        return list(
+            Membership.objects.filter(user=user).select_related("account").order_by("created_at")
+        )
+
+
+def api_key_by_prefix(prefix: str) -> ApiKey | None:
+    with unscoped():
+        return ApiKey.objects.select_related("account").filter(prefix=prefix).first()
+
+
+def api_key_list(account: Account) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(account=account, revoked_at__isnull=True)
+
+
+def agent_list(account: Account) -> QuerySet[Agent]:
+    return Agent.objects.filter(account=account)
+
+
+def agent_by_external_id(account: Account, external_id: str) -> Agent | None:
+    return Agent.objects.filter(account=account, external_id=external_id).first()

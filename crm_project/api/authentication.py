@@ -1,0 +1,139 @@
+"""Who is calling, and as which account.
+
+Authentication classes establish the caller (an API key, or a user by HTTP Basic or
+session); `resolve_access` then decides the account and role from those credentials
+alone: never from the body or the URL. Every 401 offers both Bearer and Basic."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.models import Account, ApiKey, Role
+from accounts.selectors import account_by_slug_or_id, memberships_of_user
+from accounts.services import api_key_authenticate
+from crm_project.api.exceptions import AccountInactive
+
+WWW_AUTHENTICATE = 'Bearer realm="api", Basic realm="api", charset="UTF-8"'
+
+
+class ApiKeyUser(AnonymousUser):
+    """The `request.user` of an API-key request: authenticated, never staff."""
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.api_key = api_key
+
+    @property
+    def is_authenticated(self) -> bool:  # type: ignore[override]
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:  # type: ignore[override]
+        return False
+
+    def __str__(self) -> str:
+        return f"api-key:{self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "bearer"
+
+    def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Invalid Authorization header: use `Bearer <api key>`.", code="invalid_header"
+            )
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_key") from None
+        api_key = api_key_authenticate(raw_key=raw)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.", code="invalid_key")
+        return ApiKeyUser(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return WWW_AUTHENTICATE
+
+
+class BasicAuthentication(authentication.BasicAuthentication):
+    def authenticate_header(self, request: Request) -> str:
+        return WWW_AUTHENTICATE
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    def authenticate_header(self, request: Request) -> str:
+        return WWW_AUTHENTICATE
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a request may do: its account (None for platform-only calls), its role,
+    and whether the caller is a platform superuser."""
+
+    account: Account | None
+    role: str | None
+    is_platform: bool = False
+
+
+ACCOUNT_HEADER = "HTTP_X_ACCOUNT"
+SESSION_ACCOUNT_KEY = "account_id"
+
+
+def resolve_access(request: Request) -> Access | None:
+    """The account and role of an authenticated request; None when anonymous.
+    Raises 403 for an inactive account or an account the caller cannot act in."""
+    user = request.user
+    if user is None or not user.is_authenticated:
+        return None
+    if isinstance(request.auth, ApiKey):
+        account = request.auth.account
+        _ensure_active(account)
+        return Access(account=account, role=request.auth.role)
+    return resolve_user_access(user, request.META.get(ACCOUNT_HEADER, ""), request)
+
+
+def resolve_user_access(user: Any, wanted: str, request: Any = None) -> Access:
+    """The account a user acts in: the one named by `X-Account` (slug or id), else the
+    session's choice, else the user's only membership. Superusers may name any account."""
+    wanted = (wanted or "").strip()
+    if not wanted and request is not None and hasattr(request, "session"):
+        wanted = request.session.get(SESSION_ACCOUNT_KEY, "")
+    if user.is_superuser:
+        if not wanted:
+            return Access(account=None, role=None, is_platform=True)
+        account = account_by_slug_or_id(wanted)
+        if account is None:
+            raise exceptions.PermissionDenied(
+                "No such account for X-Account.", code="account_not_found"
+            )
+        _ensure_active(account)
+        return Access(account=account, role=Role.ADMIN, is_platform=True)
+    memberships = memberships_of_user(user)
+    if wanted:
+        memberships = [m for m in memberships if wanted in {m.account.slug, str(m.account_id)}]
+        if not memberships:
+            raise exceptions.PermissionDenied(
+                "You are not a member of the account named by X-Account.",
+                code="not_a_member",
+            )
+    if not memberships:
+        raise exceptions.PermissionDenied("This user belongs to no account.", code="no_account")
+    if len(memberships) > 1:
+        raise exceptions.PermissionDenied(
+            "This user belongs to several accounts: name one with the X-Account header.",
+            code="account_required",
+        )
+    membership = memberships[0]
+    _ensure_active(membership.account)
+    return Access(account=membership.account, role=membership.role)
+
+
+def _ensure_active(account: Account) -> None:
+    if not account.is_active:
+        raise AccountInactive()

@@ -1,0 +1,21 @@
+"""API exceptions beyond DRF's own; every app raises these (services too), and the
+error handler (crm_project.api.errors) gives them the one error shape."""
+
+from rest_framework import exceptions, status
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+class AccountInactive(exceptions.PermissionDenied):
+    default_detail = "This account is inactive."
+    default_code = "account_inactive"

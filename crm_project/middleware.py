@@ -1,0 +1,39 @@
+"""Back-office pages and the admin run inside the signed-in user's account scope, like
+the API does for its credentials. API paths scope themselves (crm_project.api.views)."""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import APIException
+
+from crm_project.tenancy import account_scope, unscoped
+
+UNSCOPED_PREFIXES = ("/api/", "/static/", "/healthz", "/readyz")
+
+
+class AccountScopeMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.account = None  # type: ignore[attr-defined]
+        request.account_role = None  # type: ignore[attr-defined]
+        user = getattr(request, "user", None)
+        if request.path.startswith(UNSCOPED_PREFIXES) or user is None or not user.is_authenticated:
+            return self.get_response(request)
+
+        from crm_project.api.authentication import resolve_user_access
+
+        try:
+            access = resolve_user_access(user, request.GET.get("account", ""), request)
+        except APIException as exc:
+            request.account_error = str(exc.detail)  # type: ignore[attr-defined]
+            return self.get_response(request)
+        request.account = access.account  # type: ignore[attr-defined]
+        request.account_role = access.role  # type: ignore[attr-defined]
+        if access.account is not None:
+            with account_scope(access.account):
+                return self.get_response(request)
+        # A superuser with no account chosen: the admin across all accounts.
+        with unscoped():
+            return self.get_response(request)

@@ -1,0 +1,167 @@
+"""Migration operations that put a tenant table under PostgreSQL's protection.
+
+`EnforceTenancy("customer")` in an app's migration:
+- enables and forces row-level security with the `tenant_isolation` policy, so even
+  the table's owner sees only the rows of `app.account_id` (or all rows inside an
+  explicit `unscoped()` block, `app.unscoped = 'on'`);
+- adds `UNIQUE (account_id, id)`, the target of composite foreign keys;
+- for every foreign key of the model to another tenant model, adds
+  `FOREIGN KEY (account_id, <fk>_id) REFERENCES <target> (account_id, id)`, so a row
+  can never point into another account.
+It is idempotent: run it again after adding a foreign key to an existing model.
+`tests/test_tenancy.py` checks that every tenant model is covered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+
+POLICY = "tenant_isolation"
+POLICY_PREDICATE = (
+    "(current_setting('app.unscoped', true) = 'on' "
+    "OR account_id = NULLIF(current_setting('app.account_id', true), '')::uuid)"
+)
+
+
+def is_tenant_model(model: Any) -> bool:
+    field_names = {f.name for f in model._meta.concrete_fields}
+    return "account" in field_names and model._meta.label_lower != "accounts.account"
+
+
+def unique_constraint_name(table: str) -> str:
+    return f"{table}_account_id_id_uniq"[:63]
+
+
+def composite_fk_name(table: str, column: str) -> str:
+    return f"{table}_{column}_same_account"[:63]
+
+
+def _constraint_exists(schema_editor: Any, name: str) -> bool:
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name])
+        return cursor.fetchone() is not None
+
+
+def ensure_account_id_unique(schema_editor: Any, table: str) -> None:
+    name = unique_constraint_name(table)
+    if not _constraint_exists(schema_editor, name):
+        schema_editor.execute(
+            f"ALTER TABLE {schema_editor.quote_name(table)} "
+            f"ADD CONSTRAINT {schema_editor.quote_name(name)} UNIQUE (account_id, id)"
+        )
+
+
+def tenant_foreign_keys(model: Any) -> list[tuple[str, Any]]:
+    """(column, target model) of each foreign key to another tenant model."""
+    keys = []
+    for field in model._meta.concrete_fields:
+        if not field.is_relation or field.name == "account":
+            continue
+        target = field.related_model
+        if is_tenant_model(target):
+            keys.append((field.column, target))
+    return keys
+
+
+class EnforceTenancy(migrations.operations.base.Operation):
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        table = model._meta.db_table
+        qt = schema_editor.quote_name(table)
+        schema_editor.execute(f"ALTER TABLE {qt} ENABLE ROW LEVEL SECURITY")
+        schema_editor.execute(f"ALTER TABLE {qt} FORCE ROW LEVEL SECURITY")
+        schema_editor.execute(f"DROP POLICY IF EXISTS {POLICY} ON {qt}")
+        schema_editor.execute(
+            f"CREATE POLICY {POLICY} ON {qt} USING {POLICY_PREDICATE} WITH CHECK {POLICY_PREDICATE}"
+        )
+        ensure_account_id_unique(schema_editor, table)
+        for column, target in tenant_foreign_keys(model):
+            target_table = target._meta.db_table
+            ensure_account_id_unique(schema_editor, target_table)
+            name = composite_fk_name(table, column)
+            if _constraint_exists(schema_editor, name):
+                continue
+            schema_editor.execute(
+                f"ALTER TABLE {qt} ADD CONSTRAINT {schema_editor.quote_name(name)} "
+                f"FOREIGN KEY (account_id, {schema_editor.quote_name(column)}) "
+                f"REFERENCES {schema_editor.quote_name(target_table)} (account_id, id) "
+                "DEFERRABLE INITIALLY DEFERRED"
+            )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        table = model._meta.db_table
+        qt = schema_editor.quote_name(table)
+        for column, _target in tenant_foreign_keys(model):
+            name = schema_editor.quote_name(composite_fk_name(table, column))
+            schema_editor.execute(f"ALTER TABLE {qt} DROP CONSTRAINT IF EXISTS {name}")
+        schema_editor.execute(f"DROP POLICY IF EXISTS {POLICY} ON {qt}")
+        schema_editor.execute(f"ALTER TABLE {qt} NO FORCE ROW LEVEL SECURITY")
+        schema_editor.execute(f"ALTER TABLE {qt} DISABLE ROW LEVEL SECURITY")
+
+    def describe(self) -> str:
+        return f"Enforce tenancy (RLS, composite foreign keys) on {self.model_name}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__qualname__, [], {"model_name": self.model_name})
+
+
+CREATE_APP_ROLE_SQL = """
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+    BEGIN
+      CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    EXCEPTION WHEN duplicate_object THEN NULL;
+    END;
+  END IF;
+  IF NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
+    EXECUTE format('GRANT %I TO %I', '{role}', current_user);
+  END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE WARNING 'cannot create or join role {role}: the app will run as %', current_user;
+END
+$$;
+"""
+
+
+def create_app_role(apps: Any, schema_editor: Any) -> None:
+    from django.conf import settings
+
+    if settings.DB_APP_ROLE:
+        schema_editor.execute(CREATE_APP_ROLE_SQL.format(role=settings.DB_APP_ROLE), params=None)
+
+
+def grant_app_role(connection: Any) -> None:
+    """Give the application role what it needs on every table and sequence; called
+    after each migrate so new tables are covered."""
+    from django.conf import settings
+
+    role = settings.DB_APP_ROLE
+    if not role:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            return
+        cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        cursor.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES "
+            f'ON ALL TABLES IN SCHEMA public TO "{role}"'
+        )
+        cursor.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
