@@ -14,6 +14,9 @@ PYTHON ?= $(shell for c in python3.14 python3.13 python3.12 python3 python; do \
 	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; \
 	done)
 
+# DEBUG is off in tests as in production, so checks and tests need a SECRET_KEY.
+CHECK_ENV := SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only}
+
 .PHONY: install run test lint typecheck check clean-data
 
 $(STAMP): pyproject.toml
@@ -29,14 +32,14 @@ run: install
 	$(PY) -m crm_project.run
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(CHECK_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy
+	$(CHECK_ENV) $(VENV)/bin/mypy
 
 check: lint typecheck test
 

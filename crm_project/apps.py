@@ -16,5 +16,6 @@ class CrmProjectConfig(AppConfig):
 
     def ready(self) -> None:
         from crm_project import tenancy  # noqa: F401  (connects the role switch)
+        from crm_project.api import schema  # noqa: F401  (OpenAPI auth extensions)
 
         post_migrate.connect(_grant_app_role, sender=self, dispatch_uid="crm_grant_app_role")

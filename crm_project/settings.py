@@ -160,14 +160,16 @@ if DB_APP_ROLE and not DB_APP_ROLE.replace("_", "").isalnum():
 
 # --- Redis, cache, Celery -------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = REDIS_URL
 if not REDIS_URL:
-    from crm_project.embedded import ensure_redis
+    from crm_project.embedded import ensure_redis_url
 
-    _redis = ensure_redis(VAR_DIR)
-    if _redis is not None:
-        REDIS_URL, CELERY_BROKER_URL = _redis.redis_url, _redis.broker_url
+    REDIS_URL = ensure_redis_url(VAR_DIR) or ""
+CELERY_BROKER_URL = ""
 if REDIS_URL:
+    from crm_project.embedded import celery_broker_url
+
+    # kombu names a unix socket `redis+socket://`, redis-py `unix://`.
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or celery_broker_url(REDIS_URL)
     _scheme = urlparse(REDIS_URL).scheme
     if _scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(
@@ -265,37 +267,39 @@ FILE_UPLOAD_MAX_SIZE = env_int("FILE_UPLOAD_MAX_SIZE", 200 * 1024 * 1024, minimu
 EMAIL_URL = env_str("EMAIL_URL", "console://" if DEBUG else f"file://{VAR_DIR / 'mail'}")
 
 
-def _configure_email(url: str) -> dict[str, object]:
+def _mailer_from_url(url: str) -> dict[str, object]:
     parsed = urlparse(url)
     query = parse_qs(parsed.query)
     if parsed.scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if parsed.scheme == "file":
         return {
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-            "EMAIL_FILE_PATH": unquote(parsed.path) or str(VAR_DIR / "mail"),
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": unquote(parsed.path) or str(VAR_DIR / "mail")},
         }
     if parsed.scheme == "locmem":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+        return {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
     if parsed.scheme in {"smtp", "smtps"}:
         if not parsed.hostname:
             raise ImproperlyConfigured("EMAIL_URL needs a host: smtp://user:pass@host:port")
         return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": parsed.hostname,
-            "EMAIL_PORT": parsed.port or (465 if parsed.scheme == "smtps" else 587),
-            "EMAIL_HOST_USER": unquote(parsed.username or ""),
-            "EMAIL_HOST_PASSWORD": unquote(parsed.password or ""),
-            "EMAIL_USE_SSL": parsed.scheme == "smtps",
-            "EMAIL_USE_TLS": parsed.scheme == "smtp" and query.get("tls", ["true"])[0] in _TRUE,
-            "EMAIL_TIMEOUT": 30,
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": parsed.hostname,
+                "port": parsed.port or (465 if parsed.scheme == "smtps" else 587),
+                "username": unquote(parsed.username or ""),
+                "password": unquote(parsed.password or ""),
+                "use_ssl": parsed.scheme == "smtps",
+                "use_tls": parsed.scheme == "smtp" and query.get("tls", ["true"])[0] in _TRUE,
+                "timeout": 30,
+            },
         }
     raise ImproperlyConfigured(
-        f"EMAIL_URL scheme {parsed.scheme!r} is not smtp://, smtps://, file://, console://."
+        f"EMAIL_URL scheme {parsed.scheme!r} is not smtp://, smtps://, file:// or console://."
     )
 
 
-globals().update(_configure_email(EMAIL_URL))
+MAILERS = {"default": _mailer_from_url(EMAIL_URL)}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CRM <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -352,6 +356,7 @@ DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "crm_project.api.errors.ExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
 }
+_ERRORS = "drf_standardized_errors.openapi_serializers"
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
     "DESCRIPTION": "Multi-tenant CRM: customers, orders, leads, segments, campaigns, "
@@ -365,7 +370,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "accounts.models.Role.choices",
-        "ErrorTypeEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
+        "AccountTypeEnum": "accounts.models.AccountType.choices",
+        "AccountStatusEnum": "accounts.models.AccountStatus.choices",
+        "ValidationErrorEnum": f"{_ERRORS}.ValidationErrorEnum.choices",
+        "ClientErrorEnum": f"{_ERRORS}.ClientErrorEnum.choices",
+        "ServerErrorEnum": f"{_ERRORS}.ServerErrorEnum.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",

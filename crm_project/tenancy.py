@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, connections, models, transaction
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.signals import connection_created
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ class TenantQuerySet(models.QuerySet):
     _tenant_resolved = False
 
     def _clone(self) -> TenantQuerySet:
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]
         clone._tenant_resolved = self._tenant_resolved
         return clone
 
@@ -229,7 +230,8 @@ def _switch_to_app_role(conn: Any) -> None:
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
-    if connection.vendor == "postgresql":
+    # The maintenance connection (CREATE/DROP DATABASE for tests) keeps its role.
+    if connection.vendor == "postgresql" and connection.alias != NO_DB_ALIAS:
         _switch_to_app_role(connection)
 
 

@@ -5,7 +5,7 @@ import phonenumbers
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from accounts.models import Account, Agent, ApiKey, Role
+from accounts.models import Account, Agent, ApiKey, Role, slug_validator
 from crm_project.api.fields import ChoiceField, ModelSerializer
 
 ACCOUNT_FIELDS = [
@@ -71,7 +71,8 @@ class PlatformAccountSerializer(AccountSerializer):
 
     class Meta(AccountSerializer.Meta):
         read_only_fields = ["id", "status", "created_at", "updated_at"]
-        extra_kwargs = {"slug": {"required": False}}
+        # A taken slug is a 409 from the service, not a 400 from a Python check.
+        extra_kwargs = {"slug": {"required": False, "validators": [slug_validator]}}
 
 
 class AccountCreatedSerializer(PlatformAccountSerializer):

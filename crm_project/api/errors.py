@@ -35,9 +35,10 @@ class ExceptionHandler(BaseHandler):
         return exc
 
     def set_rollback(self) -> None:
-        # The request runs in the account scope's transaction: an error answer must
-        # not commit half a write.
-        if connection.in_atomic_block:
+        # The request runs in its scope's transaction (crm_project.api.views): an error
+        # answer must not commit half a write. Nothing to undo before the scope opened.
+        view = self.context.get("view")
+        if getattr(view, "scope_opened", False) and connection.in_atomic_block:
             transaction.set_rollback(True)
 
     def get_headers(self, exc: exceptions.APIException) -> dict[str, str]:

@@ -25,6 +25,7 @@ class ScopedAPIView(APIView):
     """An API view whose whole request runs inside the caller's account scope."""
 
     platform = False  # platform views run unscoped and need superuser credentials
+    scope_opened = False
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         with ExitStack() as stack:
@@ -44,8 +45,10 @@ class ScopedAPIView(APIView):
             return
         if self.platform:
             self._scope_stack.enter_context(unscoped())
+            self.scope_opened = True
         elif access.account is not None:
             self._scope_stack.enter_context(account_scope(access.account))
+            self.scope_opened = True
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

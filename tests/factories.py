@@ -1,0 +1,67 @@
+"""factory-boy factories. Tenant rows are created inside their account's scope, as the
+application itself would create them (the ORM and PostgreSQL's RLS both require it)."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from accounts import services as account_services
+from accounts.models import Account, Agent, Membership, Role
+from crm_project.tenancy import account_scope
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    name = factory.Sequence(lambda n: f"Account {n}")
+    slug = factory.Sequence(lambda n: f"account-{n}")
+    email = factory.LazyAttribute(lambda o: f"owner@{o.slug}.example")
+    timezone = "UTC"
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    """Creates the row inside `account_scope(account)`."""
+
+    class Meta:
+        abstract = True
+
+    account = factory.SubFactory(AccountFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with account_scope(kwargs["account"]):
+            return super()._create(model_class, *args, **kwargs)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.django.Password("correct horse battery")
+    is_staff = True
+
+
+class MembershipFactory(TenantFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    role = Role.MEMBER
+
+
+class AgentFactory(TenantFactory):
+    class Meta:
+        model = Agent
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda o: f"{o.first_name}.{o.last_name}@agents.example".lower())
+    external_id = factory.Sequence(lambda n: f"agent-{n}")
+
+
+def make_api_key(account, role=Role.ADMIN, name="test"):
+    """(ApiKey, secret) for `account`."""
+    with account_scope(account):
+        return account_services.api_key_create(account=account, role=role, name=name)
