@@ -239,3 +239,32 @@ def agent_upsert(*, account: Account, external_id: str, **fields: Any) -> tuple[
             return agent, "skipped"
         return agent_update(agent=agent, **changed), "updated"
     raise Conflict(f"Agent {external_id!r} is being written concurrently.", code="conflict")
+
+
+# --- Per-account sequences ------------------------------------------------------------
+
+
+def sequence_reserve(*, account_id: Any, name: str, count: int = 1) -> int:
+    """Reserve `count` consecutive numbers of the account's `name` sequence and return
+    the first. The row lock of the upsert serializes concurrent writers until their
+    transactions end, so numbers never repeat (gaps after a rollback are fine)."""
+    from django.db import connection
+
+    from accounts.models import AccountSequence
+
+    if count < 1:
+        raise ValueError("count must be >= 1")
+    table = AccountSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (id, account_id, name, last_value)
+            VALUES (gen_random_uuid(), %s, %s, %s)
+            ON CONFLICT (account_id, name)
+            DO UPDATE SET last_value = {table}.last_value + EXCLUDED.last_value
+            RETURNING last_value
+            """,  # noqa: S608  (table name from the model)
+            [account_id, name, count],
+        )
+        last = cursor.fetchone()[0]
+    return int(last) - count + 1

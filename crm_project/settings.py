@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "crm_project",
     "accounts",
+    "customers",
+    "orders",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,8 @@ from crm_project import health, views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("customers.api.urls")),
+    path("", include("orders.api.urls")),
 ]
 
 urlpatterns = [

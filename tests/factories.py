@@ -65,3 +65,43 @@ def make_api_key(account, role=Role.ADMIN, name="test"):
     """(ApiKey, secret) for `account`."""
     with account_scope(account):
         return account_services.api_key_create(account=account, role=role, name=name)
+
+
+class CustomerFactory(TenantFactory):
+    """A customer with a number from the account's sequence (as the service gives)."""
+
+    class Meta:
+        model = "customers.Customer"
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    number = None  # reserved from the account's sequence in _create
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with account_scope(kwargs["account"]):
+            if "number" not in kwargs or kwargs["number"] is None:
+                kwargs["number"] = account_services.sequence_reserve(
+                    account_id=kwargs["account"].pk, name="customer"
+                )
+            return super()._create(model_class, *args, **kwargs)
+
+
+class ProductFactory(TenantFactory):
+    class Meta:
+        model = "orders.Product"
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Faker("word")
+    brand = factory.Iterator(["Acme", "Globex", "Initech"])
+    price = factory.Faker("pydecimal", left_digits=3, right_digits=2, positive=True)
+
+
+class PointOfSaleFactory(TenantFactory):
+    class Meta:
+        model = "orders.PointOfSale"
+
+    code = factory.Sequence(lambda n: f"POS{n:03d}")
+    name = factory.LazyAttribute(lambda o: f"Store {o.code}")
+    city = "Lyon"

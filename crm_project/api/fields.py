@@ -1,8 +1,12 @@
 """Serializer fields shared by every app's API."""
 
 import re
+from datetime import UTC, datetime, time
+from decimal import ROUND_HALF_UP
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
 _IGNORED = re.compile(r"[\s_\-]+")
@@ -32,6 +36,82 @@ class ChoiceField(serializers.ChoiceField):
 
 
 class ModelSerializer(serializers.ModelSerializer):
-    """Model serializers of the API: lenient choices everywhere."""
+    """Model serializers of the API: lenient choices, money with two places and
+    account-timezone datetimes everywhere."""
 
     serializer_choice_field = ChoiceField
+
+    def build_standard_field(self, field_name: str, model_field: Any) -> Any:
+        from django.db import models
+
+        field_class, field_kwargs = super().build_standard_field(field_name, model_field)
+        if isinstance(model_field, models.DecimalField) and model_field.decimal_places == 2:
+            field_class = MoneyField
+        elif isinstance(model_field, models.DateTimeField):
+            field_class = DateTimeField
+        return field_class, field_kwargs
+
+
+class MoneyField(serializers.DecimalField):
+    """Money: numbers or decimal strings in, a string with two places out, rounded
+    half-up; never a float."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("rounding", ROUND_HALF_UP)
+        kwargs.setdefault("coerce_to_string", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, float):
+            # JSON numbers arrive as floats: read their shortest text, not their binary.
+            data = repr(data)
+        return super().to_internal_value(data)
+
+
+def account_timezone(context: dict[str, Any]) -> ZoneInfo:
+    account = context.get("account")
+    return ZoneInfo(getattr(account, "timezone", None) or "UTC")
+
+
+_SEED_DATETIME = re.compile(
+    r"^(?P<m>\d{1,2})-(?P<d>\d{1,2})-(?P<y>\d{4})(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
+)
+
+
+class DateTimeField(serializers.DateTimeField):
+    """ISO 8601 in and out (UTC with offset on output). A value without an offset is in
+    the account's timezone, a bare date means 00:00 there, and seed 002's
+    `MM-dd-yyyy HH:mm:ss` is read too."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        tz = account_timezone(self.parent.context if self.parent is not None else {})
+        if isinstance(value, str):
+            text = value.strip()
+            match = _SEED_DATETIME.match(text)
+            if match:
+                try:
+                    parsed = datetime(
+                        int(match["y"]),
+                        int(match["m"]),
+                        int(match["d"]),
+                        int(match["H"] or 0),
+                        int(match["M"] or 0),
+                        int(match["S"] or 0),
+                    )
+                except ValueError:
+                    self.fail("invalid", format="ISO 8601 or MM-dd-yyyy HH:mm:ss")
+                return parsed.replace(tzinfo=tz)
+            parsed_date = parse_date(text) if len(text) <= 10 else None
+            if parsed_date is not None:
+                return datetime.combine(parsed_date, time.min, tzinfo=tz)
+            parsed_dt = parse_datetime(text)
+            if parsed_dt is not None and parsed_dt.tzinfo is None:
+                return parsed_dt.replace(tzinfo=tz)
+        return super().to_internal_value(value)
+
+    def to_representation(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC)
+        return super().to_representation(value)

@@ -1,0 +1,176 @@
+from decimal import Decimal
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat, Lower
+
+from crm_project.tenancy import TenantModel
+
+
+class CustomerType(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual"
+    BUSINESS = "business", "Business"
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    BLOCKED = "blocked", "Blocked"
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Customer(TenantModel):
+    number = models.BigIntegerField(editable=False)
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="E.164 when it parses")
+    company = models.CharField(max_length=200, blank=True)
+    type = models.CharField(
+        max_length=12, choices=CustomerType.choices, default=CustomerType.INDIVIDUAL
+    )
+    status = models.CharField(
+        max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
+    )
+    gender = models.CharField(max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
+    date_of_birth = models.DateField(null=True, blank=True)
+    street = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    zip = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    billing_address = models.TextField(blank=True)
+    shipping_address = models.TextField(blank=True)
+    payment_terms = models.CharField(max_length=100, blank=True)
+    credit_limit = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    tax_id = models.CharField(max_length=50, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    email_opt_in = models.BooleanField(default=True)
+    sms_opt_in = models.BooleanField(default=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        "accounts.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The lead this customer was converted from (a foreign key once leads land).
+    source_lead = models.UUIDField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Spend aggregates over counted orders (not cancelled or refunded), maintained by
+    # orders.services in the same transaction as every order write.
+    lifetime_spend = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0.00"), editable=False
+    )
+    total_orders = models.IntegerField(default=0, editable=False)
+    average_order_value = models.DecimalField(
+        max_digits=20, decimal_places=6, null=True, editable=False
+    )
+    first_order_date = models.DateTimeField(null=True, editable=False)
+    last_order_date = models.DateTimeField(null=True, editable=False)
+    # Maintained by the loyalty app.
+    refusals_count = models.IntegerField(default=0, editable=False)
+    loyalty_points = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0.00"), editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "number"], name="customer_unique_number"),
+            models.UniqueConstraint(
+                fields=["account", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="customer_unique_external_id",
+            ),
+            models.UniqueConstraint(
+                "account",
+                Lower("email"),
+                condition=~Q(email=""),
+                name="customer_unique_email",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_limit__isnull=True) | Q(credit_limit__gte=0),
+                name="customer_credit_limit_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(email="") | ~Q(phone=""), name="customer_needs_email_or_phone"
+            ),
+        ]
+        indexes = [
+            # Search (`?q=`): substrings of the full name and email, digits of the phone.
+            GinIndex(
+                OpClass(
+                    Lower(Concat(F("first_name"), Value(" "), F("last_name"))),
+                    name="gin_trgm_ops",
+                ),
+                name="customer_name_trgm",
+            ),
+            GinIndex(OpClass(Lower("email"), name="gin_trgm_ops"), name="customer_email_trgm"),
+            models.Index(fields=["account", "phone"], name="customer_phone_idx"),
+            models.Index(fields=["account", "-created_at", "-id"], name="customer_created_idx"),
+            models.Index(fields=["account", "last_name", "first_name"], name="customer_name_idx"),
+            models.Index(fields=["account", "lifetime_spend"], name="customer_spend_idx"),
+            models.Index(fields=["account", "last_order_date"], name="customer_last_order_idx"),
+            models.Index(fields=["account", "city"], name="customer_city_idx"),
+            GinIndex(fields=["tags"], name="customer_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or f"#{self.number}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class InteractionType(models.TextChoices):
+    EMAIL = "email", "Email"
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    SUPPORT = "support", "Support"
+    PURCHASE = "purchase", "Purchase"
+    NOTE = "note", "Note"
+    OTHER = "other", "Other"
+
+
+class Interaction(TenantModel):
+    """A contact with a customer (or, once leads land, a lead)."""
+
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions"
+    )
+    type = models.CharField(max_length=10, choices=InteractionType.choices)
+    subject = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    date = models.DateTimeField()
+    outcome = models.CharField(max_length=255, blank=True)
+    next_action = models.CharField(max_length=255, blank=True)
+    next_action_date = models.DateTimeField(null=True, blank=True)
+    agent = models.ForeignKey(
+        "accounts.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    completed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        indexes = [
+            models.Index(fields=["account", "customer", "-date"], name="interaction_customer_idx"),
+            models.Index(
+                fields=["account", "next_action_date"],
+                condition=Q(completed=False, next_action_date__isnull=False),
+                name="interaction_due_idx",
+            ),
+        ]
