@@ -3,6 +3,7 @@ against the real PostgreSQL (as the application's non-superuser role, under RLS)
 the real Redis."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -34,7 +35,12 @@ def _plain_static_storage(settings):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    cache.clear()
+    """Forget cached state (throttle budgets) between tests. Only the cache's own keys:
+    a flush would also empty the Celery queues that share the Redis database."""
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

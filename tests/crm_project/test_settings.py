@@ -1,0 +1,73 @@
+"""The settings module reads every value from the environment and refuses a bad one
+at start-up, naming the variable."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(**overrides):
+    env = {**os.environ, "SECRET_KEY": "x" * 60, **overrides}
+    env = {k: v for k, v in env.items() if v is not None}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**env, "DJANGO_SETTINGS_MODULE": "crm_project.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_test_environment_starts():
+    assert start().returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("SECRET_KEY", ""),
+        ("DATABASE_URL", "mysql://root@localhost/crm"),
+        ("REDIS_URL", "http://localhost:6379"),
+        ("EMAIL_URL", "carrier-pigeon://coop"),
+        ("SMS_PROVIDER", "fax"),
+        ("SMS_PROVIDER", "http"),
+        ("API_THROTTLE_RATE", "fast"),
+        ("DB_CONN_MAX_AGE", "forever"),
+        ("DEFAULT_ACCOUNT_TIMEZONE", "Mars/Olympus"),
+        ("LLM_URL", "ftp://llm"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(variable, value):
+    result = start(**{variable: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert variable in result.stderr
+
+
+def test_deploy_checks_are_clean_with_debug_off():
+    """A production configuration: a real secret and an SMTP server (the default file
+    mailer is for development and `check --deploy` rightly says so)."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={
+            **os.environ,
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DEBUG": "false",
+            "EMAIL_URL": "smtp://crm:pw@mail.example.com:587",
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
