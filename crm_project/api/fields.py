@@ -76,7 +76,8 @@ def account_timezone(context: dict[str, Any]) -> ZoneInfo:
 
 
 _SEED_DATETIME = re.compile(
-    r"^(?P<m>\d{1,2})-(?P<d>\d{1,2})-(?P<y>\d{4})(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
+    r"^(?P<m>\d{1,2})-(?P<d>\d{1,2})-(?P<y>\d{4})"
+    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
 )
 
 
