@@ -145,6 +145,7 @@ class Agent(TenantModel):
                 fields=["account", "external_id"],
                 name="agent_unique_external_id",
                 condition=models.Q(external_id__isnull=False),
+                violation_error_message="An agent with this external id exists.",
             )
         ]
         indexes = [models.Index("account", Lower("email"), name="agent_email_idx")]

@@ -8,10 +8,13 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 
+from accounts.models import Role
+
 register = template.Library()
 
 # (label, url name, the path the section will live at). The path is documentation only:
-# the link always comes from `reverse()`.
+# the link always comes from `reverse()`. Until the client table takes "/", an
+# "Overview" item leads to the home page.
 SECTIONS = (
     ("Clients", "customers:list", "/"),
     ("Import", "imports:upload", "/import/"),
@@ -49,6 +52,9 @@ def nav_sections(context: Any) -> list[NavItem]:
     request = context.get("request")
     path = getattr(request, "path", "")
     items = []
+    if _url_or_none(SECTIONS[0][1]) is None:
+        home = _url_or_none("home")
+        items.append(NavItem(label="Overview", url=home, current=_is_current(path, home)))
     for label, url_name, _path in SECTIONS:
         url = _url_or_none(url_name)
         items.append(NavItem(label=label, url=url, current=_is_current(path, url)))
@@ -60,3 +66,12 @@ def nav_is_current(context: Any, url_name: str) -> bool:
     """`{% nav_is_current "api-keys" as here %}`: whether the request is on that page."""
     request = context.get("request")
     return _is_current(getattr(request, "path", ""), _url_or_none(url_name))
+
+
+@register.filter
+def role_label(value: str | None) -> str:
+    """`{{ current_role|role_label }}`: "Read only" for "read_only"."""
+    try:
+        return Role(value).label
+    except ValueError:
+        return ""
