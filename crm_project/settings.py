@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "accounts",
     "customers",
     "orders",
+    "segments",
 ]
 
 MIDDLEWARE = [

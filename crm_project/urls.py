@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("segments.api.urls")),
 ]
 
 urlpatterns = [
