@@ -1,55 +1,556 @@
 """Every write of orders, products and points of sale, and the customer spend aggregates
-they maintain."""
+they maintain.
 
-from collections.abc import Iterable
-from typing import Any
+Lock order, kept by every write so concurrent writers cannot deadlock: the account's
+order sequence (creates only), then the order row, then the customer rows, last and in
+id order (`customer_aggregates_refresh`)."""
 
-from django.db import connection
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any, TypedDict
 
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from accounts.models import Account
+from accounts.services import sequence_reserve
+from crm_project.api.exceptions import Conflict
 from customers.models import Customer
-from orders.models import UNCOUNTED_STATUSES, Order
+from orders.models import (
+    UNCOUNTED_STATUSES,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PointOfSale,
+    Product,
+)
+
+CREATED, UPDATED, SKIPPED = "created", "updated", "skipped"
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+# The largest amount the money columns hold (14 digits, 2 places).
+MAX_MONEY = Decimal("999999999999.99")
 
 
-def customer_aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any]) -> None:
-    """Recompute the spend aggregates of these customers from their counted orders, in
-    SQL, inside the caller's transaction. The customer rows are locked first (in id
-    order, so concurrent writers cannot deadlock) and stay locked until commit: two
-    transactions writing orders of one customer take turns, and the last one to commit
-    computes from everything committed before it."""
-    ids = sorted({str(pk) for pk in customer_ids if pk is not None})
-    if not ids:
-        return
+# --- Customer spend aggregates --------------------------------------------------------
+
+
+def customer_aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any] | None) -> None:
+    """Recompute the spend aggregates of these customers (None: every customer of the
+    account, for set-based writers such as imports and demo data) from their counted
+    orders, in SQL, inside the caller's transaction. The customer rows are locked first
+    (in id order, so concurrent writers cannot deadlock) and stay locked until commit:
+    two transactions writing orders of one customer take turns, and the last one to
+    commit computes from everything committed before it. Rows whose aggregates are
+    already right are not rewritten."""
+    # `only(column)`: the SQL restricting `column` to the given customers, if any.
+    ids: list[str] = []
+    if customer_ids is not None:
+        ids = sorted({str(pk) for pk in customer_ids if pk is not None})
+        if not ids:
+            return
+
+    def only(column: str) -> str:
+        return f"AND {column} = ANY(%s::uuid[])" if customer_ids is not None else ""
+
+    id_params = [ids] if customer_ids is not None else []
     customers = Customer._meta.db_table
     orders = Order._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {customers} WHERE account_id = %s AND id = ANY(%s::uuid[]) "  # noqa: S608
+            f"SELECT id FROM {customers} WHERE account_id = %s {only('id')} "  # noqa: S608
             "ORDER BY id FOR UPDATE",
-            [account_id, ids],
+            [account_id, *id_params],
         )
         cursor.execute(
             f"""
+            WITH agg AS (
+                SELECT customer_id, sum(amount) AS total, count(*) AS n,
+                       min(ordered_at) AS first_at, max(ordered_at) AS last_at
+                  FROM {orders}
+                 WHERE account_id = %s AND status <> ALL(%s)
+                   {only("customer_id")}
+                 GROUP BY customer_id
+            ), target AS (
+                SELECT c2.id, COALESCE(agg.total, 0) AS total, COALESCE(agg.n, 0) AS n,
+                       agg.total / NULLIF(agg.n, 0) AS average,
+                       agg.first_at, agg.last_at
+                  FROM {customers} c2 LEFT JOIN agg ON agg.customer_id = c2.id
+                 WHERE c2.account_id = %s {only("c2.id")}
+            )
             UPDATE {customers} c
-               SET lifetime_spend = COALESCE(agg.total, 0),
-                   total_orders = COALESCE(agg.n, 0),
-                   average_order_value = agg.total / NULLIF(agg.n, 0),
-                   first_order_date = agg.first_at,
-                   last_order_date = agg.last_at
-              FROM (
-                    SELECT c2.id AS customer_id,
-                           sum(o.amount) AS total,
-                           count(o.id) AS n,
-                           min(o.ordered_at) AS first_at,
-                           max(o.ordered_at) AS last_at
-                      FROM {customers} c2
-                      LEFT JOIN {orders} o
-                        ON o.customer_id = c2.id
-                       AND o.account_id = c2.account_id
-                       AND o.status <> ALL(%s)
-                     WHERE c2.account_id = %s AND c2.id = ANY(%s::uuid[])
-                     GROUP BY c2.id
-                   ) agg
-             WHERE c.id = agg.customer_id AND c.account_id = %s
+               SET lifetime_spend = t.total, total_orders = t.n,
+                   average_order_value = t.average,
+                   first_order_date = t.first_at, last_order_date = t.last_at
+              FROM target t
+             WHERE c.id = t.id AND c.account_id = %s
+               AND (c.lifetime_spend, c.total_orders, c.average_order_value,
+                    c.first_order_date, c.last_order_date)
+                   IS DISTINCT FROM
+                   (t.total, t.n, t.average::numeric(20, 6), t.first_at, t.last_at)
             """,  # noqa: S608  (table names from the models, values are parameters)
-            [list(UNCOUNTED_STATUSES), account_id, ids, account_id],
+            [
+                account_id,
+                list(UNCOUNTED_STATUSES),
+                *id_params,
+                account_id,
+                *id_params,
+                account_id,
+            ],
         )
+
+
+# Inside `customer_aggregates_deferred()`: the customers whose aggregates are due.
+_deferred_refresh: ContextVar[tuple[Any, set[Any]] | None] = ContextVar(
+    "orders_deferred_refresh", default=None
+)
+
+
+@contextmanager
+def customer_aggregates_deferred(*, account_id: Any) -> Iterator[None]:
+    """Order writes inside the block note their customers instead of refreshing them
+    one write at a time; the block's end refreshes each affected customer once, in the
+    same transaction (bulk endpoints). Nothing is refreshed if the block raises: its
+    transaction rolls back."""
+    pending: set[Any] = set()
+    with transaction.atomic():
+        token = _deferred_refresh.set((account_id, pending))
+        try:
+            yield
+        finally:
+            _deferred_refresh.reset(token)
+        customer_aggregates_refresh(account_id=account_id, customer_ids=pending)
+
+
+def _aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any]) -> None:
+    deferred = _deferred_refresh.get()
+    if deferred is not None and str(deferred[0]) == str(account_id):
+        deferred[1].update(pk for pk in customer_ids if pk is not None)
+        return
+    customer_aggregates_refresh(account_id=account_id, customer_ids=customer_ids)
+
+
+# --- Money ----------------------------------------------------------------------------
+
+
+def line_total(*, unit_price: Decimal, quantity: int, discount_percent: Decimal) -> Decimal:
+    """unit_price x quantity x (1 - discount/100), rounded half-up to cents. Exact
+    Decimal arithmetic: the precision covers the widest inputs the columns allow."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = unit_price * quantity * (HUNDRED - discount_percent) / HUNDRED
+        return exact.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _required(detail: str) -> list[ErrorDetail]:
+    return [ErrorDetail(detail, code="required")]
+
+
+def _too_large(detail: str) -> ErrorDetail:
+    return ErrorDetail(detail, code="max_value")
+
+
+class ItemInput(TypedDict, total=False):
+    """One order line as validated by the API. `product` is a product of the order's
+    account (resolved from its id or sku); without one, `name` and `unit_price` are
+    required and the line is free text."""
+
+    product: Product | None
+    sku: str
+    name: str
+    brand: str
+    quantity: int
+    unit_price: Decimal | None
+    discount_percent: Decimal
+
+
+def _price_items(*, account_id: Any, items: Sequence[ItemInput]) -> tuple[list[OrderItem], Decimal]:
+    """Unsaved order items with their line totals, and the order amount (their sum).
+    A line naming a product takes its sku, and its name, brand and price unless given."""
+    lines: list[OrderItem] = []
+    errors: list[dict[str, list[ErrorDetail]]] = []
+    for position, item in enumerate(items):
+        product = item.get("product")
+        unit_price = item.get("unit_price")
+        if unit_price is None and product is not None:
+            unit_price = product.price
+        name = item.get("name") or (product.name if product is not None else "")
+        if unit_price is None or not name:
+            error: dict[str, list[ErrorDetail]] = {}
+            if unit_price is None:
+                error["unit_price"] = _required(
+                    "A line without a known product needs a unit_price."
+                )
+            if not name:
+                error["name"] = _required("A line without a known product needs a name.")
+            errors.append(error)
+            continue
+        quantity = item["quantity"]
+        discount = item.get("discount_percent") or Decimal("0")
+        total = line_total(unit_price=unit_price, quantity=quantity, discount_percent=discount)
+        if total > MAX_MONEY:
+            errors.append({"quantity": [_too_large(f"The line total would exceed {MAX_MONEY}.")]})
+            continue
+        errors.append({})
+        lines.append(
+            OrderItem(
+                account_id=account_id,
+                product=product,
+                sku=product.sku if product is not None else item.get("sku", ""),
+                name=name,
+                brand=item.get("brand") or (product.brand if product is not None else ""),
+                quantity=quantity,
+                unit_price=unit_price,
+                discount_percent=discount,
+                line_total=total,
+                position=position,
+            )
+        )
+    if any(errors):
+        raise ValidationError({"items": errors})
+    amount = sum((line.line_total for line in lines), Decimal("0.00"))
+    if amount > MAX_MONEY:
+        raise ValidationError({"amount": [_too_large(f"The amount would exceed {MAX_MONEY}.")]})
+    return lines, amount
+
+
+def _check_amount(given: Decimal | None, computed: Decimal) -> None:
+    if given is not None and given != computed:
+        detail = f"The amount must be the sum of the line totals, {computed}."
+        raise ValidationError({"amount": [ErrorDetail(detail, code="amount_mismatch")]})
+
+
+def _item_key(item: OrderItem) -> tuple[Any, ...]:
+    return (
+        item.product_id,
+        item.sku,
+        item.name,
+        item.brand,
+        item.quantity,
+        item.unit_price,
+        item.discount_percent,
+        item.line_total,
+    )
+
+
+# --- Orders ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _unique_order_external_id(external_id: Any) -> Iterator[None]:
+    """The unique index decides; its violation becomes a 409 naming the value."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if _constraint_of(exc) == "order_unique_external_id":
+            raise Conflict(
+                f"An order with external_id {external_id!r} exists.",
+                code="duplicate_external_id",
+            ) from None
+        raise
+
+
+def _constraint_of(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _order_insert(
+    *,
+    account: Account,
+    customer: Customer | None = None,
+    items: Sequence[ItemInput] | None = None,
+    amount: Decimal | None = None,
+    ordered_at: datetime | None = None,
+    **fields: Any,
+) -> Order:
+    if customer is None:
+        raise ValidationError({"customer": _required("An order needs a customer.")})
+    lines: list[OrderItem] = []
+    if items:
+        lines, computed = _price_items(account_id=account.pk, items=items)
+        _check_amount(amount, computed)
+        amount = computed
+    elif amount is None:
+        raise ValidationError({"amount": _required("An order without items needs an amount.")})
+    with _unique_order_external_id(fields.get("external_id")):
+        order = Order.objects.create(
+            account=account,
+            # Reserved last, just before the insert: the sequence row stays locked until
+            # commit, so numbers never repeat.
+            number=sequence_reserve(account_id=account.pk, name="order"),
+            customer=customer,
+            amount=amount,
+            ordered_at=ordered_at or timezone.now(),
+            **fields,
+        )
+    for line in lines:
+        line.order = order
+    OrderItem.objects.bulk_create(lines)
+    return order
+
+
+@transaction.atomic
+def order_create(
+    *,
+    account: Account,
+    customer: Customer,
+    items: Sequence[ItemInput] | None = None,
+    amount: Decimal | None = None,
+    ordered_at: datetime | None = None,
+    **fields: Any,
+) -> Order:
+    """A new order with the account's next number. With items, the amount is the sum of
+    their line totals (a given amount must agree); without, the amount is required."""
+    order = _order_insert(
+        account=account,
+        customer=customer,
+        items=items,
+        amount=amount,
+        ordered_at=ordered_at,
+        **fields,
+    )
+    _aggregates_refresh(account_id=account.pk, customer_ids=[order.customer_id])
+    return order
+
+
+def _differs(order: Order, name: str, value: Any) -> bool:
+    field = Order._meta.get_field(name)
+    if isinstance(field, models.ForeignKey):
+        return getattr(order, field.attname) != (value.pk if value is not None else None)
+    return getattr(order, name) != value
+
+
+def _order_change(
+    *, order: Order, items: Sequence[ItemInput] | None, fields: dict[str, Any]
+) -> tuple[Order, bool]:
+    """Apply a partial update to the locked order: (fresh order, changed?)."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    old_customer_id = locked.customer_id
+    amount: Decimal | None = fields.pop("amount", None)
+    changed = False
+    if items is not None:
+        lines, computed = _price_items(account_id=locked.account_id, items=items)
+        _check_amount(amount, computed)
+        current = list(OrderItem.objects.filter(order=locked).order_by("position"))
+        if [_item_key(i) for i in current] != [_item_key(i) for i in lines]:
+            OrderItem.objects.filter(order=locked).delete()
+            for line in lines:
+                line.order = locked
+            OrderItem.objects.bulk_create(lines)
+            changed = True
+        fields["amount"] = computed
+    elif amount is not None:
+        if OrderItem.objects.filter(order=locked).exists():
+            _check_amount(amount, locked.amount)
+        fields["amount"] = amount
+    updates = {name: value for name, value in fields.items() if _differs(locked, name, value)}
+    for name, value in updates.items():
+        setattr(locked, name, value)
+    if updates or changed:
+        with _unique_order_external_id(locked.external_id):
+            locked.save()
+        _aggregates_refresh(
+            account_id=locked.account_id, customer_ids=[old_customer_id, locked.customer_id]
+        )
+        return locked, True
+    return locked, False
+
+
+@transaction.atomic
+def order_update(*, order: Order, items: Sequence[ItemInput] | None = None, **fields: Any) -> Order:
+    """A partial update: fields not given are unchanged. Items given replace all items
+    and the amount becomes their sum; an order with items keeps the amount they make.
+    The old and the new customer's aggregates are recomputed."""
+    updated, _changed = _order_change(order=order, items=items, fields=fields)
+    return updated
+
+
+@transaction.atomic
+def order_upsert(
+    *, account: Account, external_id: str, items: Sequence[ItemInput] | None = None, **fields: Any
+) -> tuple[Order, str]:
+    """Create or update the order with `external_id`: (order, created|updated|skipped).
+    Concurrent upserts of one new id: the loser's insert hits the unique index and
+    retries as an update."""
+    for _attempt in range(2):
+        existing = (
+            Order.objects.select_for_update()
+            .filter(account=account, external_id=external_id)
+            .first()
+        )
+        if existing is None:
+            try:
+                order = _order_insert(
+                    account=account, external_id=external_id, items=items, **fields
+                )
+            except Conflict:  # created meanwhile by a concurrent writer: update it
+                continue
+            _aggregates_refresh(account_id=account.pk, customer_ids=[order.customer_id])
+            return order, CREATED
+        order, changed = _order_change(order=existing, items=items, fields=dict(fields))
+        return order, UPDATED if changed else SKIPPED
+    raise Conflict(f"Order {external_id!r} is being written concurrently.", code="conflict")
+
+
+@transaction.atomic
+def order_delete(*, order: Order) -> None:
+    locked = Order.objects.select_for_update().filter(pk=order.pk).first()
+    if locked is None:
+        return
+    customer_id = locked.customer_id
+    locked.delete()
+    _aggregates_refresh(account_id=locked.account_id, customer_ids=[customer_id])
+
+
+_OPEN = frozenset(OrderStatus.values) - frozenset(UNCOUNTED_STATUSES)
+
+# The statuses each state change starts from, and where it leads.
+ORDER_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "cancel": (_OPEN, OrderStatus.CANCELLED),
+    "refund": (_OPEN, OrderStatus.REFUNDED),
+    "complete": (_OPEN - {OrderStatus.COMPLETED}, OrderStatus.COMPLETED),
+}
+
+
+def _order_transition(*, order: Order, action: str) -> Order:
+    """A conditional UPDATE (`... WHERE status IN (sources)`): of two concurrent
+    cancels one wins and the other is a 409."""
+    sources, target = ORDER_TRANSITIONS[action]
+    changed = Order.objects.filter(pk=order.pk, status__in=sources).update(
+        status=target, updated_at=timezone.now()
+    )
+    fresh = Order.objects.get(pk=order.pk)
+    if not changed:
+        raise Conflict(f"Cannot {action} an order that is {fresh.status}.", code="invalid_status")
+    _aggregates_refresh(account_id=fresh.account_id, customer_ids=[fresh.customer_id])
+    return fresh
+
+
+@transaction.atomic
+def order_cancel(*, order: Order) -> Order:
+    """Cancelled orders stop counting; cancelling a cancelled or refunded order is 409."""
+    return _order_transition(order=order, action="cancel")
+
+
+@transaction.atomic
+def order_refund(*, order: Order) -> Order:
+    """Refunded orders stop counting; refunding a cancelled or refunded order is 409."""
+    return _order_transition(order=order, action="refund")
+
+
+@transaction.atomic
+def order_complete(*, order: Order) -> Order:
+    """Complete an open order; a completed, cancelled or refunded one is 409."""
+    return _order_transition(order=order, action="complete")
+
+
+# --- Products -------------------------------------------------------------------------
+
+
+@contextmanager
+def _unique_product(*, sku: Any, external_id: Any) -> Iterator[None]:
+    """The unique indexes decide; a violation becomes a 409 naming the value."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        constraint = _constraint_of(exc)
+        if constraint == "product_unique_sku":
+            raise Conflict(f"A product with sku {sku!r} exists.", code="duplicate_sku") from None
+        if constraint == "product_unique_external_id":
+            raise Conflict(
+                f"A product with external_id {external_id!r} exists.",
+                code="duplicate_external_id",
+            ) from None
+        raise
+
+
+@transaction.atomic
+def product_create(*, account: Account, sku: str, **fields: Any) -> Product:
+    with _unique_product(sku=sku, external_id=fields.get("external_id")):
+        return Product.objects.create(account=account, sku=sku, **fields)
+
+
+@transaction.atomic
+def product_update(*, product: Product, **fields: Any) -> Product:
+    for name, value in fields.items():
+        setattr(product, name, value)
+    with _unique_product(sku=product.sku, external_id=product.external_id):
+        product.save()
+    return product
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    """Order lines keep their sku, name, brand and prices; they lose the link."""
+    product.delete()
+
+
+@transaction.atomic
+def product_upsert(*, account: Account, sku: str, **fields: Any) -> tuple[Product, str]:
+    """Create or update the product with `sku`: (product, created|updated|skipped)."""
+    for _attempt in range(2):
+        product = Product.objects.select_for_update().filter(account=account, sku=sku).first()
+        if product is None:
+            try:
+                return product_create(account=account, sku=sku, **fields), CREATED
+            except Conflict as exc:
+                if exc.get_codes() == "duplicate_sku":
+                    continue
+                raise
+        changed = {k: v for k, v in fields.items() if getattr(product, k) != v}
+        if not changed:
+            return product, SKIPPED
+        return product_update(product=product, **changed), UPDATED
+    raise Conflict(f"Product {sku!r} is being written concurrently.", code="conflict")
+
+
+# --- Points of sale -------------------------------------------------------------------
+
+
+@contextmanager
+def _unique_pos_code(code: Any) -> Iterator[None]:
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if _constraint_of(exc) == "pos_unique_code":
+            raise Conflict(
+                f"A point of sale with code {code!r} exists.", code="duplicate_code"
+            ) from None
+        raise
+
+
+@transaction.atomic
+def pos_create(*, account: Account, code: str, **fields: Any) -> PointOfSale:
+    with _unique_pos_code(code):
+        return PointOfSale.objects.create(account=account, code=code, **fields)
+
+
+@transaction.atomic
+def pos_update(*, pos: PointOfSale, **fields: Any) -> PointOfSale:
+    for name, value in fields.items():
+        setattr(pos, name, value)
+    with _unique_pos_code(pos.code):
+        pos.save()
+    return pos
+
+
+@transaction.atomic
+def pos_delete(*, pos: PointOfSale) -> None:
+    """A point of sale with orders stays (409): orders keep where they were placed."""
+    try:
+        with transaction.atomic():
+            pos.delete()
+    except ProtectedError:
+        raise Conflict(
+            "This point of sale has orders; it cannot be deleted.", code="pos_has_orders"
+        ) from None

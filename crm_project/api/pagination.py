@@ -1,4 +1,8 @@
+from typing import Any
+
 from rest_framework import pagination
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -16,3 +20,41 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = ("-created_at", "-id")
+
+
+class PageOrCursorPagination(PageNumberPagination):
+    """`?page=N&page_size=M` with an exact count, or, with `?cursor=` (empty for the
+    first page), keyset pagination without a count: constant cost per page however
+    deep an integrator walks."""
+
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        self._cursor: CursorPagination | None = None
+        if self.cursor_query_param in request.query_params:
+            self._cursor = CursorPagination()
+            return self._cursor.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if self._cursor is not None:
+            return self._cursor.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Keyset pagination: empty for the first page, then the "
+                "cursor of `next`; the answer has no `count`.",
+                "schema": {"type": "string"},
+            },
+        ]
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["results"]
+        return paginated
