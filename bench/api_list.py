@@ -9,6 +9,7 @@ and `wrk` (Debian's package) as the load tool. Prints requests/s, p50, p99 per U
 the ratio of each to the baseline's throughput."""
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -99,10 +100,8 @@ def main() -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'crm_bench'").fetchone():
             conn.execute("CREATE DATABASE crm_bench")
     manage("migrate", "--noinput", env=env)
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):  # exists from an earlier run
         manage("create_account", "bench", "--name", "Bench", env=env)
-    except subprocess.CalledProcessError:
-        pass  # exists from an earlier run
     started = time.monotonic()
     print(
         manage(
