@@ -3,8 +3,8 @@ from decimal import Decimal
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import F, Q, Value
-from django.db.models.functions import Concat, Lower
+from django.db.models import F, Func, Q, TextField, Value
+from django.db.models.functions import Cast, Lower
 
 from crm_project.tenancy import TenantModel
 
@@ -25,6 +25,26 @@ class Gender(models.TextChoices):
     MALE = "male", "Male"
     OTHER = "other", "Other"
     UNKNOWN = "unknown", "Unknown"
+
+
+class PipesConcat(Func):
+    """`a || b || ...`. Unlike Concat it adds no COALESCE (use it on NOT NULL columns):
+    under row-level security PostgreSQL uses an expression index only when the clause
+    is leakproof, and it counts COALESCE as leaky."""
+
+    arg_joiner = " || "
+    template = "(%(expressions)s)"
+    output_field = TextField()
+
+
+def full_name_lower() -> Lower:
+    """lower(first_name || ' ' || last_name): the expression of the name search index;
+    queries must use this very expression for PostgreSQL to use the index."""
+    return Lower(
+        PipesConcat(
+            Cast(F("first_name"), TextField()), Value(" "), Cast(F("last_name"), TextField())
+        )
+    )
 
 
 class Customer(TenantModel):
@@ -109,14 +129,9 @@ class Customer(TenantModel):
         ]
         indexes = [
             # Search (`?q=`): substrings of the full name and email, digits of the phone.
-            GinIndex(
-                OpClass(
-                    Lower(Concat(F("first_name"), Value(" "), F("last_name"))),
-                    name="gin_trgm_ops",
-                ),
-                name="customer_name_trgm",
-            ),
+            GinIndex(OpClass(full_name_lower(), name="gin_trgm_ops"), name="customer_name_trgm"),
             GinIndex(OpClass(Lower("email"), name="gin_trgm_ops"), name="customer_email_trgm"),
+            GinIndex(OpClass("phone", name="gin_trgm_ops"), name="customer_phone_trgm"),
             models.Index(fields=["account", "phone"], name="customer_phone_idx"),
             models.Index(fields=["account", "-created_at", "-id"], name="customer_created_idx"),
             models.Index(fields=["account", "last_name", "first_name"], name="customer_name_idx"),

@@ -1,0 +1,450 @@
+"""Validation and shaping of customers and interactions. Writes go through
+customers.services; the seeds' input habits (French keys, `custom_fields`, a `name`
+to split) are translated here, before the fields validate."""
+
+from typing import Any
+
+from django.core.validators import EmailValidator
+from rest_framework import serializers
+
+from accounts.models import Agent
+from crm_project.api.fields import ChoiceField, DateTimeField, ModelSerializer, MoneyField
+from crm_project.phones import InvalidPhone, normalize_phone
+from customers.models import Customer, Interaction, InteractionType
+
+# Input aliases, matched after the parser has snake-cased the keys: seed 001's French
+# keys (`Nom`, `Prenom`, `Mail`, `Sexe`, `Compte`, `IdClient`) and the other seeds'
+# names. A canonical key in the same body wins over its alias.
+ALIASES = {
+    "custom_fields": "metadata",
+    "nom": "last_name",
+    "prenom": "first_name",
+    "mail": "email",
+    "sexe": "gender",
+    "compte": "external_id",
+    "lead_id": "source_lead",
+    "zip_code": "zip",
+    "postal_code": "zip",
+}
+# Seed 001's other columns: kept in metadata under these (snake_case) keys.
+SEED_METADATA_KEYS = frozenset(
+    {
+        "credit",
+        "montant",
+        "age",
+        "carte_fid",
+        "date_paiement",
+        "paiement",
+        "nb_refus",
+        "panier_moyen",
+    }
+)
+# Seed 001's `Sexe`: h(omme) and m(asculin) are male, f(emme) female.
+SEXE = {"h": "male", "m": "male", "f": "female"}
+
+NAME_PART_MAX = Customer._meta.get_field("first_name").max_length or 150
+TAG_MAX = 100
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """`"Alice Mae Johnson"` -> ("Alice Mae", "Johnson"): the last word is the last
+    name, the rest the first name; a single word is a last name. Whitespace runs are
+    collapsed, so first + " " + last (stripped) gives the name back."""
+    words = name.split()
+    if not words:
+        return "", ""
+    return " ".join(words[:-1]), words[-1]
+
+
+def _words_equal(a: list[str], b: list[str]) -> bool:
+    return [w.casefold() for w in a] == [w.casefold() for w in b]
+
+
+def _strip_prefix(text: str, prefix: str) -> str | None:
+    """`text` without its leading words `prefix` (compared case-insensitively)."""
+    words, head = text.split(), prefix.split()
+    if head and _words_equal(words[: len(head)], head):
+        return " ".join(words[len(head) :])
+    return None
+
+
+def _strip_suffix(text: str, suffix: str) -> str | None:
+    """`text` without its trailing words `suffix` (compared case-insensitively)."""
+    words, tail = text.split(), suffix.split()
+    if tail and len(words) >= len(tail) and _words_equal(words[len(words) - len(tail) :], tail):
+        return " ".join(words[: len(words) - len(tail)])
+    return None
+
+
+def names_from_input(
+    name: str, first_name: str | None, last_name: str | None
+) -> tuple[str | None, str | None]:
+    """First and last name from a `name` and whichever of first_name / last_name came
+    with it. Given names win; `name` fills the missing one (seed 001 sends
+    `{"name": "Jon", "last_name": "Doe"}`)."""
+    name = " ".join(name.split())
+    if first_name is not None and last_name is not None:
+        return first_name, last_name
+    if last_name is not None:
+        rest = _strip_suffix(name, last_name)
+        return (name if rest is None else rest), last_name
+    if first_name is not None:
+        rest = _strip_prefix(name, first_name)
+        return first_name, (name if rest is None else rest)
+    return split_name(name)
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    """Trimmed, blanks dropped, de-duplicated case-insensitively (first spelling kept)."""
+    seen: set[str] = set()
+    cleaned = []
+    for tag in tags:
+        text = " ".join(str(tag).split())
+        key = text.casefold()
+        if text and key not in seen:
+            seen.add(key)
+            cleaned.append(text)
+    return cleaned
+
+
+class TagsField(serializers.ListField):
+    """A list of strings (a comma-separated string is read as one too)."""
+
+    child = serializers.CharField(max_length=TAG_MAX, allow_blank=True, trim_whitespace=True)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if isinstance(data, str):
+            data = data.split(",")
+        return clean_tags(super().to_internal_value(data))
+
+
+class BlankableCharField(serializers.CharField):
+    """A text field where null means empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return "" if data is None else super().to_internal_value(data)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return True, ""
+        return super().validate_empty_values(data)
+
+
+class CustomerSerializer(ModelSerializer):
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2 * NAME_PART_MAX + 1,
+        help_text="Full name. On input it is split, the last word being the last name, "
+        "unless first_name / last_name are given.",
+    )
+    email = BlankableCharField(max_length=254)
+    phone = BlankableCharField(
+        max_length=64, help_text="Stored in E.164 when it parses in the account's region."
+    )
+    tags = TagsField(required=False)
+    metadata = serializers.JSONField(
+        required=False, help_text="An object of custom fields; a given object replaces it."
+    )
+    assigned_to = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.none(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.UUIDField(),
+        help_text="An agent of the account.",
+    )
+    credit_limit = MoneyField(required=False, allow_null=True, min_value=0)
+    id_client = serializers.UUIDField(
+        write_only=True,
+        required=False,
+        help_text="Seed 001's `IdClient`: the id of a new customer (409 when taken).",
+    )
+    average_order_value = MoneyField(read_only=True, max_digits=20)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "number",
+            "external_id",
+            "first_name",
+            "last_name",
+            "name",
+            "email",
+            "phone",
+            "company",
+            "type",
+            "status",
+            "gender",
+            "date_of_birth",
+            "street",
+            "city",
+            "state",
+            "zip",
+            "country",
+            "billing_address",
+            "shipping_address",
+            "payment_terms",
+            "credit_limit",
+            "tax_id",
+            "metadata",
+            "tags",
+            "email_opt_in",
+            "sms_opt_in",
+            "unsubscribed_at",
+            "assigned_to",
+            "source_lead",
+            "notes",
+            "created_at",
+            "updated_at",
+            "lifetime_spend",
+            "total_orders",
+            "average_order_value",
+            "first_order_date",
+            "last_order_date",
+            "refusals_count",
+            "loyalty_points",
+            "id_client",
+        ]
+        read_only_fields = [
+            "id",
+            "number",
+            "created_at",
+            "updated_at",
+            "lifetime_spend",
+            "total_orders",
+            "first_order_date",
+            "last_order_date",
+            "refusals_count",
+            "loyalty_points",
+        ]
+        # The unique indexes decide (409), not checks in Python.
+        validators: list = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only agents of the request's account; another account's id "does not exist".
+        account = self.context.get("account")
+        self.fields["assigned_to"].queryset = Agent.objects.filter(account=account)
+
+    # --- Aliases, before the fields validate ------------------------------------------
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = self._translate_aliases(data)
+        return super().to_internal_value(data)
+
+    def _translate_aliases(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = dict(data)
+        for alias, canonical in ALIASES.items():
+            if alias in data:
+                value = data.pop(alias)
+                if alias == "sexe" and isinstance(value, str):
+                    value = SEXE.get(value.strip().lower(), value)
+                data.setdefault(canonical, value)
+        extra = {key: data.pop(key) for key in list(data) if key in SEED_METADATA_KEYS}
+        self._metadata_extra = extra or None
+        # null clears a field: text becomes "", tags [], metadata {}.
+        for key, value in list(data.items()):
+            if value is None:
+                if key == "tags":
+                    data[key] = []
+                elif key == "metadata":
+                    data[key] = {}
+                elif key in self._blank_for_null():
+                    data[key] = ""
+        return data
+
+    def _blank_for_null(self) -> set[str]:
+        return {
+            name
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.CharField)
+            and field.allow_blank
+            and not field.allow_null
+            and not field.read_only
+        }
+
+    # --- Fields -----------------------------------------------------------------------
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip()
+        if value:
+            EmailValidator(message="Enter a valid email address.")(value)
+        return value
+
+    def validate_phone(self, value: str) -> str:
+        account = self.context.get("account")
+        region = getattr(account, "default_phone_region", None) or "US"
+        try:
+            return normalize_phone(value, region)
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_phone") from None
+
+    def validate_external_id(self, value: str | None) -> str | None:
+        value = (value or "").strip()
+        return value or None
+
+    def validate_metadata(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Expected an object.", code="not_an_object")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "name" in attrs:
+            first, last = names_from_input(
+                attrs.pop("name"), attrs.get("first_name"), attrs.get("last_name")
+            )
+            for field, value in (("first_name", first), ("last_name", last)):
+                if value is not None and len(value) > NAME_PART_MAX:
+                    raise serializers.ValidationError(
+                        {"name": [f"Each part of the name is at most {NAME_PART_MAX} characters."]},
+                        code="max_length",
+                    )
+                if value is not None:
+                    attrs[field] = value
+        return attrs
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """The validated data as the services take it."""
+        fields = dict(self.validated_data)
+        customer_id = fields.pop("id_client", None)
+        kwargs: dict[str, Any] = {
+            **fields,
+            "metadata_extra": getattr(self, "_metadata_extra", None),
+        }
+        if self.instance is None:
+            kwargs["customer_id"] = customer_id
+        return kwargs
+
+
+class CustomerBulkSerializer(serializers.Serializer):
+    """For the schema: the body of `/customers/bulk/` (also `{"clients": [...]}` or a
+    bare list)."""
+
+    customers = CustomerSerializer(many=True)
+
+
+class CustomerLookupSerializer(serializers.Serializer):
+    email = serializers.CharField(required=False, allow_blank=True)
+    phone = serializers.CharField(required=False, allow_blank=True)
+    external_id = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {key: value.strip() for key, value in attrs.items() if value and value.strip()}
+        if not attrs:
+            raise serializers.ValidationError(
+                "Give an email, a phone or an external_id.", code="required"
+            )
+        return attrs
+
+
+class RfmSerializer(serializers.Serializer):
+    r = serializers.IntegerField(allow_null=True, min_value=1, max_value=5)
+    f = serializers.IntegerField(allow_null=True, min_value=1, max_value=5)
+    m = serializers.IntegerField(allow_null=True, min_value=1, max_value=5)
+
+
+LIFECYCLE_CHOICES = ["new", "active", "at_risk", "churned", "vip"]
+
+
+class CustomerHealthSerializer(serializers.Serializer):
+    customer = serializers.UUIDField()
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    grade = serializers.ChoiceField(choices=["A", "B", "C", "D", "F"])
+    risk = serializers.ChoiceField(choices=["low", "medium", "high"])
+    lifecycle = serializers.ChoiceField(choices=LIFECYCLE_CHOICES)
+    recency_days = serializers.IntegerField(allow_null=True)
+    frequency_365d = serializers.IntegerField()
+    monetary_365d = MoneyField()
+    rfm = RfmSerializer(help_text="Quintiles within the account; null without counted orders.")
+    orders_count = serializers.IntegerField(help_text="Counted orders, all time.")
+    interactions_90d = serializers.IntegerField()
+    last_contact_at = DateTimeField(allow_null=True)
+    average_feedback_rating = serializers.DecimalField(
+        max_digits=3, decimal_places=2, allow_null=True
+    )
+    open_follow_ups = serializers.IntegerField()
+    as_of = serializers.DateField(help_text="Today in the account's timezone.")
+
+
+class LifecycleCountsSerializer(serializers.Serializer):
+    new = serializers.IntegerField()
+    active = serializers.IntegerField()
+    at_risk = serializers.IntegerField()
+    churned = serializers.IntegerField()
+    vip = serializers.IntegerField()
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="order, interaction, ...")
+    at = DateTimeField()
+    id = serializers.UUIDField()
+    summary = serializers.CharField()
+    data = serializers.DictField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    results = TimelineEntrySerializer(many=True)
+
+
+class TimelineQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+
+
+# --- Interactions ---------------------------------------------------------------------
+
+# Customer interactions (SPEC); `note` is the leads' type.
+CUSTOMER_INTERACTION_TYPES = [
+    (value, label) for value, label in InteractionType.choices if value != InteractionType.NOTE
+]
+
+
+class InteractionSerializer(ModelSerializer):
+    type = ChoiceField(choices=CUSTOMER_INTERACTION_TYPES)
+    subject = serializers.CharField(max_length=255)
+    agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.none(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.UUIDField(),
+        help_text="An agent of the account.",
+    )
+
+    class Meta:
+        model = Interaction
+        fields = [
+            "id",
+            "customer",
+            "type",
+            "subject",
+            "description",
+            "date",
+            "outcome",
+            "next_action",
+            "next_action_date",
+            "agent",
+            "completed",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "customer", "created_at", "updated_at"]
+        extra_kwargs = {"date": {"required": True}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        account = self.context.get("account")
+        self.fields["agent"].queryset = Agent.objects.filter(account=account)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Lead interactions (seed 004) call the description `notes`.
+        if isinstance(data, dict) and "notes" in data:
+            data = dict(data)
+            data.setdefault("description", data.pop("notes"))
+        return super().to_internal_value(data)

@@ -1,0 +1,174 @@
+"""Query-parameter filters and ordering of the customer list (API and pages)."""
+
+import re
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.db.models import F, QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+from django_filters import rest_framework as filters
+from rest_framework.filters import OrderingFilter
+
+from customers import selectors
+from customers.models import Customer, CustomerStatus, CustomerType
+
+_IGNORED = re.compile(r"[\s_\-]+")
+_SPACED_OFFSET = re.compile(r" (\d{2}(?::?\d{2})?)$")
+
+
+class LenientChoiceFormField(forms.ChoiceField):
+    """Choice values read as the API reads them: case-insensitively, with `-`, `_` and
+    spaces ignored (crm_project.api.fields.ChoiceField)."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        key = _IGNORED.sub("", text).lower()
+        for choice, _label in self.choices:
+            if _IGNORED.sub("", str(choice)).lower() == key:
+                return str(choice)
+        return text
+
+
+class LenientChoiceFilter(filters.ChoiceFilter):
+    field_class = LenientChoiceFormField
+
+
+class AccountDateTimeFormField(forms.CharField):
+    """An ISO datetime or a bare date; without an offset it is in the account's
+    timezone and a bare date means 00:00 there (SPEC: API conventions)."""
+
+    def __init__(self, *args: Any, timezone_name: str = "UTC", **kwargs: Any) -> None:
+        self.timezone_name = timezone_name
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> datetime | None:  # type: ignore[override]
+        text = (super().to_python(value) or "").strip()
+        if not text:
+            return None
+        tz = ZoneInfo(self.timezone_name)
+        day = parse_date(text) if len(text) <= 10 else None
+        if day is not None:
+            return datetime.combine(day, time.min, tzinfo=tz)
+        if "T" in text:  # an unencoded `+` of an offset arrives as a space
+            text = _SPACED_OFFSET.sub(r"+\1", text)
+        try:
+            moment = parse_datetime(text)
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO 8601 datetime.")
+        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+class AccountDateTimeFilter(filters.Filter):
+    field_class = AccountDateTimeFormField
+
+
+class CustomerFilter(filters.FilterSet):
+    q = filters.CharFilter(
+        method="filter_q",
+        label="Name or email contains (case-insensitive), phone digits, or exactly the "
+        "id, number or external_id",
+    )
+    email = filters.CharFilter(method="filter_email", label="Email (case-insensitive)")
+    phone = filters.CharFilter(method="filter_phone", label="Phone (any format, compared in E.164)")
+    status = LenientChoiceFilter(choices=CustomerStatus.choices)
+    type = LenientChoiceFilter(choices=CustomerType.choices)
+    city = filters.CharFilter(lookup_expr="iexact")
+    country = filters.CharFilter(lookup_expr="iexact")
+    tag = filters.CharFilter(method="filter_tag", label="Has this tag (repeat for several)")
+    assigned_to = filters.UUIDFilter(field_name="assigned_to_id", label="Agent id")
+    created_after = AccountDateTimeFilter(
+        field_name="created_at",
+        lookup_expr="gte",
+        label="Created at or after (a bare date: 00:00 in the account's timezone)",
+    )
+    created_before = AccountDateTimeFilter(
+        field_name="created_at",
+        lookup_expr="lt",
+        label="Created before (a bare date: 00:00 in the account's timezone)",
+    )
+    min_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="gte")
+    max_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="lte")
+    external_id = filters.CharFilter()
+    number = filters.NumberFilter()
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        account = self._account()
+        timezone_name = getattr(account, "timezone", None) or "UTC"
+        for name in ("created_after", "created_before"):
+            self.filters[name].extra["timezone_name"] = timezone_name
+
+    def _account(self) -> Any:
+        access = getattr(self.request, "access", None)
+        return getattr(access, "account", None)
+
+    def _phone_region(self) -> str:
+        return getattr(self._account(), "default_phone_region", None) or "US"
+
+    def filter_q(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
+        return selectors.with_search_fields(queryset).filter(
+            selectors.customer_search_filter(value, phone_region=self._phone_region())
+        )
+
+    def filter_email(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
+        # lower(email): the expression of the unique (account, lower(email)) index.
+        return queryset.alias(search_email=selectors.EMAIL_LOWER).filter(
+            search_email=value.strip().lower()
+        )
+
+    def filter_phone(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
+        return queryset.filter(
+            phone=selectors.phone_filter_value(value, phone_region=self._phone_region())
+        )
+
+    def filter_tag(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
+        tags = [tag.strip() for tag in self.data.getlist(name) for tag in tag.split(",")]
+        tags = [tag for tag in tags if tag]
+        # tags @> ARRAY[...]: the GIN index on tags answers it.
+        return queryset.filter(tags__contains=tags) if tags else queryset
+
+
+class CustomerOrdering(OrderingFilter):
+    """`?ordering=name` sorts by last then first name (the (account, last_name,
+    first_name) index); every ordering ends with the id, so pages never overlap, and
+    missing dates sort last in both directions."""
+
+    ALIASES = {"name": ("last_name", "first_name")}
+    NULLABLE = frozenset({"last_order_date"})
+
+    def get_ordering(self, request: Any, queryset: QuerySet, view: Any) -> list[str]:
+        ordering = super().get_ordering(request, queryset, view) or []
+        expanded: list[str] = []
+        for term in ordering:
+            descending = term.startswith("-")
+            field = term.lstrip("-")
+            for part in self.ALIASES.get(field, (field,)):
+                expanded.append(f"-{part}" if descending else part)
+        if not any(term.lstrip("-") == "id" for term in expanded):
+            last = expanded[-1] if expanded else "-created_at"
+            expanded.append("-id" if last.startswith("-") else "id")
+        return expanded
+
+    def filter_queryset(self, request: Any, queryset: QuerySet, view: Any) -> QuerySet:
+        ordering = self.get_ordering(request, queryset, view)
+        terms: list[Any] = []
+        for term in ordering:
+            field = term.lstrip("-")
+            if field in self.NULLABLE:
+                expression = F(field)
+                terms.append(
+                    expression.desc(nulls_last=True)
+                    if term.startswith("-")
+                    else expression.asc(nulls_last=True)
+                )
+            else:
+                terms.append(term)
+        return queryset.order_by(*terms)

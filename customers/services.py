@@ -1,0 +1,230 @@
+"""Every write of customers and their interactions."""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import Account
+from accounts.services import sequence_reserve
+from crm_project.api.exceptions import Conflict
+from customers import selectors
+from customers.models import Customer, Interaction
+
+CREATED, UPDATED, SKIPPED = "created", "updated", "skipped"
+
+CONTACT_REQUIRED = "A customer needs an email or a phone."
+
+# The unique indexes decide; their violations become a 409 naming the field.
+_UNIQUE_CONFLICTS = {
+    "customer_unique_email": ("email", "duplicate_email", "A customer with this email exists."),
+    "customer_unique_external_id": (
+        "external_id",
+        "duplicate_external_id",
+        "A customer with this external_id exists.",
+    ),
+    "customers_customer_pkey": ("id_client", "duplicate_id", "A customer with this id exists."),
+}
+
+
+def _constraint_of(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+@contextmanager
+def _unique_customer_keys() -> Iterator[None]:
+    """Run a write in a savepoint; a unique key taken by another customer is a 409 on
+    that field, the contact check constraint a 400 (the serializers check it first)."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        constraint = _constraint_of(exc)
+        if constraint in _UNIQUE_CONFLICTS:
+            attr, code, detail = _UNIQUE_CONFLICTS[constraint]
+            raise Conflict({attr: [detail]}, code=code) from None
+        if constraint == "customer_needs_email_or_phone":
+            raise ValidationError(CONTACT_REQUIRED, code="email_or_phone_required") from None
+        raise
+
+
+def _require_contact(customer: Customer) -> None:
+    if not (customer.email or "").strip() and not (customer.phone or "").strip():
+        raise ValidationError(CONTACT_REQUIRED, code="email_or_phone_required")
+
+
+def _merged_metadata(
+    current: dict[str, Any], fields: dict[str, Any], metadata_extra: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The metadata to store, or None to leave it: a given `metadata` replaces the
+    stored object; seed keys that land in metadata (`montant`, `age`, ...) are set on
+    top of it (or of the stored object when no `metadata` is given)."""
+    if "metadata" not in fields and not metadata_extra:
+        return None
+    base = fields.get("metadata", current)
+    return {**(base or {}), **(metadata_extra or {})}
+
+
+# --- Customers ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    account: Account,
+    customer_id: uuid.UUID | None = None,
+    metadata_extra: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Customer:
+    """A new customer with the account's next number. A given `customer_id` is kept
+    when no customer has it (else 409 `duplicate_id`)."""
+    metadata = _merged_metadata({}, fields, metadata_extra)
+    if metadata is not None:
+        fields["metadata"] = metadata
+    customer = Customer(account=account, **fields)
+    if customer_id is not None:
+        customer.pk = customer_id
+    _require_contact(customer)
+    with _unique_customer_keys():
+        customer.number = sequence_reserve(account_id=account.pk, name="customer")
+        # force_insert: a taken id must fail, never update the row that has it.
+        customer.save(force_insert=True)
+    return customer
+
+
+def _changes(
+    customer: Customer, fields: dict[str, Any], metadata_extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    changes = {
+        name: value
+        for name, value in fields.items()
+        if name != "metadata" and getattr(customer, name) != value
+    }
+    metadata = _merged_metadata(customer.metadata, fields, metadata_extra)
+    if metadata is not None and metadata != customer.metadata:
+        changes["metadata"] = metadata
+    return changes
+
+
+@transaction.atomic
+def customer_update(
+    *, customer: Customer, metadata_extra: dict[str, Any] | None = None, **fields: Any
+) -> Customer:
+    """Change the given fields (the others stay); a given `metadata` replaces the
+    stored object."""
+    changes = _changes(customer, fields, metadata_extra)
+    if not changes:
+        return customer
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    _require_contact(customer)
+    with _unique_customer_keys():
+        # Only the changed columns: the spend aggregates belong to the order writes,
+        # which may be refreshing them concurrently.
+        customer.save(update_fields=[*changes, "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer) -> None:
+    """Delete a customer and their interactions; one with orders is a 409 `has_orders`
+    (orders are records of sales: cancel or refund them, never lose them). The row is
+    locked first, and an order write locks it too, so no order can slip in between."""
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    if selectors.customer_has_orders(customer):
+        raise Conflict("This customer has orders and cannot be deleted.", code="has_orders")
+    try:
+        with transaction.atomic():
+            customer.delete()
+    except (ProtectedError, IntegrityError):
+        raise Conflict(
+            "This customer has orders and cannot be deleted.", code="has_orders"
+        ) from None
+
+
+@transaction.atomic
+def customer_upsert(
+    *,
+    account: Account,
+    customer_id: uuid.UUID | None = None,
+    metadata_extra: dict[str, Any] | None = None,
+    **fields: Any,
+) -> tuple[Customer, str]:
+    """Create or update the customer a bulk row names: by its id, else its
+    external_id, else its email (case-insensitively). Returns (customer,
+    created|updated|skipped); skipped means nothing would change.
+
+    A row whose email belongs to a customer with another external_id is a 409 on
+    `email`, not a silent merge. Two concurrent upserts of one new key: the loser's
+    insert waits on the unique index, fails, and retries as an update."""
+    external_id = fields.get("external_id")
+    email = fields.get("email")
+    for attempt in range(2):
+        customer, matched_by = selectors.customer_for_upsert(
+            account, customer_id=customer_id, external_id=external_id, email=email
+        )
+        if customer is None:
+            try:
+                created = customer_create(
+                    account=account,
+                    customer_id=customer_id,
+                    metadata_extra=metadata_extra,
+                    **fields,
+                )
+            except Conflict as exc:
+                if attempt == 0 and _conflict_code(exc) in {
+                    "duplicate_email",
+                    "duplicate_external_id",
+                }:
+                    continue
+                raise
+            return created, CREATED
+        if (
+            matched_by == "email"
+            and external_id
+            and customer.external_id not in (None, external_id)
+        ):
+            raise Conflict(
+                {"email": ["A customer with this email has another external_id."]},
+                code="duplicate_email",
+            )
+        if not _changes(customer, fields, metadata_extra):
+            return customer, SKIPPED
+        return customer_update(customer=customer, metadata_extra=metadata_extra, **fields), UPDATED
+    raise Conflict("This customer is being written concurrently.", code="conflict")
+
+
+def _conflict_code(exc: Conflict) -> str | None:
+    codes = exc.get_codes()
+    if isinstance(codes, dict):
+        for value in codes.values():
+            return str(value[0] if isinstance(value, list) else value)
+    if isinstance(codes, list):
+        return str(codes[0]) if codes else None
+    return str(codes)
+
+
+# --- Interactions ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def interaction_create(*, account: Account, customer: Customer, **fields: Any) -> Interaction:
+    return Interaction.objects.create(account=account, customer=customer, **fields)
+
+
+@transaction.atomic
+def interaction_update(*, interaction: Interaction, **fields: Any) -> Interaction:
+    for name, value in fields.items():
+        setattr(interaction, name, value)
+    interaction.save()
+    return interaction
+
+
+@transaction.atomic
+def interaction_delete(*, interaction: Interaction) -> None:
+    interaction.delete()
