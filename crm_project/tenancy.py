@@ -199,8 +199,14 @@ class TenantModel(models.Model):
     from `crm_project.migration_operations.EnforceTenancy`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: every tenant table has UNIQUE (account_id, id) (added by
+    # EnforceTenancy for the composite foreign keys), which serves account look-ups.
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="+", editable=False
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=False,
     )
 
     objects = TenantManager()

@@ -163,5 +163,4 @@ class OrderItem(TenantModel):
         ]
         indexes = [
             models.Index(fields=["account", "sku"], name="item_sku_idx"),
-            models.Index(fields=["order"], name="item_order_idx"),
         ]
