@@ -14,12 +14,17 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 class CursorPagination(pagination.CursorPagination):
-    """Keyset pagination for big collections: constant cost per page, no count."""
+    """Keyset pagination for big collections: constant cost per page, no count. It
+    walks one fixed, unique order backed by an index: the view's `cursor_ordering`
+    (default newest first), whatever `?ordering=` says."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = ("-created_at", "-id")
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
+        return tuple(getattr(view, "cursor_ordering", self.ordering))
 
 
 class PageOrCursorPagination(PageNumberPagination):

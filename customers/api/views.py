@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from crm_project.api.bulk import MAX_BULK_ROWS, BulkResultSerializer, RowResult, run_bulk
-from crm_project.api.pagination import CursorPagination
+from crm_project.api.pagination import PageOrCursorPagination
 from crm_project.api.views import TenantModelViewSet, require_list
 from customers import selectors, services, timeline
 from customers.api.serializers import (
@@ -34,24 +34,9 @@ CUSTOMER_REF = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The customer's UUID or its per-account number.",
 )
-CURSOR = OpenApiParameter(
-    "cursor",
-    OpenApiTypes.STR,
-    OpenApiParameter.QUERY,
-    required=False,
-    description="Keyset pagination (newest first, no count): send it empty for the first "
-    "page, then follow `next`.",
-)
-
-
-class CustomerCursorPagination(CursorPagination):
-    def get_ordering(self, request: Any, queryset: Any, view: Any) -> tuple[str, ...]:
-        # Keyset pages walk one fixed, unique, non-null order.
-        return tuple(self.ordering)
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[CURSOR]),
     retrieve=extend_schema(parameters=[CUSTOMER_REF]),
     update=extend_schema(parameters=[CUSTOMER_REF], description="Partial, like PATCH."),
     partial_update=extend_schema(parameters=[CUSTOMER_REF]),
@@ -64,6 +49,7 @@ class CustomerViewSet(TenantModelViewSet):
 
     model = Customer
     serializer_class = CustomerSerializer
+    pagination_class = PageOrCursorPagination
     write_role = Role.MEMBER
     filterset_class = CustomerFilter
     filter_backends = [DjangoFilterBackend, CustomerOrdering]
@@ -88,15 +74,6 @@ class CustomerViewSet(TenantModelViewSet):
         customer = get_object_or_404(self.get_queryset(), condition)
         self.check_object_permissions(self.request, customer)
         return customer
-
-    @property
-    def paginator(self) -> Any:
-        if not hasattr(self, "_paginator"):
-            if "cursor" in self.request.query_params:
-                self._paginator = CustomerCursorPagination()
-            else:
-                return super().paginator
-        return self._paginator
 
     def perform_create(self, serializer: CustomerSerializer) -> None:
         serializer.instance = services.customer_create(

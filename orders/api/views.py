@@ -119,6 +119,7 @@ class OrderViewSet(TenantModelViewSet):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
     pagination_class = PageOrCursorPagination
+    cursor_ordering = ("-ordered_at", "-id")
     ordering_fields = ["ordered_at", "amount", "number", "created_at"]
     ordering = ["-ordered_at", "-id"]
 
