@@ -165,3 +165,81 @@ def grant_app_role(connection: Any) -> None:
             f'ON ALL TABLES IN SCHEMA public TO "{role}"'
         )
         cursor.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+
+
+COUNT_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION crm_count_rows() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO crm_project_rowcount (id, account_id, name, count)
+  SELECT gen_random_uuid(), account_id, TG_ARGV[0],
+         CASE WHEN TG_OP = 'INSERT' THEN count(*) ELSE -count(*) END
+    FROM changed GROUP BY account_id
+  ON CONFLICT (account_id, name) DO UPDATE
+    SET count = crm_project_rowcount.count + EXCLUDED.count;
+  RETURN NULL;
+END
+$$;
+"""
+
+
+class CountRows(migrations.operations.base.Operation):
+    """Keep `crm_project.RowCount(name=counter)` equal to the number of the model's rows
+    per account: statement-level AFTER INSERT / AFTER DELETE triggers with transition
+    tables (one counter update per statement, whatever its size), and the current
+    counts written once now."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str, counter: str) -> None:
+        self.model_name = model_name
+        self.counter = counter
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        qt = schema_editor.quote_name(model._meta.db_table)
+        schema_editor.execute(COUNT_FUNCTION_SQL, params=None)
+        for event, transition in (("INSERT", "NEW"), ("DELETE", "OLD")):
+            name = schema_editor.quote_name(f"{model._meta.db_table}_count_{event.lower()}"[:63])
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {qt}")
+            schema_editor.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {qt} "
+                f"REFERENCING {transition} TABLE AS changed FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION crm_count_rows('{self.counter}')"
+            )
+        schema_editor.execute(
+            "DELETE FROM crm_project_rowcount WHERE name = %s", params=[self.counter]
+        )
+        schema_editor.execute(
+            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "
+            f"SELECT gen_random_uuid(), account_id, %s, count(*) FROM {qt} GROUP BY account_id",  # noqa: S608
+            params=[self.counter],
+        )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        qt = schema_editor.quote_name(model._meta.db_table)
+        for event in ("insert", "delete"):
+            name = schema_editor.quote_name(f"{model._meta.db_table}_count_{event}"[:63])
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {qt}")
+        schema_editor.execute(
+            "DELETE FROM crm_project_rowcount WHERE name = %s", params=[self.counter]
+        )
+
+    def describe(self) -> str:
+        return f"Count rows of {self.model_name} per account as {self.counter!r}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (
+            self.__class__.__qualname__,
+            [],
+            {"model_name": self.model_name, "counter": self.counter},
+        )

@@ -17,3 +17,18 @@ class IdempotencyKey(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["account", "key"], name="idempotency_unique_key")
         ]
+
+
+class RowCount(TenantModel):
+    """The number of an account's rows in a big table, maintained by statement-level
+    triggers in the same transaction as every insert and delete (the ORM, bulk calls,
+    imports and demo data alike), so an unfiltered list answers its exact `count`
+    without counting a million rows. See `migration_operations.CountRows`."""
+
+    name = models.CharField(max_length=63)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="rowcount_unique_name")
+        ]

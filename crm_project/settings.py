@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "customers",
     "orders",
     "segments",
+    "imports",
 ]
 
 MIDDLEWARE = [

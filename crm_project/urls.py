@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from crm_project import health, views
+from crm_project import health
+from customers import views as customer_views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -22,7 +23,10 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("accounts.urls")),
-    path("", views.home, name="home"),
+    # The client table is the home page: `customers:list`, and `home` for the
+    # redirects (LOGIN_REDIRECT_URL, the account switcher).
+    path("", include(("customers.urls", "customers"))),
+    path("", customer_views.customer_list, name="home"),
 ]
 
 handler400 = "crm_project.api.errors.handler400"

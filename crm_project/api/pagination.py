@@ -1,16 +1,48 @@
 from typing import Any
 
+from django.core.paginator import Paginator
 from rest_framework import pagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 
+# Query parameters that do not narrow a list: with only these, its count is the
+# table's row count for the account.
+NON_FILTERING_PARAMS = frozenset({"page", "page_size", "ordering", "format", "cursor"})
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
-    """`?page=N&page_size=M` (default 50, at most 500) with an exact `count`."""
+    """`?page=N&page_size=M` (default 50, at most 500) with an exact `count`. A view
+    over a big table names its `row_counter` (crm_project.models.RowCount): an
+    unfiltered list then reads the count maintained with the rows instead of counting
+    them."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        counter = getattr(view, "row_counter", None)
+        filtering = {k for k, v in request.query_params.items() if v} - NON_FILTERING_PARAMS
+        if counter and not filtering:
+            known = row_count(counter)
+            self.django_paginator_class = lambda *args, **kwargs: _CountedPaginator(
+                known, *args, **kwargs
+            )
+        return super().paginate_queryset(queryset, request, view)
+
+
+class _CountedPaginator(Paginator):
+    def __init__(self, count: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.__dict__["count"] = count  # Paginator.count is a cached_property
+
+
+def row_count(name: str) -> int:
+    """The exact number of the scoped account's rows counted as `name`."""
+    from crm_project.models import RowCount
+
+    return RowCount.objects.filter(name=name).values_list("count", flat=True).first() or 0
 
 
 class CursorPagination(pagination.CursorPagination):

@@ -48,6 +48,7 @@ class CustomerViewSet(TenantModelViewSet):
     """Customers. `{id}` is the UUID or the per-account number."""
 
     model = Customer
+    row_counter = "customers"
     serializer_class = CustomerSerializer
     pagination_class = PageOrCursorPagination
     write_role = Role.MEMBER

@@ -116,6 +116,7 @@ class OrderViewSet(TenantModelViewSet):
     transaction; `{id}` is the order's UUID or its number."""
 
     model = Order
+    row_counter = "orders"
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
     pagination_class = PageOrCursorPagination

@@ -1,0 +1,52 @@
+"""Unfiltered lists of big tables read their count from a counter maintained by
+triggers with the rows; it must always equal the real count."""
+
+import pytest
+from django.core.management import call_command
+
+from crm_project.api.pagination import row_count
+from crm_project.tenancy import account_scope
+from customers.models import Customer
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def real_and_counted(account):
+    with account_scope(account):
+        return Customer.objects.count(), row_count("customers")
+
+
+def test_counter_follows_creates_bulk_and_deletes(api_client, account, other_account):
+    CustomerFactory(account=other_account)
+    api_client.post("/api/v1/customers/", {"email": "a@x.io"}, format="json")
+    api_client.post(
+        "/api/v1/customers/bulk/",
+        {"customers": [{"email": f"b{i}@x.io"} for i in range(5)]},
+        format="json",
+    )
+    assert real_and_counted(account) == (6, 6)
+    customer_id = api_client.get("/api/v1/customers/").json()["results"][0]["id"]
+    api_client.delete(f"/api/v1/customers/{customer_id}/")
+    assert real_and_counted(account) == (5, 5)
+    assert real_and_counted(other_account) == (1, 1)
+
+
+def test_counter_follows_set_based_writes(account):
+    call_command("seed_demo", "--account", account.slug, "--customers", "40", "--orders", "90")
+    assert real_and_counted(account) == (40, 40)
+
+
+def test_unfiltered_and_filtered_lists_count_exactly(api_client, account):
+    for i in range(3):
+        CustomerFactory(account=account, city="Lyon" if i else "Paris")
+    assert api_client.get("/api/v1/customers/").json()["count"] == 3
+    assert api_client.get("/api/v1/customers/?city=Lyon").json()["count"] == 2
+    assert api_client.get("/api/v1/customers/?page_size=1&ordering=email").json()["count"] == 3
+
+
+def test_a_rolled_back_write_leaves_the_counter_unchanged(api_client, account):
+    CustomerFactory(account=account, email="taken@x.io")
+    response = api_client.post("/api/v1/customers/", {"email": "TAKEN@x.io"}, format="json")
+    assert response.status_code == 409
+    assert real_and_counted(account) == (1, 1)
