@@ -218,7 +218,7 @@ class CountRows(migrations.operations.base.Operation):
         )
         schema_editor.execute(
             "INSERT INTO crm_project_rowcount (id, account_id, name, count) "
-            f"SELECT gen_random_uuid(), account_id, %s, count(*) FROM {qt} GROUP BY account_id",  # noqa: S608
+            f"SELECT gen_random_uuid(), account_id, %s, count(*) FROM {qt} GROUP BY account_id",
             params=[self.counter],
         )
 

@@ -3,11 +3,14 @@
 import re
 from datetime import UTC, datetime, time
 from decimal import ROUND_HALF_UP
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 _IGNORED = re.compile(r"[\s_\-]+")
 
@@ -37,9 +40,32 @@ class ChoiceField(serializers.ChoiceField):
 
 class ModelSerializer(serializers.ModelSerializer):
     """Model serializers of the API: lenient choices, money with two places and
-    account-timezone datetimes everywhere."""
+    account-timezone datetimes everywhere, and a fast read path for lists."""
 
     serializer_choice_field = ChoiceField
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """DRF's answer, computed faster: a plan made once per serializer (a list
+        serializer's child serves every row) reads model columns straight from the
+        instance and formats the common types without DRF's per-field dispatch; other
+        fields go through DRF as usual. tests/crm_project/test_fast_representation.py
+        holds it equal to DRF's own `to_representation`."""
+        plan = self.__dict__.get("_read_plan")
+        if plan is None:
+            plan = self.__dict__["_read_plan"] = _read_plan(self)
+        ret: dict[str, Any] = {}
+        for name, getter, formatter, field in plan:
+            if getter is None:
+                try:
+                    attribute = field.get_attribute(instance)
+                except SkipField:
+                    continue
+                value = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+                ret[name] = None if value is None else field.to_representation(attribute)
+            else:
+                value = getter(instance)
+                ret[name] = None if value is None else formatter(value)
+        return ret
 
     def build_standard_field(self, field_name: str, model_field: Any) -> Any:
         from django.db import models
@@ -50,6 +76,50 @@ class ModelSerializer(serializers.ModelSerializer):
         elif isinstance(model_field, models.DateTimeField):
             field_class = DateTimeField
         return field_class, field_kwargs
+
+
+def _utc_iso(value: datetime) -> str:
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _read_plan(serializer: serializers.ModelSerializer) -> list[tuple[str, Any, Any, Any]]:
+    """(name, getter, formatter, field) per readable field; getter None: ask DRF."""
+    from django.db import models
+    from rest_framework.relations import PrimaryKeyRelatedField
+
+    opts = serializer.Meta.model._meta
+    columns = {f.name: f for f in opts.concrete_fields}
+    exact: dict[type, Any] = {
+        serializers.CharField: str,
+        serializers.EmailField: str,
+        serializers.IntegerField: int,
+        serializers.BooleanField: bool,
+        serializers.UUIDField: str,
+        serializers.DateField: lambda v: v.isoformat(),
+        DateTimeField: _utc_iso,
+    }
+    plan = []
+    for field in serializer._readable_fields:
+        source = field.source_attrs[0] if len(field.source_attrs) == 1 else None
+        column = columns.get(source) if source else None
+        if column is None:
+            plan.append((field.field_name, None, None, field))
+        elif isinstance(column, models.ForeignKey):
+            if type(field) is PrimaryKeyRelatedField and field.pk_field is None:
+                plan.append((field.field_name, attrgetter(column.attname), lambda v: v, field))
+            else:
+                plan.append((field.field_name, None, None, field))
+        elif type(field) in exact:
+            plan.append((field.field_name, attrgetter(column.attname), exact[type(field)], field))
+        elif type(field) is serializers.JSONField and not field.binary:
+            plan.append((field.field_name, attrgetter(column.attname), lambda v: v, field))
+        else:
+            # A model column read directly, formatted by the field itself.
+            plan.append(
+                (field.field_name, attrgetter(column.attname), field.to_representation, field)
+            )
+    return plan
 
 
 class MoneyField(serializers.DecimalField):

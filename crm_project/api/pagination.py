@@ -5,7 +5,6 @@ from rest_framework import pagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-
 # Query parameters that do not narrow a list: with only these, its count is the
 # table's row count for the account.
 NON_FILTERING_PARAMS = frozenset({"page", "page_size", "ordering", "format", "cursor"})
@@ -24,18 +23,36 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         counter = getattr(view, "row_counter", None)
         filtering = {k for k, v in request.query_params.items() if v} - NON_FILTERING_PARAMS
-        if counter and not filtering:
-            known = row_count(counter)
-            self.django_paginator_class = lambda *args, **kwargs: _CountedPaginator(
-                known, *args, **kwargs
-            )
+        known = row_count(counter) if counter and not filtering else None
+        self.django_paginator_class = lambda *args, **kwargs: _Paginator(
+            *args, known_count=known, **kwargs
+        )
         return super().paginate_queryset(queryset, request, view)
 
 
-class _CountedPaginator(Paginator):
-    def __init__(self, count: int, *args: Any, **kwargs: Any) -> None:
+# From this offset on, a page first reads the ids of its rows (an index-only scan of
+# the sort order) and then only those rows: OFFSET then skips index entries, not rows.
+DEFERRED_JOIN_OFFSET = 500
+
+
+class _Paginator(Paginator):
+    def __init__(self, *args: Any, known_count: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.__dict__["count"] = count  # Paginator.count is a cached_property
+        if known_count is not None:
+            self.__dict__["count"] = known_count  # Paginator.count is a cached_property
+
+    def page(self, number: Any) -> Any:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        queryset = self.object_list
+        if bottom < DEFERRED_JOIN_OFFSET or not getattr(queryset, "ordered", False):
+            return self._get_page(queryset[bottom:top], number, self)
+        ids = list(queryset.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in queryset.filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
 def row_count(name: str) -> int:

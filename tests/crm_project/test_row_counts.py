@@ -50,3 +50,16 @@ def test_a_rolled_back_write_leaves_the_counter_unchanged(api_client, account):
     response = api_client.post("/api/v1/customers/", {"email": "TAKEN@x.io"}, format="json")
     assert response.status_code == 409
     assert real_and_counted(account) == (1, 1)
+
+
+def test_deep_pages_answer_the_same_rows_as_offset(api_client, account, settings, monkeypatch):
+    from crm_project.api import pagination
+
+    for i in range(12):
+        CustomerFactory(account=account, email=f"c{i:02d}@x.io")
+    url = "/api/v1/customers/?page=3&page_size=4&ordering=email"
+    direct = api_client.get(url).json()["results"]
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 0)
+    deferred = api_client.get(url).json()["results"]
+    assert [c["email"] for c in deferred] == ["c08@x.io", "c09@x.io", "c10@x.io", "c11@x.io"]
+    assert deferred == direct
