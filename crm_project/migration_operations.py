@@ -217,7 +217,7 @@ class CountRows(migrations.operations.base.Operation):
             "DELETE FROM crm_project_rowcount WHERE name = %s", params=[self.counter]
         )
         schema_editor.execute(
-            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "
+            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "  # noqa: S608
             f"SELECT gen_random_uuid(), account_id, %s, count(*) FROM {qt} GROUP BY account_id",
             params=[self.counter],
         )
