@@ -243,3 +243,56 @@ class CountRows(migrations.operations.base.Operation):
             [],
             {"model_name": self.model_name, "counter": self.counter},
         )
+
+
+class MarkLeakproof(migrations.operations.base.Operation):
+    """Mark built-in functions LEAKPROOF so that conditions using them can use indexes
+    on tables under row-level security (PostgreSQL evaluates a non-leakproof condition
+    only after the policy, hence never through an index). Only for functions whose
+    errors cannot depend on the values they compare. Needs a superuser: without one it
+    warns and queries stay correct, only slower. Database-wide, and not restored by
+    pg_dump; reversing it leaves the flags in place."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, functions: list[str], purpose: str) -> None:
+        self.functions = functions
+        self.purpose = purpose
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        statements = "\n  ".join(f"ALTER FUNCTION {name} LEAKPROOF;" for name in self.functions)
+        purpose = self.purpose.replace("'", "''")
+        schema_editor.execute(
+            f"""
+DO $$
+BEGIN
+  {statements}
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE WARNING 'cannot mark functions LEAKPROOF (needs a superuser): % will not use '
+    'indexes under row-level security', '{purpose}';
+END
+$$;
+""",
+            params=None,
+        )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"Mark {len(self.functions)} functions LEAKPROOF ({self.purpose})"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (
+            self.__class__.__qualname__,
+            [],
+            {"functions": self.functions, "purpose": self.purpose},
+        )

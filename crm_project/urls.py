@@ -8,6 +8,8 @@ from customers import views as customer_views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    # Before customers and orders: `customers/import/` is not a customer id.
+    path("", include("imports.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("segments.api.urls")),
@@ -23,6 +25,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("accounts.urls")),
+    path("", include(("imports.urls", "imports"))),
     # The client table is the home page: `customers:list`, and `home` for the
     # redirects (LOGIN_REDIRECT_URL, the account switcher).
     path("", include(("customers.urls", "customers"))),

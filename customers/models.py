@@ -138,6 +138,15 @@ class Customer(TenantModel):
             models.Index(fields=["account", "lifetime_spend"], name="customer_spend_idx"),
             models.Index(fields=["account", "last_order_date"], name="customer_last_order_idx"),
             models.Index(fields=["account", "city"], name="customer_city_idx"),
+            # Segments: case-insensitive city, birthdays, and the order count beside the
+            # id for criteria that join orders to customers.
+            models.Index(
+                F("account"), Lower("city"), include=["city"], name="customer_city_lower_idx"
+            ),
+            models.Index(fields=["account", "date_of_birth"], name="customer_birth_idx"),
+            models.Index(
+                fields=["account", "id"], include=["total_orders"], name="customer_total_orders_idx"
+            ),
             GinIndex(fields=["tags"], name="customer_tags_gin"),
         ]
 

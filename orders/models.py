@@ -122,7 +122,16 @@ class Order(TenantModel):
         indexes = [
             models.Index(fields=["account", "customer", "ordered_at"], name="order_customer_idx"),
             models.Index(fields=["account", "-ordered_at", "-id"], name="order_ordered_idx"),
-            models.Index(fields=["account", "pos"], name="order_pos_idx"),
+            models.Index(
+                fields=["account", "pos", "customer"],
+                include=["status"],
+                name="order_pos_customer_idx",
+            ),
+            models.Index(
+                fields=["account", "id"],
+                include=["customer", "status"],
+                name="order_customer_status_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,5 +171,5 @@ class OrderItem(TenantModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["account", "sku"], name="item_sku_idx"),
+            models.Index(fields=["account", "sku", "order"], name="item_sku_order_idx"),
         ]

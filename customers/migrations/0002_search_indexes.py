@@ -25,26 +25,6 @@ from django.db import migrations, models
 import crm_project.migration_operations as tenancy_ops
 import customers.models
 
-LEAKPROOF_FUNCTIONS = [
-    "pg_catalog.textlike(text, text)",
-    "pg_catalog.lower(text)",
-    "pg_catalog.textcat(text, text)",
-]
-
-MARK_LEAKPROOF_SQL = """
-DO $$
-BEGIN
-  {statements}
-EXCEPTION WHEN insufficient_privilege THEN
-  RAISE WARNING 'customer search: cannot mark textlike/lower/textcat LEAKPROOF (needs a '
-    'superuser); under row-level security ?q= will scan the account''s customers '
-    'instead of using the trigram indexes';
-END
-$$;
-""".format(
-    statements="\n  ".join(f"ALTER FUNCTION {name} LEAKPROOF;" for name in LEAKPROOF_FUNCTIONS)
-)
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -85,6 +65,13 @@ class Migration(migrations.Migration):
         ),
         # The catalog flags are facts about the functions, shared by every table (leads
         # will search the same way): reversing this migration leaves them.
-        migrations.RunSQL(MARK_LEAKPROOF_SQL, migrations.RunSQL.noop),
+        tenancy_ops.MarkLeakproof(
+            [
+                "pg_catalog.textlike(text, text)",
+                "pg_catalog.lower(text)",
+                "pg_catalog.textcat(text, text)",
+            ],
+            purpose="customer search (?q=)",
+        ),
         tenancy_ops.EnforceTenancy("customer"),
     ]
