@@ -210,6 +210,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Imports whose worker stopped are resumed (or failed, saying what was committed).
     "imports-reap-stalled": {"task": "imports.tasks.import_jobs_reap", "schedule": 60.0},
+    # Customer counts of active segments: one task per account and chunk of segments.
+    "segments-refresh-counts": {
+        "task": "segments.tasks.segment_counts_refresh_all",
+        "schedule": 15 * 60.0,
+    },
 }
 
 # --- Auth, sessions, security ---------------------------------------------------------

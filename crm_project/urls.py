@@ -26,6 +26,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("accounts.urls")),
     path("", include(("imports.urls", "imports"))),
+    path("segments/", include("segments.urls")),
     # The client table is the home page: `customers:list`, and `home` for the
     # redirects (LOGIN_REDIRECT_URL, the account switcher).
     path("", include(("customers.urls", "customers"))),

@@ -94,6 +94,9 @@ class CustomerFilter(filters.FilterSet):
     max_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="lte")
     external_id = filters.CharFilter()
     number = filters.NumberFilter()
+    segment = filters.CharFilter(
+        method="filter_segment", label="In this segment (id; active or not)"
+    )
 
     class Meta:
         model = Customer
@@ -112,6 +115,11 @@ class CustomerFilter(filters.FilterSet):
 
     def _phone_region(self) -> str:
         return getattr(self._account(), "default_phone_region", None) or "US"
+
+    def filter_segment(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
+        from segments.selectors import customer_ids_in_segment
+
+        return queryset.filter(pk__in=customer_ids_in_segment(self._account(), value))
 
     def filter_q(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
         return selectors.with_search_fields(queryset).filter(

@@ -27,6 +27,8 @@ from customers.api.serializers import (
 )
 from customers.filters import CustomerFilter, CustomerOrdering
 from customers.models import Customer, Interaction
+from segments import selectors as segment_selectors
+from segments.api.serializers import SegmentSerializer
 
 CUSTOMER_REF = OpenApiParameter(
     "id",
@@ -166,6 +168,15 @@ class CustomerViewSet(TenantModelViewSet):
     def segments(self, request: Request) -> Response:
         """How many customers are in each lifecycle bucket (every customer in one)."""
         return self._lifecycle_counts()
+
+    @extend_schema(parameters=[CUSTOMER_REF], responses=SegmentSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="segments")
+    def member_of_segments(self, request: Request, pk: str) -> Response:
+        """The active segments that contain this customer."""
+        segments = segment_selectors.active_segments_containing(self.account, self.get_object())
+        return Response(
+            SegmentSerializer(segments, many=True, context=self.get_serializer_context()).data
+        )
 
     @extend_schema(responses=LifecycleCountsSerializer, description="Alias of /segments/.")
     @action(detail=False, methods=["get"])

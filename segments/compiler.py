@@ -1,0 +1,602 @@
+"""A normalized rule (segments.rules) compiled into one SQL query over the account's
+customers: Django expressions and subqueries, every value a query parameter, nothing
+evaluated in Python row by row.
+
+Semantics (SPEC section 5) and how they are written in SQL:
+- "Empty" is NULL, a missing metadata key, or a string blank after trimming
+  (`btrim(x, ' \\t\\n\\r\\f\\v') = ''`). An empty value matches only `is_empty`, `!=`,
+  `not_in` and `not_contains`. Text comparisons ignore case through `lower()` on both
+  sides (no LIKE patterns: `strpos`, `starts_with`, `right`, so `%` and `_` in a value
+  are plain characters).
+- Dates of datetime columns (`created_at`, `first_order_date`, `last_order_date`, order
+  dates) are their dates in the account's timezone. A date condition becomes a range of
+  days [from, to), and a datetime column is compared with the instants those days start
+  in the account's timezone (computed here, DST included): `created_at >= '2024-03-31
+  00:00+02:00'` rather than a per-row conversion, so the comparison stays index-friendly
+  (and leakproof, which row-level security requires for an index to be used).
+- Averages are exact: `average_order_value >= X` is `total_orders > 0 AND lifetime_spend
+  >= X * total_orders` (no division, no rounding).
+- Criteria on orders count only orders not cancelled or refunded. Count, sum, average,
+  last purchase and the first/last dates of a period come from the customer's spend
+  aggregates (`lifetime_spend`, `total_orders`, `first_order_date`, `last_order_date`),
+  which orders.services keeps exact in the same transaction as every order write; the
+  others are EXISTS subqueries over orders and items (semi-joins PostgreSQL plans with
+  the orders' (account, customer, ordered_at) and items' (account, sku) indexes).
+- Points of sale named by code (rules validated without an account) are resolved in
+  the query (`pos_id = ANY(ARRAY(SELECT id ...))`); validate_rule(account=...) stores ids.
+- "Today" is today in the account's timezone, or the `today` argument (tests, previews
+  of another day).
+
+Performance under row-level security: PostgreSQL uses an index for a user's condition
+only when it is leakproof. `lower(text) = ...`, `starts_with`, text, uuid, date,
+timestamptz, integer and bigint comparisons are; numeric (money) comparisons, jsonb
+operators, `strpos` and `date_part` are not, so those are evaluated after the policy, row
+by row. bench/segments.py measures each criterion against hand-written SQL.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import (
+    BooleanField,
+    Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    Expression,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.utils import timezone
+
+from accounts.models import Account
+from crm_project.tenancy import account_scope
+from customers.models import Customer
+from orders.models import UNCOUNTED_STATUSES, Order, OrderItem, PointOfSale
+from segments import rules as lang
+
+__all__ = ["count", "matching_customers"]
+
+
+# --- SQL building blocks -----------------------------------------------------------------
+
+
+class Sql(Expression):
+    """A SQL fragment: `{0}`, `{1}`... stand for the compiled expressions given (columns
+    as F(), values wrapped in Value(), hence parameters). Boolean unless told."""
+
+    def __init__(self, template: str, *expressions: Any, output_field: Any = None) -> None:
+        super().__init__(output_field=output_field or BooleanField())
+        self.template = template
+        self.source = [e if hasattr(e, "resolve_expression") else Value(e) for e in expressions]
+
+    def get_source_expressions(self) -> list[Any]:
+        return self.source
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.source = list(exprs)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        sql: list[str] = []
+        params: list[Any] = []
+        for position, piece in enumerate(re.split(r"\{(\d+)\}", self.template)):
+            if position % 2 == 0:
+                sql.append(piece)
+            else:
+                piece_sql, piece_params = compiler.compile(self.source[int(piece)])
+                sql.append(piece_sql)
+                params.extend(piece_params)
+        return "".join(sql), tuple(params)
+
+
+TRUE = Q(Sql("TRUE"))
+FALSE = Q(Sql("FALSE"))
+
+
+def _lower_list(first: int, count: int) -> str:
+    return ", ".join(f"lower({{{first + i}}}::text)" for i in range(count))
+
+
+def _text_predicate(column: Any, operator: str, value: Any) -> Q:
+    """A text column or expression (NULL possible), case ignored."""
+    ws = Value(lang.WHITESPACE)
+    if operator == "is_empty":
+        return Q(Sql("({0} IS NULL OR btrim({0}, {1}) = '')", column, ws))
+    if operator == "is_not_empty":
+        return Q(Sql("({0} IS NOT NULL AND btrim({0}, {1}) <> '')", column, ws))
+    empty = "{0} IS NULL OR btrim({0}, {1}) = ''"
+    if operator in ("in", "not_in"):
+        values = [Value(str(v)) for v in value]
+        listed = f"lower({{0}}) IN ({_lower_list(2, len(values))})"
+        if operator == "in":
+            return Q(Sql(listed, column, ws, *values))
+        return Q(Sql(f"({empty} OR NOT {listed})", column, ws, *values))
+    v = Value(str(value))
+    templates = {
+        "=": "lower({0}) = lower({2}::text)",
+        "!=": f"({empty} OR lower({{0}}) <> lower({{2}}::text))",
+        "contains": "strpos(lower({0}), lower({2}::text)) > 0",
+        "not_contains": f"({empty} OR strpos(lower({{0}}), lower({{2}}::text)) = 0)",
+        "starts_with": "starts_with(lower({0}), lower({2}::text))",
+        "ends_with": "right(lower({0}), char_length(lower({2}::text))) = lower({2}::text)",
+    }
+    return Q(Sql(templates[operator], column, ws, v))
+
+
+_COMPARISONS = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+def _number_predicate(column: Any, operator: str, value: Any, *, empty: str | None = None) -> Q:
+    """A numeric column or expression: NULL is empty; `empty` (a template over {0})
+    may widen what counts as empty for `!=` (a metadata value that is blank)."""
+    if operator == "is_empty":
+        return Q(Sql("({0} IS NULL)", column))
+    if operator == "is_not_empty":
+        return Q(Sql("({0} IS NOT NULL)", column))
+    if operator == "between":
+        low, high = (Value(Decimal(str(v)), output_field=DecimalField()) for v in value)
+        return Q(Sql("({0} >= {1} AND {0} <= {2})", column, low, high))
+    number = Value(Decimal(str(value)), output_field=DecimalField())
+    if operator == "!=":
+        return Q(Sql("({0} IS NULL OR {0} <> {1})", column, number))
+    return Q(Sql(f"{{0}} {_COMPARISONS[operator]} {{1}}", column, number))
+
+
+def _average_predicate(operator: str, value: Any) -> Q:
+    """The exact average lifetime_spend / total_orders, without dividing."""
+    spend, orders = F("lifetime_spend"), F("total_orders")
+    if operator == "is_empty":
+        return Q(Sql("({0} IS NULL OR {0} <= 0)", orders))
+    if operator == "is_not_empty":
+        return Q(Sql("{0} > 0", orders))
+    if operator == "between":
+        low, high = (Value(Decimal(str(v)), output_field=DecimalField()) for v in value)
+        return Q(
+            Sql("({0} > 0 AND {1} >= {2} * {0} AND {1} <= {3} * {0})", orders, spend, low, high)
+        )
+    number = Value(Decimal(str(value)), output_field=DecimalField())
+    if operator == "!=":
+        return Q(Sql("({0} IS NULL OR {0} <= 0 OR {1} <> {2} * {0})", orders, spend, number))
+    op = _COMPARISONS[operator]
+    return Q(Sql(f"({{0}} > 0 AND {{1}} {op} {{2}} * {{0}})", orders, spend, number))
+
+
+# Customers may carry `lifetime_spend_cents`, a stored generated bigint copy of
+# lifetime_spend in cents: under row-level security PostgreSQL uses an index for
+# leakproof comparisons only, and bigint comparisons are leakproof where numeric ones are
+# not. When the column exists, spend comparisons use it (exactly: thresholds are rounded
+# the way each comparison needs); otherwise they compare the numeric column.
+SPEND_CENTS = "lifetime_spend_cents"
+_BIGINT = 2**63 - 1
+
+
+def _has_field(model: Any, name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def cents_condition(operator: str, value: Any) -> dict[str, Any] | bool | None:
+    """`lifetime_spend <operator> value` as lookups on a whole number of cents: a dict
+    for Q(**...), True / False when the comparison is settled without looking, None
+    when a bound does not fit a bigint (compare the numeric column instead)."""
+    if operator == "between":
+        low, high = (Decimal(str(v)) * 100 for v in value)
+        bounds = {"gte": math.ceil(low), "lte": math.floor(high)}
+    else:
+        number = Decimal(str(value)) * 100
+        whole = number == number.to_integral_value()
+        if operator in ("=", "!=") and not whole:
+            return operator == "!="
+        bounds = {
+            "=": {"exact": int(number)} if whole else {},
+            "!=": {"exact": int(number)} if whole else {},
+            ">": {"gt": math.floor(number)},
+            ">=": {"gte": math.ceil(number)},
+            "<": {"lt": math.ceil(number)},
+            "<=": {"lte": math.floor(number)},
+        }[operator]
+    if any(abs(bound) > _BIGINT for bound in bounds.values()):
+        return None
+    return {f"{SPEND_CENTS}__{lookup}": bound for lookup, bound in bounds.items()}
+
+
+def _spend_predicate(operator: str, value: Any) -> Q:
+    if operator in ("is_empty", "is_not_empty") or not _has_field(Customer, SPEND_CENTS):
+        return _number_predicate(F("lifetime_spend"), operator, value)
+    lookups = cents_condition(operator, value)
+    if lookups is None:
+        return _number_predicate(F("lifetime_spend"), operator, value)
+    if isinstance(lookups, bool):
+        return TRUE if lookups else FALSE
+    return ~Q(**lookups) if operator == "!=" else Q(**lookups)
+
+
+# --- Dates -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    account_id: Any
+    tz: ZoneInfo
+    today: date
+
+    def day_start(self, day: date) -> datetime:
+        """The first instant of `day` in the account's timezone (a day starting in a DST
+        gap starts when the gap ends)."""
+        return datetime.combine(day, time.min, tzinfo=self.tz)
+
+
+def _next_day(day: date) -> date | None:
+    return None if day == date.max else day + timedelta(days=1)
+
+
+def _day_range(operator: str, value: Any, today: date) -> tuple[date | None, date | None]:
+    """[first, end) of the days a date operator selects; None is unbounded."""
+    if operator == "within_last_days":
+        return today - timedelta(days=int(value)), None
+    if operator == "more_than_days_ago":
+        return None, today - timedelta(days=int(value))
+    if operator == "between":
+        low, high = (date.fromisoformat(str(v)) for v in value)
+        return low, _next_day(high)
+    day = date.fromisoformat(str(value))
+    if operator == ">":
+        after = _next_day(day)
+        return (after, None) if after is not None else (day, day)  # nothing is later
+    return {
+        "=": (day, _next_day(day)),
+        ">=": (day, None),
+        "<": (None, day),
+        "<=": (None, _next_day(day)),
+    }[operator]
+
+
+def _date_predicate(name: str, has_time: bool, operator: str, value: Any, ctx: _Context) -> Q:
+    if operator == "is_empty":
+        return Q(**{f"{name}__isnull": True})
+    if operator == "is_not_empty":
+        return Q(**{f"{name}__isnull": False})
+    first, end = _day_range(operator, value, ctx.today)
+    return _in_days(name, has_time, first, end, ctx)
+
+
+def _in_days(name: str, has_time: bool, first: date | None, end: date | None, ctx: _Context) -> Q:
+    """`name` (a date, or a datetime taken in the account's timezone) within [first, end)."""
+    bound = ctx.day_start if has_time else (lambda day: day)
+    condition = Q(**{f"{name}__isnull": False})
+    if first is not None:
+        condition &= Q(**{f"{name}__gte": bound(first)})
+    if end is not None:
+        condition &= Q(**{f"{name}__lt": bound(end)})
+    return condition
+
+
+# --- Conditions ----------------------------------------------------------------------------
+
+
+_NUMERIC_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+
+
+def _metadata_text(key: str) -> Sql:
+    return Sql("({0} ->> {1}::text)", F("metadata"), Value(key), output_field=TextField())
+
+
+def _metadata_number(key: str) -> Sql:
+    """The value as a number when it is one: a JSON number, or a string that is a plain
+    decimal (no exponent, NaN or infinity); NULL otherwise. The CASE guards the cast."""
+    return Sql(
+        "(CASE jsonb_typeof({0} -> {1}::text)"
+        " WHEN 'number' THEN ({0} ->> {1}::text)::numeric"
+        " WHEN 'string' THEN CASE WHEN ({0} ->> {1}::text) ~ {2}::text"
+        " THEN ({0} ->> {1}::text)::numeric END END)",
+        F("metadata"),
+        Value(key),
+        Value(_NUMERIC_TEXT),
+        output_field=DecimalField(),
+    )
+
+
+def _metadata_predicate(key: str, operator: str, value: Any) -> Q:
+    text = _metadata_text(key)
+    number_family = operator in lang.NUMBER_ONLY_OPERATORS or (
+        operator in ("=", "!=") and lang._is_number(value)
+    )
+    if not number_family:
+        return _text_predicate(text, operator, value)
+    number = _metadata_number(key)
+    if operator == "!=":
+        # Empty values match; other non-numeric values do not.
+        return _text_predicate(text, "is_empty", None) | Q(
+            Sql("{0} <> {1}", number, Value(Decimal(str(value)), output_field=DecimalField()))
+        )
+    return _number_predicate(number, operator, value)
+
+
+def _tags_predicate(operator: str, value: Any) -> Q:
+    tags = F("tags")
+    if operator == "in":
+        values = [Value(str(v)) for v in value]
+        # Placeholders only: the values are parameters.
+        template = "EXISTS (SELECT 1 FROM unnest({0}) AS tag WHERE lower(tag) IN (%s))"
+        return Q(Sql(template % _lower_list(1, len(values)), tags, *values))
+    has = "EXISTS (SELECT 1 FROM unnest({0}) AS tag WHERE lower(tag) = lower({1}::text))"
+    if operator == "contains":
+        return Q(Sql(has, tags, Value(str(value))))
+    return Q(Sql(f"NOT {has}", tags, Value(str(value))))
+
+
+def _agent_predicate(operator: str, value: Any) -> Q:
+    column = F("assigned_to_id")
+    if operator == "is_empty":
+        return Q(assigned_to__isnull=True)
+    if operator == "is_not_empty":
+        return Q(assigned_to__isnull=False)
+    if operator == "=":
+        return Q(assigned_to_id=value)
+    if operator == "in":
+        return Q(assigned_to_id__in=list(value))
+    if operator == "!=":
+        return Q(Sql("({0} IS NULL OR {0} <> {1}::uuid)", column, Value(str(value))))
+    return Q(
+        Sql("({0} IS NULL OR {0} <> ALL({1}::uuid[]))", column, Value([str(v) for v in value]))
+    )
+
+
+def _condition(node: dict, ctx: _Context) -> Q:
+    name, operator, value = node["field"], node["operator"], node.get("value")
+    if name.startswith(lang.METADATA_PREFIX):
+        return _metadata_predicate(name[len(lang.METADATA_PREFIX) :], operator, value)
+    spec = lang.FIELDS[name]
+    if spec.type == lang.TEXT:
+        return _text_predicate(F(name), operator, value)
+    if spec.type == lang.NUMBER:
+        if name == "average_order_value":
+            return _average_predicate(operator, value)
+        if name == "lifetime_spend":
+            return _spend_predicate(operator, value)
+        return _number_predicate(F(name), operator, value)
+    if spec.type == lang.DATE:
+        return _date_predicate(name, spec.has_time, operator, value, ctx)
+    if spec.type == lang.BOOLEAN:
+        return Q(**{name: bool(value)})
+    if spec.type == lang.TAGS:
+        return _tags_predicate(operator, value)
+    if spec.type == lang.AGENT:
+        return _agent_predicate(operator, value)
+    raise ValueError(f"Unknown field type {spec.type!r}")  # pragma: no cover
+
+
+# --- Criteria ------------------------------------------------------------------------------
+
+
+def _counted_orders(ctx: _Context) -> QuerySet[Order]:
+    """The customer's (the outer row's) orders that count: not cancelled or refunded."""
+    return Order.objects.filter(account_id=ctx.account_id, customer_id=OuterRef("pk")).exclude(
+        status__in=UNCOUNTED_STATUSES
+    )
+
+
+def _pos_condition(refs: list[str], ctx: _Context, column: str = "pos_id") -> Q:
+    """Points of sale named by id (a UUID) or by code. Codes are resolved inside the
+    query as `= ANY(ARRAY(SELECT id ...))`: an InitPlan evaluated once, so the orders'
+    (account, pos) index still applies."""
+    ids = [ref for ref in refs if lang._as_uuid(ref) is not None]
+    codes = [ref for ref in refs if lang._as_uuid(ref) is None]
+    if not codes:
+        return Q(**{f"{column}__in": ids})
+    named = Q(code__in=codes) | Q(pk__in=ids) if ids else Q(code__in=codes)
+    by_code = PointOfSale.objects.filter(Q(account_id=ctx.account_id) & named).order_by()
+    by_code = by_code.values("pk")
+    return Q(Sql("{0} = ANY(ARRAY({1}))", F(column), Subquery(by_code)))
+
+
+def _counted_items(ctx: _Context) -> QuerySet[OrderItem]:
+    """Items of the customer's (the outer row's) counted orders: one join, one EXISTS
+    (PostgreSQL plans it as a semi-join driven by the items' index)."""
+    return OrderItem.objects.filter(
+        account_id=ctx.account_id,
+        order__account_id=ctx.account_id,
+        order__customer_id=OuterRef("pk"),
+    ).exclude(order__status__in=UNCOUNTED_STATUSES)
+
+
+def _money(value: Any) -> Value:
+    return Value(Decimal(str(value)), output_field=DecimalField())
+
+
+def _range(column: str, low: Any, high: Any) -> Q:
+    bounds = {}
+    if low is not None:
+        bounds[f"{column}__gte"] = low
+    if high is not None:
+        bounds[f"{column}__lte"] = high
+    return Q(**bounds) if bounds else TRUE
+
+
+def _criterion(node: dict, ctx: _Context) -> Q:
+    kind = node["type"]
+    if kind == "transaction_count":
+        return _range("total_orders", node.get("min"), node.get("max"))
+    if kind == "transaction_amount":
+        low, high = node.get("from_amount"), node.get("to_amount")
+        if low is not None and high is not None:
+            return _spend_predicate("between", [low, high])
+        return _spend_predicate(">=", low) if low is not None else _spend_predicate("<=", high)
+    if kind == "average_transaction_amount":
+        condition = Q(total_orders__gt=0)
+        spend, orders = F("lifetime_spend"), F("total_orders")
+        if node.get("from_amount") is not None:
+            condition &= Q(Sql("{0} >= {1} * {2}", spend, _money(node["from_amount"]), orders))
+        if node.get("to_amount") is not None:
+            condition &= Q(Sql("{0} <= {1} * {2}", spend, _money(node["to_amount"]), orders))
+        return condition
+    if kind == "bought_in_pos":
+        return Q(Exists(_counted_orders(ctx).filter(_pos_condition(node["pos_ids"], ctx))))
+    if kind == "bought_skus":
+        return Q(Exists(_counted_items(ctx).filter(sku__in=list(node["skus"]))))
+    if kind == "bought_makers":
+        makers = [Value(str(m)) for m in node["makers"]]
+        # An item's brand is its own; a blank one is its product's.
+        listed = _lower_list(3, len(makers))
+        brand = Sql(
+            f"lower(COALESCE(NULLIF(btrim({{0}}, {{1}}), ''), {{2}})) IN ({listed})",
+            F("brand"),
+            Value(lang.WHITESPACE),
+            F("product__brand"),
+            *makers,
+        )
+        return Q(Exists(_counted_items(ctx).filter(brand)))
+    if kind == "last_purchase_n_days_before":
+        # The last counted order is on or after the start of that day.
+        start = ctx.day_start(ctx.today - timedelta(days=int(node["days"])))
+        return Q(last_order_date__gte=start)
+    if kind == "purchase_period":
+        first = date.fromisoformat(str(node["from_date"]))
+        end = _next_day(date.fromisoformat(str(node["to_date"])))
+        in_period = _in_days("ordered_at", True, first, end, ctx)
+        # The customer's first and last counted orders bracket the period: a cheap,
+        # indexable pre-filter before the EXISTS.
+        bracket = Q(last_order_date__gte=ctx.day_start(first))
+        if end is not None:
+            bracket &= Q(first_order_date__lt=ctx.day_start(end))
+        return bracket & Q(Exists(_counted_orders(ctx).filter(in_period)))
+    if kind == "transaction_percent_in_pos":
+        percent = Decimal(str(node["percent"]))
+        if percent <= 0:
+            return Q(total_orders__gt=0)
+        # Customers with orders at the point of sale, grouped, each group compared with
+        # that customer's count of counted orders (the maintained aggregate, looked up
+        # by id): the orders at one point of sale are read once, in (account, pos,
+        # customer) order when that index exists.
+        total = (
+            Customer.objects.filter(account_id=ctx.account_id, pk=OuterRef("customer_id"))
+            .order_by()
+            .values("total_orders")
+        )
+        at_pos = (
+            Order.objects.filter(account_id=ctx.account_id)
+            .exclude(status__in=UNCOUNTED_STATUSES)
+            .filter(_pos_condition([node["pos_id"]], ctx))
+            .values("customer_id")
+            .annotate(at_pos=Count("*"))
+            .filter(
+                Q(Sql("{0} * 100 >= {1} * ({2})", F("at_pos"), _money(percent), Subquery(total)))
+            )
+            .values("customer_id")
+        )
+        return Q(total_orders__gt=0) & Q(pk__in=at_pos)
+    if kind == "anniversary":
+        return _anniversary(node["anniversary_type"], int(node["days"]), ctx)
+    raise ValueError(f"Unknown criterion {kind!r}")  # pragma: no cover
+
+
+# --- Anniversaries -------------------------------------------------------------------------
+
+# Month-days as month * 100 + day, in calendar order (29 February included).
+_MONTH_DAYS = [
+    d.month * 100 + d.day for d in (date(2000, 1, 1) + timedelta(days=n) for n in range(366))
+]
+
+
+def _anniversary_month_days(today: date, days: int) -> list[tuple[int, int]]:
+    """The month-days whose anniversary falls within [today, today + days], as ranges
+    of `_MONTH_DAYS` (29 February counts as 28 February in common years)."""
+    wanted: set[int] = set()
+    for offset in range(min(days, 366) + 1):
+        day = today + timedelta(days=offset)
+        wanted.add(day.month * 100 + day.day)
+        if day.month == 2 and day.day == 28 and not _is_leap(day.year):
+            wanted.add(229)
+    ranges: list[tuple[int, int]] = []
+    for month_day in _MONTH_DAYS:
+        if month_day not in wanted:
+            continue
+        if ranges and _MONTH_DAYS.index(ranges[-1][1]) + 1 == _MONTH_DAYS.index(month_day):
+            ranges[-1] = (ranges[-1][0], month_day)
+        else:
+            ranges.append((month_day, month_day))
+    return ranges
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _anniversary(kind: str, days: int, ctx: _Context) -> Q:
+    if kind == "birthday":
+        day: Any = F("date_of_birth")
+        present = Q(date_of_birth__isnull=False)
+    else:
+        # The registration date in the account's timezone.
+        day = Sql(
+            "({0} AT TIME ZONE {1}::text)",
+            F("created_at"),
+            Value(str(ctx.tz)),
+            output_field=DateTimeField(),
+        )
+        present = Q(created_at__isnull=False)
+    ranges = _anniversary_month_days(ctx.today, days)
+    if len(ranges) == 1 and ranges[0] == (_MONTH_DAYS[0], _MONTH_DAYS[-1]):
+        return present
+    wanted = [md for first, last in ranges for md in _MONTH_DAYS if first <= md <= last]
+    # One evaluation of the month-day per row, looked up in the (hashed) list.
+    return present & Q(
+        Sql(
+            "(date_part('month', {0}) * 100 + date_part('day', {0}))::int = ANY({1}::int[])",
+            day,
+            Value(wanted),
+        )
+    )
+
+
+# --- The interface -------------------------------------------------------------------------
+
+
+def _compile(node: dict, ctx: _Context) -> Q:
+    if "logic" in node:
+        children = [_compile(child, ctx) for child in node["rules"]]
+        combined = children[0]
+        for child in children[1:]:
+            combined = (combined & child) if node["logic"] == lang.AND else (combined | child)
+        return combined
+    if "field" in node:
+        return _condition(node, ctx)
+    return _criterion(node, ctx)
+
+
+def account_today(account: Account) -> date:
+    return timezone.now().astimezone(ZoneInfo(account.timezone or "UTC")).date()
+
+
+def matching_customers(
+    account: Account, rule: dict, *, today: date | None = None
+) -> QuerySet[Customer]:
+    """The account's customers matching a normalized rule (segments.rules.validate_rule's
+    answer), as one lazy query; evaluate it inside `account_scope(account)`. `today`
+    defaults to today in the account's timezone."""
+    tz = ZoneInfo(account.timezone or "UTC")
+    ctx = _Context(account_id=account.pk, tz=tz, today=today or account_today(account))
+    return Customer.objects.filter(account_id=account.pk).filter(_compile(rule, ctx))
+
+
+def count(account: Account, rule: dict, *, today: date | None = None) -> int:
+    """How many of the account's customers match the rule (one COUNT query)."""
+    with account_scope(account):
+        return matching_customers(account, rule, today=today).count()
