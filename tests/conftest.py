@@ -2,8 +2,11 @@
 against the real PostgreSQL (as the application's non-superuser role, under RLS) and
 the real Redis."""
 
+import os
+
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -12,6 +15,11 @@ from crm_project.celery import app as celery_app
 from tests.factories import AccountFactory, MembershipFactory, UserFactory, make_api_key
 
 PASSWORD = "correct horse battery"
+
+# CI replays the same examples every run (a red build is then reproducible); developers
+# explore new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(autouse=True)
