@@ -1,5 +1,6 @@
-"""The back office's frame: the home page, and the decorator every page uses to require
-an account and a role (the middleware has put both on the request)."""
+"""The back office's frame: the decorator every page uses to require an account and a
+role (the middleware has put both on the request). The home page is the client table
+(customers.views.customer_list)."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -8,7 +9,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 
 from accounts.models import Role
 from crm_project.api.permissions import role_at_least
@@ -34,12 +35,3 @@ def account_role_required(role: str = Role.READ_ONLY) -> Callable[[View], View]:
         return wrapper
 
     return decorator
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """An overview of the account until the client table takes this place. Superusers
-    may stay across accounts; everyone else needs an account first."""
-    if getattr(request, "account", None) is None and not request.user.is_superuser:
-        return redirect("account-switch")
-    return render(request, "home.html")

@@ -110,8 +110,12 @@ class CustomerFilter(filters.FilterSet):
             self.filters[name].extra["timezone_name"] = timezone_name
 
     def _account(self) -> Any:
+        # The API puts the credentials' access on the request; the pages' middleware
+        # puts the account itself.
         access = getattr(self.request, "access", None)
-        return getattr(access, "account", None)
+        if access is not None:
+            return access.account
+        return getattr(self.request, "account", None)
 
     def _phone_region(self) -> str:
         return getattr(self._account(), "default_phone_region", None) or "US"

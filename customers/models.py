@@ -135,9 +135,15 @@ class Customer(TenantModel):
             models.Index(fields=["account", "phone"], name="customer_phone_idx"),
             models.Index(fields=["account", "-created_at", "-id"], name="customer_created_idx"),
             models.Index(fields=["account", "last_name", "first_name"], name="customer_name_idx"),
-            models.Index(fields=["account", "lifetime_spend"], name="customer_spend_idx"),
+            # Sorts of the client table end with the id, so that keyset pages never
+            # overlap: a sortable column with wide ties needs (account, column, id) for
+            # a page a million rows deep to cost what the first one does.
+            models.Index(fields=["account", "lifetime_spend", "id"], name="customer_spend_idx"),
+            models.Index(fields=["account", "total_orders", "id"], name="customer_orders_idx"),
             models.Index(fields=["account", "last_order_date"], name="customer_last_order_idx"),
-            models.Index(fields=["account", "city"], name="customer_city_idx"),
+            models.Index(fields=["account", "city", "id"], name="customer_city_idx"),
+            # The status filter: blocked and inactive customers are few.
+            models.Index(fields=["account", "status"], name="customer_status_idx"),
             # Segments: case-insensitive city, birthdays, and the order count beside the
             # id for criteria that join orders to customers.
             models.Index(

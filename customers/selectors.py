@@ -383,3 +383,15 @@ def customer_lifecycle_counts(account: Account, *, now: datetime | None = None) 
         cursor.execute(sql, _health_params(account, now))
         counts = dict(cursor.fetchall())
     return {bucket: int(counts.get(bucket, 0)) for bucket in LIFECYCLES}
+
+
+def customer_lifecycles(account: Account, customer_ids: list[Any]) -> dict[Any, str]:
+    """The lifecycle bucket of these customers, by the health query's own rules."""
+    sql = (
+        _HEALTH_SQL  # noqa: S608  (table names from the models)
+        + "SELECT id, lifecycle FROM classified WHERE id = ANY(%(ids)s::uuid[])"
+    ).format(**_tables())
+    params = {**_health_params(account, None), "ids": [str(pk) for pk in customer_ids]}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())

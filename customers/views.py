@@ -4,9 +4,8 @@ queries the API runs.
 
 The table pages by keyset ("Next" / "Previous" from the last row's sort key and id), so
 a page costs the same on page 1 and a million rows deep, and it never counts a million
-rows: up to COUNT_CAP matches are counted exactly; beyond that the total of the whole
-table is the planner's estimate and says so ("about 1,000,000"), and a search says
-"more than 10,000"."""
+rows: the whole table's total is the count maintained with the rows (RowCount), and a
+search's matches are counted up to COUNT_CAP ("more than 10,000" past it)."""
 
 import base64
 import binascii
@@ -15,56 +14,94 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import BooleanField, F, QuerySet
-from django.db.models.expressions import OrderBy, RawSQL
+from django.db.models import BooleanField, Expression, F, Field, Q, QuerySet, Value
+from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 
 from accounts.models import Role
+from crm_project.admin import role_allows
+from crm_project.api.pagination import row_count
 from crm_project.views import account_role_required
 from customers import selectors, timeline
 from customers.filters import CustomerFilter
 from customers.models import Customer, CustomerStatus
 
 PAGE_SIZE = 50
+# The account's customers, counted as they are written (crm_project.models.RowCount).
+CUSTOMER_COUNTER = "customers"
 # Matches are counted exactly up to this many; past it the page says "more than".
 COUNT_CAP = 10_000
-TIMELINE_LIMIT = 50
+TIMELINE_LIMIT = 30
 
 
 # --- Sorting and keyset pagination -----------------------------------------------------
 
 
 @dataclass(frozen=True)
+class SortKey:
+    """One term of a sort: a model field, compared as stored or lowercased."""
+
+    field: str
+    lower: bool = False  # lower(email): the expression of the (account, lower(email)) index
+
+    @property
+    def alias(self) -> str:
+        return f"{self.field}_lower" if self.lower else self.field
+
+    def expression(self) -> F | Lower:
+        return Lower(self.field) if self.lower else F(self.field)
+
+
+ID = SortKey("id")
+
+
+@dataclass(frozen=True)
 class Column:
-    """A sortable column: `?ordering=<key>` or `?ordering=-<key>`."""
+    """A sortable column: `?ordering=<key>` or `?ordering=-<key>`. Rows matching
+    `missing` (no value) come last in both directions, by id, as the API sorts them."""
 
     key: str
     label: str
-    fields: tuple[str, ...]  # the sort key; the id always follows, so it is unique
+    keys: tuple[SortKey, ...]  # then the id, so that the order is total
     descending_first: bool = False  # numbers and dates sort largest first on a click
     numeric: bool = False
-    nullable: bool = False  # missing values sort last in both directions (as the API)
+    missing: Q | None = None
+
+    def is_missing(self, row: Customer) -> bool:
+        return self.missing is not None and getattr(row, self.keys[0].field) in (None, "")
 
 
 COLUMNS = (
-    Column("name", "Name", ("last_name", "first_name")),
-    Column("email", "Email", ("email",)),
-    Column("phone", "Phone", ("phone",)),
-    Column("city", "City", ("city",)),
+    Column("name", "Name", (SortKey("last_name"), SortKey("first_name"))),
+    # Case-insensitively, by the unique lower(email) index; customers without an email
+    # come last.
+    Column("email", "Email", (SortKey("email", lower=True),), missing=Q(email="")),
+    Column("phone", "Phone", (SortKey("phone"),)),
+    Column("city", "City", (SortKey("city"),)),
     Column(
-        "lifetime_spend", "Lifetime spend", ("lifetime_spend",), descending_first=True, numeric=True
+        "lifetime_spend",
+        "Lifetime spend",
+        (SortKey("lifetime_spend"),),
+        descending_first=True,
+        numeric=True,
     ),
-    Column("total_orders", "Orders", ("total_orders",), descending_first=True, numeric=True),
     Column(
-        "last_order_date", "Last order", ("last_order_date",), descending_first=True, nullable=True
+        "total_orders", "Orders", (SortKey("total_orders"),), descending_first=True, numeric=True
     ),
-    Column("created_at", "Created", ("created_at",), descending_first=True),
+    Column(
+        "last_order_date",
+        "Last order",
+        (SortKey("last_order_date"),),
+        descending_first=True,
+        missing=Q(last_order_date__isnull=True),
+    ),
+    Column("created_at", "Created", (SortKey("created_at"),), descending_first=True),
 )
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 DEFAULT_ORDERING = "-created_at"
@@ -88,12 +125,12 @@ class Ordering:
         return f"-{self.column.key}" if self.descending else self.column.key
 
     def segments(self) -> tuple[bool, ...]:
-        """The runs the order walks through: rows with the key, then (for a nullable
-        key) rows without it, by id. `True` means "the rows without"."""
-        return (False, True) if self.column.nullable else (False,)
+        """The runs the order walks through: rows with a value, then (for a column
+        with `missing`) rows without one, by id. `True` is the run without."""
+        return (False, True) if self.column.missing is not None else (False,)
 
-    def keys(self, missing: bool) -> tuple[str, ...]:
-        return ("id",) if missing else (*self.column.fields, "id")
+    def keys(self, missing: bool) -> tuple[SortKey, ...]:
+        return (ID,) if missing else (*self.column.keys, ID)
 
 
 @dataclass(frozen=True)
@@ -114,14 +151,14 @@ class Position:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             missing, values = json.loads(raw)
-            if not isinstance(missing, bool) or (missing and not ordering.column.nullable):
+            if not isinstance(missing, bool) or missing not in ordering.segments():
                 return None
             keys = ordering.keys(missing)
             if not isinstance(values, list) or len(values) != len(keys):
                 return None
             parsed = []
-            for name, value in zip(keys, values, strict=True):
-                field = Customer._meta.get_field(name)
+            for key, value in zip(keys, values, strict=True):
+                field = cast(Field, Customer._meta.get_field(key.field))
                 python = field.to_python(value)
                 if python is None:
                     return None
@@ -132,8 +169,8 @@ class Position:
 
     @classmethod
     def of(cls, row: Customer, ordering: Ordering) -> "Position":
-        missing = ordering.column.nullable and getattr(row, ordering.column.fields[0]) is None
-        return cls(missing, tuple(getattr(row, name) for name in ordering.keys(missing)))
+        missing = ordering.column.is_missing(row)
+        return cls(missing, tuple(getattr(row, key.alias) for key in ordering.keys(missing)))
 
 
 def _json_value(value: Any) -> Any:
@@ -146,17 +183,36 @@ def _json_value(value: Any) -> Any:
     return str(value)  # UUID
 
 
-def _after(keys: Sequence[str], values: Sequence[Any], descending: bool) -> RawSQL:
-    """`(k1, ..., id) > (v1, ..., id)` (`<` when descending): one row comparison that
-    PostgreSQL turns into an index range on a (account, k1, ..., id) index."""
-    table = connection.ops.quote_name(Customer._meta.db_table)
-    columns = ", ".join(f"{table}.{connection.ops.quote_name(key)}" for key in keys)
-    placeholders = ", ".join(["%s"] * len(values))
-    operator = "<" if descending else ">"
-    # Column names come from the model, values are parameters.
-    return RawSQL(  # noqa: S611
-        f"({columns}) {operator} ({placeholders})", list(values), output_field=BooleanField()
-    )
+class RowComparison(Expression):
+    """`(k1, ..., kn) > (v1, ..., vn)` (`<` when descending): one row comparison, which
+    PostgreSQL turns into a range of an index on (account, k1, ..., kn), so a page a
+    million rows deep costs what the first one does."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, keys: Sequence[Any], values: Sequence[Any], *, descending: bool):
+        super().__init__()
+        self.keys = list(keys)
+        self.values = [Value(value) for value in values]
+        self.descending = descending
+
+    def get_source_expressions(self) -> list[Any]:
+        return [*self.keys, *self.values]
+
+    def set_source_expressions(self, expressions: Sequence[Any]) -> None:
+        count = len(self.keys)
+        self.keys, self.values = list(expressions[:count]), list(expressions[count:])
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        sides: list[str] = []
+        params: list[Any] = []
+        for side in (self.keys, self.values):
+            compiled = [compiler.compile(expression) for expression in side]
+            sides.append(", ".join(sql for sql, _params in compiled))
+            params.extend(param for _sql, side_params in compiled for param in side_params)
+        operator = "<" if self.descending else ">"
+        return f"({sides[0]}) {operator} ({sides[1]})", tuple(params)
 
 
 def _segment(
@@ -167,11 +223,14 @@ def _segment(
     start: Position | None,
 ) -> QuerySet[Customer]:
     keys = ordering.keys(missing)
-    if ordering.column.nullable:
-        queryset = queryset.filter(**{f"{ordering.column.fields[0]}__isnull": missing})
+    column = ordering.column
+    if column.missing is not None:
+        queryset = queryset.filter(column.missing if missing else ~column.missing)
+    queryset = queryset.annotate(**{key.alias: key.expression() for key in keys if key.lower})
     if start is not None and start.missing == missing:
-        queryset = queryset.filter(_after(keys, start.values, descending))
-    terms: list[OrderBy] = [F(key).desc() if descending else F(key).asc() for key in keys]
+        expressions = [F(key.alias) for key in keys]
+        queryset = queryset.filter(RowComparison(expressions, start.values, descending=descending))
+    terms = [F(key.alias).desc() if descending else F(key.alias).asc() for key in keys]
     return queryset.order_by(*terms)
 
 
@@ -188,23 +247,20 @@ def keyset_page(
     *,
     after: Position | None = None,
     before: Position | None = None,
-    size: int = PAGE_SIZE,
+    size: int,
 ) -> Page:
     """The `size` rows that follow `after` (or precede `before`, or the first ones),
     with the positions of the next and previous pages (None at either end)."""
     backwards = before is not None and after is None
     start = before if backwards else after
     descending = ordering.descending != backwards
-    # Rows with the key come first, then (nullable keys) those without; walking
-    # backwards visits the segments in reverse.
+    # Rows with a value come first, then those without; walking backwards visits the
+    # segments in reverse.
     walk = ordering.segments()[::-1] if backwards else ordering.segments()
+    if start is not None:
+        walk = walk[walk.index(start.missing) :]
     rows: list[Customer] = []
-    started = start is None
     for missing in walk:
-        if not started:
-            if missing != start.missing:  # type: ignore[union-attr]
-                continue
-            started = True
         wanted = size + 1 - len(rows)
         rows.extend(_segment(queryset, ordering, missing, descending, start)[:wanted])
         if len(rows) > size:
@@ -215,7 +271,7 @@ def keyset_page(
         if not more:  # back at the top: the first page, full
             return keyset_page(queryset, ordering, size=size)
         rows.reverse()
-        previous = Position.of(rows[0], ordering) if more and rows else None
+        previous = Position.of(rows[0], ordering) if rows else None
         following = Position.of(rows[-1], ordering) if rows else None
     else:
         following = Position.of(rows[-1], ordering) if more and rows else None
@@ -229,39 +285,30 @@ def keyset_page(
 @dataclass(frozen=True)
 class Total:
     value: int
-    exact: bool
+    exact: bool  # False: "more than `value`"
 
     def __str__(self) -> str:
         return f"{self.value:,}"
 
 
-def _planner_estimate(queryset: QuerySet[Customer]) -> int:
+def planner_estimate(queryset: QuerySet[Any]) -> int:
     """The rows PostgreSQL expects the query to return (from its statistics; no rows
     are read)."""
     plan = json.loads(queryset.order_by().explain(format="json"))
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def count_matches(queryset: QuerySet[Customer], *, filtered: bool) -> Total:
-    """Exact up to COUNT_CAP (counting stops there); past it, the whole table's size
-    is the planner's estimate, and a search's is "more than COUNT_CAP"."""
+def count_matches(queryset: QuerySet[Any], *, counter: str | None = None) -> Total:
+    """How many rows `queryset` has. The whole table (`counter` given: the queryset is
+    unfiltered) reads the count maintained with the rows (crm_project.models.RowCount);
+    anything else is counted up to COUNT_CAP, where counting stops."""
+    if counter is not None:
+        return Total(row_count(counter), exact=True)
     counted = queryset.order_by()[: COUNT_CAP + 1].count()
-    if counted <= COUNT_CAP:
-        return Total(counted, exact=True)
-    if filtered:
-        return Total(COUNT_CAP, exact=False)
-    return Total(max(_planner_estimate(queryset), COUNT_CAP + 1), exact=False)
+    return Total(counted, exact=True) if counted <= COUNT_CAP else Total(COUNT_CAP, exact=False)
 
 
 # --- Pages -------------------------------------------------------------------------------
-
-
-class ClientTableFilter(CustomerFilter):
-    """CustomerFilter reads the account from the API's `request.access`; pages have it
-    on `request.account` (the middleware)."""
-
-    def _account(self) -> Any:
-        return getattr(self.request, "account", None)
 
 
 def _query(params: QueryDict, **changes: str | None) -> str:
@@ -291,7 +338,7 @@ OWN_PARAMETERS = frozenset({"q", "status", "ordering", "after", "before"})
 @account_role_required(Role.READ_ONLY)
 def _client_table(request: HttpRequest) -> HttpResponse:
     account = request.account  # type: ignore[attr-defined]
-    filterset = ClientTableFilter(
+    filterset = CustomerFilter(
         request.GET, queryset=selectors.customer_list(account), request=request
     )
     ordering = Ordering.parse(request.GET.get("ordering"))
@@ -302,8 +349,12 @@ def _client_table(request: HttpRequest) -> HttpResponse:
     )
     after = Position.decode(request.GET.get("after", ""), ordering)
     before = None if after else Position.decode(request.GET.get("before", ""), ordering)
-    page = keyset_page(queryset, ordering, after=after, before=before)
-    total = count_matches(queryset, filtered=filtered) if valid else Total(0, exact=True)
+    page = keyset_page(queryset, ordering, after=after, before=before, size=PAGE_SIZE)
+    total = (
+        count_matches(queryset, counter=None if filtered else CUSTOMER_COUNTER)
+        if valid
+        else Total(0, exact=True)
+    )
     _attach_lifecycles(account, page.rows)
 
     params = request.GET.copy()
@@ -326,12 +377,12 @@ def _client_table(request: HttpRequest) -> HttpResponse:
         "kept_filters": [
             (name, value)
             for name, values in params.lists()
-            if name not in OWN_PARAMETERS
+            if name not in OWN_PARAMETERS and name in filterset.filters
             for value in values
         ],
         "customers": page.rows,
-        "show_lifecycle": any(row.lifecycle for row in page.rows),
-        "columns": _columns(params, ordering),
+        "show_lifecycle": any(getattr(row, "lifecycle", None) for row in page.rows),
+        "headers": _headers(params, ordering),
         "ordering": ordering,
         "total": total,
         "first_url": _query(params) if page.previous else None,
@@ -343,22 +394,45 @@ def _client_table(request: HttpRequest) -> HttpResponse:
     return render(request, "customers/list.html", context)
 
 
-def _columns(params: QueryDict, ordering: Ordering) -> list[dict[str, Any]]:
-    """Each column's header link: a click sorts by it (numbers and dates largest
-    first), a second click reverses. Filters stay; the page starts over."""
-    columns = []
-    for column in COLUMNS:
-        current = ordering.column is column
-        descending = not ordering.descending if current else column.descending_first
-        sort = "descending" if ordering.descending else "ascending"
-        columns.append(
+# The table's header cells: the client cell shows the name with the email beneath it,
+# and sorts by either.
+HEADERS = (
+    ("name", "email"),
+    ("phone",),
+    ("city",),
+    ("lifetime_spend",),
+    ("total_orders",),
+    ("last_order_date",),
+    ("created_at",),
+)
+
+
+def _headers(params: QueryDict, ordering: Ordering) -> list[dict[str, Any]]:
+    """Each header cell with its sort links: a click sorts by the column (numbers and
+    dates largest first), a second click reverses. Filters stay; the page starts over."""
+    direction = "descending" if ordering.descending else "ascending"
+    cells = []
+    for keys in HEADERS:
+        links: list[dict[str, Any]] = []
+        for key in keys:
+            column = COLUMNS_BY_KEY[key]
+            current = ordering.column is column
+            descending = not ordering.descending if current else column.descending_first
+            links.append(
+                {
+                    "column": column,
+                    "url": _query(params, ordering=f"-{key}" if descending else key),
+                    "sorted": direction if current else None,
+                }
+            )
+        cells.append(
             {
-                "column": column,
-                "url": _query(params, ordering=f"-{column.key}" if descending else column.key),
-                "sorted": sort if current else None,
+                "links": links,
+                "numeric": links[0]["column"].numeric,
+                "sorted": next((link["sorted"] for link in links if link["sorted"]), None),
             }
         )
-    return columns
+    return cells
 
 
 # The lifecycle needs RFM quintiles over the whole account (one query over every
@@ -379,37 +453,15 @@ def _attach_lifecycles(account: Any, rows: list[Customer]) -> None:
     cheaply) on the page's customers."""
     for row in rows:
         row.lifecycle = row.lifecycle_label = None  # type: ignore[attr-defined]
-    if not rows:
+    if not rows or row_count(CUSTOMER_COUNTER) > LIFECYCLE_TABLE_MAX:
         return
-    if selectors.customer_list(account).order_by()[: LIFECYCLE_TABLE_MAX + 1].count() > (
-        LIFECYCLE_TABLE_MAX
-    ):
-        return
-    lifecycles = customer_lifecycles(account, [row.pk for row in rows])
+    lifecycles = selectors.customer_lifecycles(account, [row.pk for row in rows])
     for row in rows:
         row.lifecycle = lifecycles.get(row.pk)  # type: ignore[attr-defined]
         row.lifecycle_label = LIFECYCLE_LABELS.get(row.lifecycle)  # type: ignore[attr-defined]
 
 
-def customer_lifecycles(account: Any, customer_ids: list[Any]) -> dict[Any, str]:
-    """The lifecycle bucket of these customers, by the health query's own rules.
-    TODO(customers.selectors): belongs next to customer_health, whose SQL it reuses."""
-    sql = (
-        selectors._HEALTH_SQL  # noqa: S608  (table names from the models)
-        + "SELECT id, lifecycle FROM classified WHERE id = ANY(%(ids)s::uuid[])"
-    ).format(**selectors._tables())
-    params = {
-        **selectors._health_params(account, None),
-        "ids": [str(pk) for pk in customer_ids],
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
-
-
 def _import_url() -> str:
-    from django.urls import NoReverseMatch, reverse
-
     try:
         return reverse("imports:upload")
     except NoReverseMatch:  # the imports app lands it at this path
@@ -437,8 +489,7 @@ def customer_detail(request: HttpRequest, ref: str) -> HttpResponse:
 
 
 def role_allows_edit(request: HttpRequest) -> bool:
-    from crm_project.admin import role_allows
-
+    """Whether the "Edit in admin" link leads anywhere for this user."""
     return request.user.is_staff and role_allows(request, Role.MEMBER)
 
 

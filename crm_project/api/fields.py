@@ -1,6 +1,7 @@
 """Serializer fields shared by every app's API."""
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from decimal import ROUND_HALF_UP
 from operator import attrgetter
@@ -88,7 +89,7 @@ def _read_plan(serializer: serializers.ModelSerializer) -> list[tuple[str, Any, 
     from django.db import models
     from rest_framework.relations import PrimaryKeyRelatedField
 
-    opts = serializer.Meta.model._meta
+    opts = serializer.Meta.model._meta  # type: ignore[attr-defined]
     columns = {f.name: f for f in opts.concrete_fields}
     exact: dict[type, Any] = {
         serializers.CharField: str,
@@ -99,7 +100,7 @@ def _read_plan(serializer: serializers.ModelSerializer) -> list[tuple[str, Any, 
         serializers.DateField: lambda v: v.isoformat(),
         DateTimeField: _utc_iso,
     }
-    plan = []
+    plan: list[tuple[str, Any, Any, Any]] = []
     for field in serializer._readable_fields:
         source = field.source_attrs[0] if len(field.source_attrs) == 1 else None
         column = columns.get(source) if source else None
@@ -140,7 +141,7 @@ class MoneyField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-def account_timezone(context: dict[str, Any]) -> ZoneInfo:
+def account_timezone(context: Mapping[str, Any]) -> ZoneInfo:
     account = context.get("account")
     return ZoneInfo(getattr(account, "timezone", None) or "UTC")
 

@@ -70,8 +70,8 @@ def test_login_lands_on_home_showing_the_account(user, account):
     )
     assert response.redirect_chain == [("/", 302)]
     html = response.content.decode()
-    assert "Acme" in html
-    assert "<code>acme</code>" in html
+    assert '<span class="account-name">Acme</span>' in html  # the top bar names it
+    assert "<h1>Clients</h1>" in html  # the client table is the home page
     assert "Admin" in html  # the user's role in the account
 
 
@@ -170,7 +170,7 @@ def test_user_of_several_accounts_chooses_one(account, other_account):
     assert response["Location"] == "/"
     assert client.session["account_id"] == str(other_account.pk)
     home = client.get("/").content.decode()
-    assert "<h1>Globex</h1>" in home
+    assert '<span class="account-name">Globex</span>' in home
 
 
 def test_switching_to_an_account_one_is_not_a_member_of_is_refused(user, other_account):
@@ -178,7 +178,7 @@ def test_switching_to_an_account_one_is_not_a_member_of_is_refused(user, other_a
     response = client.post("/account/switch/", {"account": str(other_account.pk)})
     assert response.status_code == 400
     assert "account_id" not in client.session
-    assert "<h1>Acme</h1>" in client.get("/").content.decode()
+    assert '<span class="account-name">Acme</span>' in client.get("/").content.decode()
 
 
 def test_superuser_works_across_accounts_until_choosing_one(superuser, account):
@@ -186,7 +186,7 @@ def test_superuser_works_across_accounts_until_choosing_one(superuser, account):
     assert "All accounts" in client.get("/").content.decode()
 
     client.post("/account/switch/", {"account": "acme"})
-    assert "<h1>Acme</h1>" in client.get("/").content.decode()
+    assert '<span class="account-name">Acme</span>' in client.get("/").content.decode()
 
     client.post("/account/switch/", {"account": ""})
     assert "All accounts" in client.get("/").content.decode()

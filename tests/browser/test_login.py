@@ -26,7 +26,7 @@ def test_sign_in_shows_the_account_and_the_navigation(page, user, account):
     sign_in(page, user)
 
     expect(page).to_have_url(re.compile(r"/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
     expect(page.locator(".topbar")).to_contain_text("Acme")
     expect(page.locator(".topbar")).to_contain_text(user.username)
 
