@@ -391,6 +391,7 @@ SPECTACULAR_SETTINGS = {
         "ClientErrorEnum": f"{_ERRORS}.ClientErrorEnum.choices",
         "ServerErrorEnum": f"{_ERRORS}.ServerErrorEnum.choices",
     },
+    "PREPROCESSING_HOOKS": ["crm_project.api.schema.drop_slash_duplicates"],
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
     ],

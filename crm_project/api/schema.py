@@ -37,3 +37,17 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+def drop_slash_duplicates(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[Any, ...]]:
+    """A route served both as `x` and `x/` (the SPEC's `errors.csv` and the router's
+    spelling) is one operation: document the first only."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for endpoint in endpoints:
+        path, _regex, method = endpoint[0], endpoint[1], endpoint[2]
+        key = (path.rstrip("/"), method)
+        if key not in seen:
+            seen.add(key)
+            kept.append(endpoint)
+    return kept

@@ -1,0 +1,632 @@
+"""What can be imported, declared per kind: the columns (with their aliases, types and
+limits), the upsert keys, the columns a file must have, where unknown columns go.
+
+The engine (imports.engine) reads nothing else: a new kind (leads) joins by adding its
+declaration to KINDS. A flat kind (one file row, one record) uses the generic applier;
+orders use the grouped one (one line per item, grouped by the order's key).
+
+Header names are matched by their key (`header_key`): accents dropped, camelCase split,
+lower case, runs of other characters as `_` (`Prénom` -> `prenom`, `IdClient` ->
+`id_client`, `Loyalty Tier` -> `loyalty_tier`)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.db import models
+
+from crm_project.api.parsers import snake_case
+
+# --- Column types -----------------------------------------------------------------------
+
+
+class T(StrEnum):
+    TEXT = "text"
+    EMAIL = "email"
+    PHONE = "phone"
+    CHOICE = "choice"
+    BOOL = "bool"
+    INT = "int"
+    MONEY = "money"  # two places, half-up
+    PERCENT = "percent"  # 0-100, two places; "15%" accepted
+    DATE = "date"
+    DATETIME = "datetime"
+    UUID = "uuid"
+    TAGS = "tags"
+    JSON = "json"  # a JSON object (metadata)
+    AGENT = "agent"  # an agent of the account, by id or external_id
+    REF = "ref"  # a reference resolved by the applier (text, kept as given)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the API's field name, also the export's header
+    type: T = T.TEXT
+    aliases: tuple[str, ...] = ()
+    column: str | None = None  # the table column it is stored in (None: not directly)
+    max_length: int | None = None
+    choices: tuple[tuple[str, str], ...] = ()  # (accepted spelling, stored value)
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    ignored: bool = False  # read-only in the API (number, aggregates): accepted, not read
+    level: str = "row"  # orders: "order" or "item"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (header_key(self.name), *(header_key(a) for a in self.aliases))
+
+
+@dataclass(frozen=True)
+class Key:
+    """A unique key of the target table: `field`'s value compared with `table_expr`.
+    Match keys find the record a row updates, in declaration order; every key is also
+    checked for a conflict with another record."""
+
+    field: str
+    table_expr: str  # SQL over the table alias `t`
+    value_expr: str  # SQL over the chunk alias `ch`
+    label: str
+    match: bool = True
+    guard: str = "TRUE"  # extra SQL condition on `t` (partial unique indexes)
+    # When a row matched by a later key gives this key and the record holds another
+    # value, the row fails (the bulk API's rule for external_id vs email).
+    keep_on_later_match: bool = False
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    noun: str  # "customer": in messages
+    model: type[models.Model]
+    fields: tuple[Field, ...]
+    # Each entry: the file needs at least one of these fields' columns.
+    required: tuple[tuple[str, ...], ...]
+    keys: tuple[Key, ...] = ()
+    # A field whose value becomes a new record's id (seed 001's IdClient): kept when
+    # no record has it, else the row fails with a 409 reason.
+    create_id_field: str | None = None
+    metadata_column: str | None = None  # where unknown columns land (None: ignored)
+    sequence: str | None = None  # the per-account sequence numbering new records
+    # (SQL over the chunk alias `ch`, message) checked on rows that create a record.
+    create_checks: tuple[tuple[str, str], ...] = ()
+    # SQL statements run on the chunk table after typing (derived values).
+    derive: tuple[str, ...] = ()
+    applier: str = "flat"
+    # The per-kind settings the applier needs beyond the above.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def header_key(name: str) -> str:
+    """`Prénom` -> `prenom`, `IdClient` -> `id_client`, `Loyalty Tier` ->
+    `loyalty_tier`, `E-mail` -> `e_mail`: the key a header is matched (or stored in
+    metadata) by."""
+    text = unicodedata.normalize("NFKD", name.strip())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = snake_case(text)
+    return _NON_WORD.sub("_", text.lower()).strip("_")
+
+
+# --- Header mapping ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    index: int  # the file's column (0-based)
+    header: str  # as written in the file
+    field: Field | None  # None: an unknown column
+    key: str  # header_key(header): the metadata key of an unknown column
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    columns: tuple[ColumnMap, ...]
+    fields: dict[str, ColumnMap]  # field name -> its column
+    unknown: tuple[ColumnMap, ...]
+    warnings: tuple[str, ...]
+
+    def has(self, name: str) -> bool:
+        return name in self.fields
+
+
+class MissingColumns(Exception):
+    pass
+
+
+def _alternatives(kind: Kind, names: tuple[str, ...]) -> str:
+    described = []
+    for name in names:
+        f = kind.field(name)
+        extra = f" (or {', '.join(f.aliases[:3])})" if f.aliases else ""
+        described.append(f"{name}{extra}")
+    return " or ".join(described)
+
+
+def map_header(kind: Kind, header: list[str]) -> HeaderMap:
+    """Which field each column feeds. A field named twice (a canonical name and an
+    alias): the canonical one wins, the other column is ignored with a warning. Raises
+    MissingColumns naming what a file of this kind must have."""
+    by_key: dict[str, Field] = {}
+    canonical: dict[str, Field] = {}
+    for f in kind.fields:
+        canonical[header_key(f.name)] = f
+        for key in f.keys:
+            by_key.setdefault(key, f)
+    candidates: list[tuple[int, str, Field | None, str]] = []
+    # An error report uploaded again: its last two columns are the engine's own.
+    report_columns = (
+        len(header) - 2
+        if [h.strip().lower() for h in header[-2:]]
+        == [
+            "line",
+            "reason",
+        ]
+        else len(header)
+    )
+    warnings: list[str] = []
+    if report_columns < len(header):
+        warnings.append("The columns “line” and “reason” of an error report are ignored.")
+    for index, raw in enumerate(header[:report_columns]):
+        key = header_key(raw) or f"column_{index + 1}"
+        candidates.append((index, raw, by_key.get(key), key))
+
+    chosen: dict[str, tuple[int, str, Field | None, str]] = {}
+    for cand in candidates:
+        index, raw, found, key = cand
+        if found is None:
+            continue
+        current = chosen.get(found.name)
+        is_canonical = canonical.get(key) is found
+        if current is None or (is_canonical and canonical.get(current[3]) is not found):
+            if current is not None:
+                warnings.append(
+                    f"Column {current[0] + 1} “{current[1]}” is ignored: "
+                    f"column {index + 1} “{raw}” gives {found.name}."
+                )
+            chosen[found.name] = cand
+        else:
+            warnings.append(
+                f"Column {index + 1} “{raw}” is ignored: "
+                f"column {current[0] + 1} “{current[1]}” gives {found.name}."
+            )
+    chosen_indexes = {c[0] for c in chosen.values()}
+
+    columns: list[ColumnMap] = []
+    unknown: list[ColumnMap] = []
+    seen_unknown: set[str] = set()
+    ignored_unknown: list[str] = []
+    for index, raw, found, key in candidates:
+        if found is not None:
+            mapped = ColumnMap(index, raw, found if index in chosen_indexes else None, key)
+            if index in chosen_indexes:
+                columns.append(mapped)
+            continue
+        if kind.metadata_column is None:
+            ignored_unknown.append(raw or f"column {index + 1}")
+            continue
+        if key in seen_unknown:
+            warnings.append(
+                f"Column {index + 1} “{raw}” is ignored: another column is also "
+                f"stored as {kind.metadata_column}.{key}."
+            )
+            continue
+        seen_unknown.add(key)
+        column = ColumnMap(index, raw, None, key)
+        columns.append(column)
+        unknown.append(column)
+    if ignored_unknown:
+        warnings.append(
+            f"Unknown columns ignored ({kind.noun}s have no custom fields): "
+            + ", ".join(f"“{name}”" for name in ignored_unknown)
+            + "."
+        )
+    fields = {c.field.name: c for c in columns if c.field is not None}
+    ignored_fields = [c.header for c in columns if c.field is not None and c.field.ignored]
+    if ignored_fields:
+        warnings.append(
+            "Read-only columns ignored: " + ", ".join(f"“{h}”" for h in ignored_fields) + "."
+        )
+    missing = [
+        names
+        for names in kind.required
+        if not any(n in fields and not fields[n].field.ignored for n in names)  # type: ignore[union-attr]
+    ]
+    if missing:
+        needs = "; ".join(_alternatives(kind, names) for names in missing)
+        raise MissingColumns(f"The file has no {needs} column: a {kind.noun} file needs it.")
+    return HeaderMap(
+        columns=tuple(columns),
+        fields={name: c for name, c in fields.items() if not c.field.ignored},  # type: ignore[union-attr]
+        unknown=tuple(unknown),
+        warnings=tuple(warnings),
+    )
+
+
+# --- Declarations -----------------------------------------------------------------------
+
+
+def _choices(
+    model_choices: Any, extra: dict[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
+    pairs = [(value, value) for value in model_choices.values]
+    pairs += list((extra or {}).items())
+    return tuple(pairs)
+
+
+def _customers() -> Kind:
+    from customers.models import Customer, CustomerStatus, CustomerType, Gender
+
+    def text(name: str, *aliases: str, length: int | None = None) -> Field:
+        model_field = Customer._meta.get_field(name)
+        return Field(
+            name,
+            T.TEXT,
+            aliases,
+            column=model_field.column,  # type: ignore[union-attr]
+            max_length=length or getattr(model_field, "max_length", None),
+        )
+
+    fields = (
+        # `id` (an export's column) finds the customer to update; an unknown id is
+        # ignored (ids are global: another account's export must import cleanly).
+        Field("id", T.UUID, ("customer_id", "uuid")),
+        Field("id_client", T.UUID, ("idclient",)),
+        text("external_id", "compte", "account_number", "client_id", "customer_ref", "ref"),
+        text("first_name", "prenom", "firstname", "given_name", "forename"),
+        text("last_name", "nom", "lastname", "surname", "family_name", "nom_de_famille"),
+        Field("name", T.TEXT, ("full_name", "nom_complet", "customer_name"), max_length=301),
+        Field(
+            "email",
+            T.EMAIL,
+            ("mail", "e_mail", "courriel", "email_address"),
+            "email",
+            max_length=254,
+        ),
+        Field(
+            "phone",
+            T.PHONE,
+            ("telephone", "tel", "mobile", "phone_number", "portable", "cell", "gsm"),
+            "phone",
+        ),
+        text("company", "societe", "entreprise", "organization", "organisation"),
+        Field(
+            "type",
+            T.CHOICE,
+            ("customer_type",),
+            "type",
+            choices=_choices(CustomerType, {"b2b": "business", "b2c": "individual"}),
+        ),
+        Field("status", T.CHOICE, ("statut",), "status", choices=_choices(CustomerStatus)),
+        Field(
+            "gender",
+            T.CHOICE,
+            ("sexe", "sex", "genre"),
+            "gender",
+            choices=_choices(
+                Gender,
+                {
+                    "h": "male",
+                    "m": "male",
+                    "f": "female",
+                    "homme": "male",
+                    "femme": "female",
+                    "man": "male",
+                    "woman": "female",
+                },
+            ),
+        ),
+        Field(
+            "date_of_birth",
+            T.DATE,
+            ("birth_date", "birthdate", "dob", "birthday", "date_naissance", "date_de_naissance"),
+            "date_of_birth",
+        ),
+        text("street", "address", "adresse", "street_address", "rue", "address_line_1"),
+        text("city", "ville", "town"),
+        text("state", "region", "province"),
+        text("zip", "zip_code", "postal_code", "postcode", "code_postal", "cp"),
+        text("country", "pays", "country_code"),
+        text("billing_address", "adresse_facturation"),
+        text("shipping_address", "adresse_livraison"),
+        text("payment_terms", "conditions_paiement"),
+        Field(
+            "credit_limit",
+            T.MONEY,
+            ("plafond_credit",),
+            "credit_limit",
+            minimum=Decimal("0"),
+            maximum=Decimal("999999999999.99"),
+        ),
+        text("tax_id", "vat", "vat_number", "tva", "siret"),
+        Field("metadata", T.JSON, ("custom_fields",), "metadata"),
+        Field("tags", T.TAGS, ("labels", "etiquettes"), "tags", max_length=100),
+        Field("email_opt_in", T.BOOL, ("newsletter",), "email_opt_in"),
+        Field("sms_opt_in", T.BOOL, (), "sms_opt_in"),
+        Field("unsubscribed_at", T.DATETIME, (), "unsubscribed_at"),
+        Field("assigned_to", T.AGENT, ("agent", "owner", "assigned_agent"), "assigned_to_id"),
+        Field("source_lead", T.UUID, ("lead_id", "lead"), "source_lead"),
+        Field("notes", T.TEXT, ("note", "comments", "commentaires"), "notes"),
+        *(
+            Field(name, ignored=True)
+            for name in (
+                "number",
+                "created_at",
+                "updated_at",
+                "lifetime_spend",
+                "total_orders",
+                "average_order_value",
+                "first_order_date",
+                "last_order_date",
+                "refusals_count",
+                "loyalty_points",
+            )
+        ),
+    )
+    # `name` fills first_name / last_name as the API does: given names win, the last
+    # word of `name` is the last name (customers.api.serializers.names_from_input).
+    norm = "regexp_replace(btrim(ch.v_name), '\\s+', ' ', 'g')"
+    fn = "regexp_replace(ch.v_first_name, '\\s+', ' ', 'g')"
+    ln = "regexp_replace(ch.v_last_name, '\\s+', ' ', 'g')"
+    derive = (
+        f"""
+        UPDATE imp_chunk ch SET
+          v_first_name = CASE
+            WHEN ch.v_first_name IS NOT NULL THEN ch.v_first_name
+            WHEN ch.v_last_name IS NOT NULL THEN
+              CASE WHEN lower({norm}) = lower({ln}) THEN ''
+                   WHEN lower(right({norm}, length({ln}) + 1)) = ' ' || lower({ln})
+                   THEN left({norm}, length({norm}) - length({ln}) - 1)
+                   ELSE {norm} END
+            ELSE regexp_replace({norm}, '\\s*\\S+$', '') END,
+          v_last_name = CASE
+            WHEN ch.v_last_name IS NOT NULL THEN ch.v_last_name
+            WHEN ch.v_first_name IS NOT NULL THEN
+              CASE WHEN lower({norm}) = lower({fn}) THEN ''
+                   WHEN lower(left({norm}, length({fn}) + 1)) = lower({fn}) || ' '
+                   THEN substr({norm}, length({fn}) + 2)
+                   ELSE {norm} END
+            ELSE coalesce(substring({norm} from '\\S+$'), '') END
+         WHERE ch.v_name IS NOT NULL AND btrim(ch.v_name) <> ''
+        """,  # noqa: S608  (SQL over the engine's own chunk table)
+        """
+        UPDATE imp_chunk ch
+           SET errs = errs
+               || ('name' || E'\\t' || 'Each part of the name is at most 150 characters.')
+         WHERE ch.v_name IS NOT NULL
+           AND (length(ch.v_first_name) > 150 OR length(ch.v_last_name) > 150)
+        """,
+    )
+    return Kind(
+        name="customers",
+        noun="customer",
+        model=Customer,
+        fields=fields,
+        # A row creates a customer only with an email or a phone (else that row fails);
+        # a file of updates may name its customers by external_id or id alone.
+        required=(("email", "phone", "external_id", "id"),),
+        keys=(
+            Key("id", "t.id", "ch.v_id", "id"),
+            Key(
+                "external_id",
+                "t.external_id",
+                "ch.v_external_id",
+                "external_id",
+                guard="t.external_id IS NOT NULL",
+                keep_on_later_match=True,
+            ),
+            Key(
+                "email",
+                "lower(t.email::text)",
+                "lower(ch.v_email)",
+                "email",
+                guard="t.email::text <> ''",
+            ),
+        ),
+        create_id_field="id_client",
+        metadata_column="metadata",
+        sequence="customer",
+        create_checks=(
+            (
+                "coalesce(ch.v_email, '') <> '' OR coalesce(ch.v_phone, '') <> ''",
+                "A customer needs an email or a phone.",
+            ),
+        ),
+        derive=derive,
+        options={"derived": {"first_name": "name", "last_name": "name"}},
+    )
+
+
+def _products() -> Kind:
+    from orders.models import Product
+
+    def text(name: str, *aliases: str) -> Field:
+        model_field = Product._meta.get_field(name)
+        return Field(
+            name,
+            T.TEXT,
+            aliases,
+            column=model_field.column,  # type: ignore[union-attr]
+            max_length=getattr(model_field, "max_length", None),
+        )
+
+    return Kind(
+        name="products",
+        noun="product",
+        model=Product,
+        fields=(
+            Field("id", T.UUID, ("product_id",)),
+            text("sku", "code", "code_produit", "product_code", "reference", "ref", "item_code"),
+            text("external_id"),
+            text("name", "nom", "product_name", "designation", "libelle", "title"),
+            text("brand", "marque", "maker", "manufacturer"),
+            text("category", "categorie", "family", "famille"),
+            Field(
+                "price",
+                T.MONEY,
+                ("prix", "unit_price", "prix_unitaire"),
+                "price",
+                minimum=Decimal("0"),
+                maximum=Decimal("9999999999.99"),
+            ),
+            Field("active", T.BOOL, ("actif", "enabled"), "active"),
+            Field("created_at", ignored=True),
+            Field("updated_at", ignored=True),
+        ),
+        required=(("sku",),),
+        keys=(
+            Key("id", "t.id", "ch.v_id", "id"),
+            Key("sku", "t.sku", "ch.v_sku", "sku"),
+            Key(
+                "external_id",
+                "t.external_id",
+                "ch.v_external_id",
+                "external_id",
+                match=False,
+                guard="t.external_id IS NOT NULL",
+            ),
+        ),
+        create_checks=(("ch.v_name IS NOT NULL", "A new product needs a name."),),
+    )
+
+
+def _orders() -> Kind:
+    from orders.models import Channel, Order, OrderItem, OrderStatus, PaymentMethod
+
+    def text(name: str, *aliases: str, model: Any = Order, level: str = "order") -> Field:
+        model_field = model._meta.get_field(name)
+        return Field(
+            name,
+            T.TEXT,
+            aliases,
+            column=model_field.column,
+            max_length=getattr(model_field, "max_length", None),
+            level=level,
+        )
+
+    return Kind(
+        name="orders",
+        noun="order",
+        model=Order,
+        fields=(
+            # The order a line belongs to: its external_id (lines sharing it are one
+            # order's items), else the order's id (an export of orders without one).
+            Field("id", T.UUID, ("order_uuid",)),
+            text(
+                "external_id", "order_id", "order_external_id", "order_ref", "ticket", "ticket_id"
+            ),
+            Field("customer", T.REF, ("client", "customer_id", "customer_number")),
+            Field("customer_external_id", T.REF, ("compte", "customer_ref", "client_ref")),
+            Field("customer_email", T.REF, ("email", "mail", "customer_mail")),
+            Field(
+                "status",
+                T.CHOICE,
+                ("statut", "order_status"),
+                "status",
+                choices=_choices(OrderStatus),
+            ),
+            Field(
+                "channel",
+                T.CHOICE,
+                ("origin", "canal", "source"),
+                "channel",
+                choices=_choices(
+                    Channel, {"web": "ecommerce", "online": "ecommerce", "shop": "store"}
+                ),
+            ),
+            Field("pos", T.REF, ("pos_code", "store", "point_of_sale", "magasin")),
+            Field(
+                "payment_method",
+                T.CHOICE,
+                ("mode_paiement", "payment", "paiement"),
+                "payment_method",
+                choices=_choices(
+                    PaymentMethod,
+                    {"cb": "card", "carte": "card", "especes": "cash", "virement": "transfer"},
+                ),
+            ),
+            text("currency", "devise"),
+            Field(
+                "ordered_at",
+                T.DATETIME,
+                ("order_date", "date", "date_commande", "ordered_on"),
+                "ordered_at",
+            ),
+            Field(
+                "amount",
+                T.MONEY,
+                ("montant", "total", "prix", "order_total"),
+                "amount",
+                minimum=Decimal("0"),
+                maximum=Decimal("999999999999.99"),
+            ),
+            text("loyalty_card", "carte_fid", "card_number"),
+            text("shipping_address", "adresse_livraison"),
+            text("billing_address", "adresse_facturation"),
+            Field("notes", T.TEXT, ("note",), "notes"),
+            # Item columns: one line is one item.
+            Field("product", T.UUID, ("product_uuid",), level="item"),
+            text("sku", "code_produit", "product_sku", "item_sku", model=OrderItem, level="item"),
+            text("name", "product_name", "item_name", "article", model=OrderItem, level="item"),
+            text("brand", "marque", model=OrderItem, level="item"),
+            Field(
+                "quantity",
+                T.INT,
+                ("qty", "quantite", "qte"),
+                "quantity",
+                level="item",
+                minimum=Decimal("1"),
+                maximum=Decimal("1000000"),
+            ),
+            Field(
+                "unit_price",
+                T.MONEY,
+                ("prix_unitaire", "prix_avant", "price"),
+                "unit_price",
+                minimum=Decimal("0"),
+                maximum=Decimal("9999999999.99"),
+                level="item",
+            ),
+            Field(
+                "discount_percent",
+                T.PERCENT,
+                ("discount", "promo", "remise"),
+                "discount_percent",
+                minimum=Decimal("0"),
+                maximum=Decimal("100"),
+                level="item",
+            ),
+            *(
+                Field(name, ignored=True)
+                for name in ("number", "created_at", "updated_at", "line_total", "position")
+            ),
+        ),
+        required=(("external_id", "id"), ("customer", "customer_external_id", "customer_email")),
+        applier="orders",
+    )
+
+
+_KINDS: dict[str, Kind] = {}
+
+
+def get_kind(name: str) -> Kind:
+    """The declaration of `name` (customers, orders, products); KeyError if unknown."""
+    if not _KINDS:
+        for kind in (_customers(), _orders(), _products()):
+            _KINDS[kind.name] = kind
+    return _KINDS[name]
+
+
+KIND_NAMES = ("customers", "orders", "products")

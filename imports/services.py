@@ -1,0 +1,260 @@
+"""Every write of the imports app: creating a job from an upload (or a local file),
+running it, cancelling it, and reaping jobs whose worker stopped.
+
+A job moves queued -> running -> succeeded | failed | cancelled. `running` is claimed
+with a conditional UPDATE (a queued job, or a running one whose heartbeat is stale), so
+a task delivered twice runs once, and a job whose worker died is resumed by the next
+claim from its last committed chunk."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import Account
+from crm_project.api.exceptions import Conflict
+from crm_project.tenancy import account_scope, unscoped
+from imports import csvio, kinds
+from imports.engine import Engine, source_file, upload_dir
+from imports.models import ImportJob, ImportPhase, ImportStatus
+
+log = logging.getLogger(__name__)
+
+# A running job whose heartbeat is older than this has lost its worker (the engine
+# beats at least once per chunk or read batch, about every half second).
+STALE_AFTER = timedelta(minutes=2)
+# A queued job no worker has claimed for this long is sent again (a lost message).
+REQUEUE_AFTER = timedelta(minutes=10)
+MAX_ATTEMPTS = 3
+
+
+def _precheck(job: ImportJob) -> str | None:
+    """Why the file cannot be processed at all (empty, binary, no header, a missing
+    required column), found before queueing so the job fails at once; None if fine."""
+    try:
+        fmt = csvio.inspect(source_file(job))
+        kinds.map_header(kinds.get_kind(job.kind), fmt.header)
+    except (csvio.UnreadableFile, kinds.MissingColumns) as exc:
+        return str(exc)
+    return None
+
+
+def _fail_now(job: ImportJob, message: str) -> None:
+    now = timezone.now()
+    job.status = ImportStatus.FAILED
+    job.phase = ImportPhase.DONE
+    job.message = message
+    job.started_at = job.finished_at = now
+    job.save(
+        update_fields=["status", "phase", "message", "started_at", "finished_at", "updated_at"]
+    )
+
+
+@transaction.atomic
+def import_job_create(
+    *,
+    account: Account,
+    kind: str,
+    filename: str,
+    chunks: Iterable[bytes] | None = None,
+    path: Path | None = None,
+    on_conflict: str = "update",
+    dry_run: bool = False,
+    date_format: str = "auto",
+    created_by: Any = None,
+    enqueue: bool = True,
+) -> ImportJob:
+    """A job for `kind`. The file is an upload (`chunks`, stored under
+    MEDIA_ROOT/imports/<account>/<job>/source.csv) or a local file read in place
+    (`path`, the commands). A file that cannot be processed fails the job at once;
+    otherwise the job is queued for a worker after commit (unless `enqueue` is off:
+    the commands run it in-process)."""
+    kinds.get_kind(kind)  # KeyError for an unknown kind: the callers validate first
+    job = ImportJob(
+        id=uuid.uuid4(),
+        account=account,
+        kind=kind,
+        filename=Path(filename).name[:255] or "import.csv",
+        on_conflict=on_conflict,
+        dry_run=dry_run,
+        date_format=date_format,
+        created_by=created_by if getattr(created_by, "pk", None) else None,
+    )
+    if path is not None:
+        job.source_path = str(Path(path).resolve())
+        job.file_size = Path(path).stat().st_size if Path(path).exists() else 0
+    else:
+        directory = upload_dir(job)
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / "source.csv"
+        size = 0
+        with open(target, "wb") as out:
+            for chunk in chunks or ():
+                out.write(chunk)
+                size += len(chunk)
+        job.source_path = str(target.relative_to(Path(settings.MEDIA_ROOT)))
+        job.file_size = size
+    job.save(force_insert=True)
+    problem = _precheck(job)
+    if problem is not None:
+        _fail_now(job, problem)
+        return job
+    if enqueue:
+        from imports.tasks import import_job_run
+
+        import_job_run.delay_on_commit(str(job.pk))
+    return job
+
+
+def _claim(job_id: Any) -> ImportJob | None:
+    now = timezone.now()
+    claimed = (
+        ImportJob.objects.filter(pk=job_id, attempts__lt=MAX_ATTEMPTS, cancel_requested=False)
+        .filter(
+            Q(status=ImportStatus.QUEUED)
+            | Q(status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+        )
+        .update(
+            status=ImportStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            heartbeat_at=now,
+            started_at=Coalesce("started_at", now),
+            updated_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    return ImportJob.objects.get(pk=job_id)
+
+
+def import_job_run(
+    *,
+    account_id: Any,
+    job_id: Any,
+    on_progress: Callable[[ImportJob], None] | None = None,
+    chunk_hook: Callable[[int, int], None] | None = None,
+) -> ImportJob | None:
+    """Claim the job and run it to its end; None when it is not this caller's to run
+    (already running elsewhere, finished, or cancelled). Call outside a transaction:
+    the engine commits chunk by chunk."""
+    with account_scope(account_id):
+        job = _claim(job_id)
+    if job is None:
+        return None
+    engine = Engine(job, on_progress=on_progress, chunk_hook=chunk_hook)
+    try:
+        return engine.run()
+    except Exception as exc:
+        log.exception("import %s stopped", job_id)
+        committed = engine.processed
+        try:
+            engine.fail(
+                f"The import stopped on an internal error ({type(exc).__name__}) after "
+                f"{committed} rows; what those rows changed is committed. Upload the file "
+                "again to finish: rows already imported are skipped."
+            )
+        except Exception:
+            log.exception("import %s: could not record the failure", job_id)
+        raise
+
+
+@transaction.atomic
+def import_job_cancel(*, job: ImportJob) -> ImportJob:
+    """A queued job is cancelled at once; a running one stops before its next chunk,
+    keeping what its committed chunks wrote. A finished job is a 409."""
+    now = timezone.now()
+    if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.CANCELLED,
+        cancel_requested=True,
+        phase=ImportPhase.DONE,
+        message="Cancelled before it started: nothing was imported.",
+        finished_at=now,
+        updated_at=now,
+    ):
+        job.refresh_from_db()
+        return job
+    if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+        cancel_requested=True, updated_at=now
+    ):
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    raise Conflict(f"This import has already finished ({job.status}).", code="invalid_status")
+
+
+def import_jobs_reap() -> dict[str, int]:
+    """Jobs whose worker stopped (no heartbeat for STALE_AFTER): sent again to resume
+    from their checkpoint, or failed with what they committed once MAX_ATTEMPTS runs
+    have stopped. Queued jobs nobody claimed for REQUEUE_AFTER are sent again."""
+    from imports.tasks import import_job_run as task
+
+    now = timezone.now()
+    resumed = failed = requeued = 0
+    with unscoped():
+        stale = list(
+            ImportJob.objects.filter(
+                status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+            ).values("pk", "account_id", "attempts", "cancel_requested")
+        )
+        waiting = list(
+            ImportJob.objects.filter(status=ImportStatus.QUEUED)
+            .filter(Q(heartbeat_at__lt=now - REQUEUE_AFTER) | Q(heartbeat_at__isnull=True))
+            .filter(created_at__lt=now - REQUEUE_AFTER)
+            .values("pk", "account_id")
+        )
+    for row in stale:
+        with account_scope(row["account_id"]):
+            job = ImportJob.objects.filter(pk=row["pk"]).first()
+            if job is None or job.status != ImportStatus.RUNNING:
+                continue
+            if row["attempts"] >= MAX_ATTEMPTS or row["cancel_requested"]:
+                _fail_stopped(job, now)
+                failed += 1
+                continue
+            ImportJob.objects.filter(pk=job.pk).update(
+                message=f"The worker stopped; resuming after row {job.processed_rows}.",
+                updated_at=now,
+            )
+            resumed += 1
+        task.apply_async(args=[str(row["pk"])], headers={"account_id": str(row["account_id"])})
+    for row in waiting:
+        with account_scope(row["account_id"]):
+            ImportJob.objects.filter(pk=row["pk"], status=ImportStatus.QUEUED).update(
+                heartbeat_at=now, updated_at=now
+            )
+        task.apply_async(args=[str(row["pk"])], headers={"account_id": str(row["account_id"])})
+        requeued += 1
+    return {"resumed": resumed, "failed": failed, "requeued": requeued}
+
+
+def _fail_stopped(job: ImportJob, now: Any) -> None:
+    if job.cancel_requested:
+        status, message = (
+            ImportStatus.CANCELLED,
+            f"Cancelled: the worker stopped after {job.processed_rows} of "
+            f"{job.total_rows or 0} rows; what those rows changed is kept "
+            f"({job.created} created, {job.updated} updated, {job.skipped} skipped, "
+            f"{job.failed} failed).",
+        )
+    else:
+        status, message = (
+            ImportStatus.FAILED,
+            f"The worker running this import stopped {job.attempts} times. "
+            f"{job.processed_rows} of {job.total_rows or 0} rows were committed "
+            f"({job.created} created, {job.updated} updated, {job.skipped} skipped, "
+            f"{job.failed} failed) and are kept. Upload the file again to import the "
+            "rest: rows already imported are skipped.",
+        )
+    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+        status=status, phase=ImportPhase.DONE, message=message, finished_at=now, updated_at=now
+    )
