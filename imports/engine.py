@@ -1144,13 +1144,15 @@ class FlatApplier:
         # Lock the records that will change, in id order as every writer does (so no
         # deadlock); a record that would not change is neither locked nor written, and
         # the UPDATE re-checks each locked row against its latest version.
-        execute(
+        locked = execute(
             f"SELECT 1 FROM {self.table} WHERE account_id = %(account)s AND id = ANY(ARRAY("
             f"SELECT t.id FROM imp_chunk ch JOIN {self.table} t ON t.account_id = %(account)s "
             f"AND t.id = ch.target_id WHERE ch.action = 'update' AND {old} IS DISTINCT FROM {new}"
             ")) ORDER BY id FOR UPDATE",
             params,
         )
+        if not locked:  # nothing would change (a file imported again)
+            return
         execute(
             f"WITH upd AS (UPDATE {self.table} t SET {set_sql} FROM imp_chunk ch "
             f"WHERE ch.action = 'update' AND t.account_id = %(account)s AND t.id = ch.target_id "

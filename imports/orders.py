@@ -509,13 +509,15 @@ class OrdersApplier:
         set_sql, old, new = self._change()
         # Lock the orders that will change, in id order (after the sequence, before the
         # customers: the orders app's lock order); unchanged orders stay unlocked.
-        execute(
+        locked = execute(
             f"SELECT 1 FROM {self.orders} WHERE account_id = %(account)s AND id = ANY(ARRAY("
             f"SELECT t.id FROM imp_order o JOIN {self.orders} t ON t.account_id = %(account)s "
             f"AND t.id = o.target_id WHERE o.action = 'update' "
             f"AND ({old} IS DISTINCT FROM {new} OR o.items_changed))) ORDER BY id FOR UPDATE",
             params,
         )
+        if not locked:  # nothing would change (a file imported again)
+            return
         # The customer each order leaves, read again now that it is locked: its
         # aggregates are refreshed too.
         execute(

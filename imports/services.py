@@ -169,6 +169,24 @@ def import_job_run(
 
 
 @transaction.atomic
+def import_job_interrupt(*, job: ImportJob) -> None:
+    """A command stopped by its operator (Ctrl-C): the job ends cancelled, keeping what
+    its committed chunks wrote, rather than waiting for the reaper to resume it."""
+    job.refresh_from_db()
+    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+        status=ImportStatus.CANCELLED,
+        phase=ImportPhase.DONE,
+        message=(
+            f"Interrupted after {job.processed_rows} of {job.total_rows or 0} rows: what "
+            f"those rows changed is kept ({job.created} created, {job.updated} updated, "
+            f"{job.skipped} skipped, {job.failed} failed)."
+        ),
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+@transaction.atomic
 def import_job_cancel(*, job: ImportJob) -> ImportJob:
     """A queued job is cancelled at once; a running one stops before its next chunk,
     keeping what its committed chunks wrote. A finished job is a 409."""

@@ -47,6 +47,8 @@ class ImportJobSerializer(ModelSerializer):
             "warnings",
             "message",
             "cancel_requested",
+            "attempts",
+            "heartbeat_at",
             "errors_url",
             "created_at",
             "started_at",

@@ -1,6 +1,7 @@
 """The imports API and the streamed exports. Views validate and shape; the work is in
 imports.services (jobs) and imports.exports (the CSV streams)."""
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -128,7 +129,7 @@ class ImportJobViewSet(
         job = services.import_job_cancel(job=self.get_object())
         return Response(ImportJobSerializer(job, context={"request": request}).data)
 
-    @extend_schema(responses=CSV_RESPONSE)
+    @extend_schema(responses=CSV_RESPONSE, operation_id="imports_errors_csv")
     @action(
         detail=True,
         methods=["get"],
@@ -140,7 +141,8 @@ class ImportJobViewSet(
         """Every failed row: the original columns, then `line` and `reason`."""
         job = self.get_object()
         path = selectors.import_job_report(job)
-        filename = f"{job.filename.rsplit('.', 1)[0]}-errors.csv"
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", job.filename.rsplit(".", 1)[0]) or "import"
+        filename = f"{stem}-errors.csv"
         if path is None:
             response = HttpResponse("line,reason\r\n", content_type="text/csv; charset=utf-8")
         else:

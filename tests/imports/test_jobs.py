@@ -160,3 +160,47 @@ def _age_heartbeat(account, job, *, minutes):
         ImportJob.objects.filter(pk=job.pk).update(
             heartbeat_at=timezone.now() - timedelta(minutes=minutes)
         )
+
+
+def test_a_chunk_hitting_a_unique_key_is_retried_row_by_row(account, monkeypatch, small_chunks):
+    """A concurrent writer taking a key between the checks and the write makes the
+    chunk's statement fail: the chunk is retried one row at a time, each in its own
+    savepoint, and only the row that still conflicts fails."""
+    from django.db import IntegrityError
+
+    original = engine.FlatApplier.apply
+    calls = []
+
+    def apply(self, lo, hi):
+        calls.append((lo, hi))
+        if lo != hi:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        if lo == 3:
+            raise IntegrityError("still taken")
+        return original(self, lo, hi)
+
+    monkeypatch.setattr(engine.FlatApplier, "apply", apply)
+    job = run_import(account, "customers", rows(5))
+
+    assert calls[0] == (1, 5)
+    assert (job.created, job.failed) == (4, 1)
+    assert job.errors[0]["line"] == 4
+    assert job.errors[0]["message"].startswith("Conflict (409)")
+    assert sorted(c.external_id for c in customers(account)) == ["C1", "C2", "C4", "C5"]
+
+
+def test_an_interrupted_command_cancels_its_job_keeping_what_was_committed(account, small_chunks):
+    def interrupt(lo, hi):
+        if lo == 11:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_import(account, "customers", rows(25), chunk_hook=interrupt)
+    job = _only_job(account)
+    with account_scope(account):
+        services.import_job_interrupt(job=job)
+
+    job = fresh(account, job)
+    assert job.status == "cancelled"
+    assert job.message.startswith("Interrupted after 10 of 25 rows")
+    assert len(customers(account)) == 10

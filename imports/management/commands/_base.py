@@ -95,6 +95,11 @@ class ImportCommand(BaseCommand):
             return services.import_job_run(
                 account_id=job.account_id, job_id=job.pk, on_progress=progress
             )
+        except KeyboardInterrupt:
+            with account_scope(job.account_id):
+                services.import_job_interrupt(job=job)
+            self.stderr.write("Interrupted: the rows committed so far are kept.")
+            sys.exit(130)
         finally:
             bar.close()
 
