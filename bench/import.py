@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/import.py [--customers 1000000] [--order-lines 2000000]
 
-In its own database (`crm_bench_imports`, recreated each run, on DATABASE_URL's server):
+In its own database (`crm_bench_import_engine`, recreated each run, on DATABASE_URL's server):
 
 1. generates, deterministically, a customers CSV (--customers rows, the columns a CRM
    export has: external_id, names, email, phone (2 % in national format), company,
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-DB_NAME = "crm_bench_imports"
+DB_NAME = "crm_bench_import_engine"
 FIRST = ["Alice", "Bruno", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jack"]
 FIRST += ["Karim", "Lea", "Manon", "Noah", "Olivia", "Paul", "Rose", "Sami", "Tess", "Victor"]
 LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand"]

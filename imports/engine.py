@@ -266,7 +266,6 @@ class Engine:
         )
         self.processed = job.processed_rows
         self.warnings: list[str] = []
-        self.last_beat = 0.0
         # Seconds spent per phase (kept in the job's state: benchmarks read them).
         self.apply_started: float | None = None
         self.timings: dict[str, float] = dict.fromkeys(
@@ -281,13 +280,8 @@ class Engine:
         ImportJob.objects.filter(pk=self.job.pk).update(**fields)
         for name, value in fields.items():
             setattr(self.job, name, value)
-        self.last_beat = time.monotonic()
         if self.on_progress is not None:
             self.on_progress(self.job)
-
-    def _beat(self, **fields: Any) -> None:
-        with account_scope(self.account):
-            self._save(**fields)
 
     def fail(self, message: str) -> None:
         with account_scope(self.job.account_id):
