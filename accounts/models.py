@@ -1,4 +1,3 @@
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -6,6 +5,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from crm_project.ids import uuid7
 from crm_project.tenancy import TenantModel
 
 
@@ -38,7 +38,7 @@ slug_validator = RegexValidator(
 class Account(models.Model):
     """The tenant. Not itself tenant-scoped: platform endpoints manage it."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     email = models.EmailField(blank=True)

@@ -30,6 +30,8 @@ from django.db import connection, connections, models, transaction
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.signals import connection_created
 
+from crm_project.ids import uuid7
+
 if TYPE_CHECKING:
     from accounts.models import Account
 
@@ -193,12 +195,24 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: igno
         return queryset
 
 
+class TenantForeignKey(models.ForeignKey):
+    """A foreign key from a tenant model to another. Its database constraint is the
+    composite `FOREIGN KEY (account_id, <fk>_id) REFERENCES <target> (account_id, id)`
+    that EnforceTenancy adds: it proves the target exists, in the same account, so
+    Django's single-column constraint would only repeat that check on every written
+    row. The column keeps its index (deletes of the target look rows up by it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("db_constraint", False)
+        super().__init__(*args, **kwargs)
+
+
 class TenantModel(models.Model):
     """Every tenant-owned row: a UUID id and the owning account. Its manager refuses to
     run without an account in scope; its table gets RLS and composite foreign keys
     from `crm_project.migration_operations.EnforceTenancy`."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # No index of its own: every tenant table has UNIQUE (account_id, id) (added by
     # EnforceTenancy for the composite foreign keys), which serves account look-ups.
     account = models.ForeignKey(

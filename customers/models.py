@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Func, Q, TextField, Value
 from django.db.models.functions import Cast, Lower
 
-from crm_project.tenancy import TenantModel
+from crm_project.tenancy import TenantForeignKey, TenantModel
 
 
 class CustomerType(models.TextChoices):
@@ -78,8 +78,13 @@ class Customer(TenantModel):
     email_opt_in = models.BooleanField(default=True)
     sms_opt_in = models.BooleanField(default=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
-    assigned_to = models.ForeignKey(
-        "accounts.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    assigned_to = TenantForeignKey(
+        "accounts.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # customer_assigned_idx: most customers have no agent
     )
     # The lead this customer was converted from (a foreign key once leads land).
     source_lead = models.UUIDField(null=True, blank=True)
@@ -142,8 +147,19 @@ class Customer(TenantModel):
             models.Index(fields=["account", "total_orders", "id"], name="customer_orders_idx"),
             models.Index(fields=["account", "last_order_date"], name="customer_last_order_idx"),
             models.Index(fields=["account", "city", "id"], name="customer_city_idx"),
-            # The status filter: blocked and inactive customers are few.
-            models.Index(fields=["account", "status"], name="customer_status_idx"),
+            # The status filter: blocked and inactive customers are few, and only they
+            # are indexed (a new, active customer costs no entry).
+            models.Index(
+                fields=["account", "status"],
+                condition=~Q(status="active"),
+                name="customer_status_idx",
+            ),
+            # An agent's customers (and deleting an agent): most customers have none.
+            models.Index(
+                fields=["assigned_to"],
+                condition=Q(assigned_to__isnull=False),
+                name="customer_assigned_idx",
+            ),
             # Segments: case-insensitive city, birthdays, and the order count beside the
             # id for criteria that join orders to customers.
             models.Index(
@@ -177,7 +193,7 @@ class InteractionType(models.TextChoices):
 class Interaction(TenantModel):
     """A contact with a customer (or, once leads land, a lead)."""
 
-    customer = models.ForeignKey(
+    customer = TenantForeignKey(
         Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions"
     )
     type = models.CharField(max_length=10, choices=InteractionType.choices)
@@ -187,7 +203,7 @@ class Interaction(TenantModel):
     outcome = models.CharField(max_length=255, blank=True)
     next_action = models.CharField(max_length=255, blank=True)
     next_action_date = models.DateTimeField(null=True, blank=True)
-    agent = models.ForeignKey(
+    agent = TenantForeignKey(
         "accounts.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     completed = models.BooleanField(default=False)

@@ -140,6 +140,20 @@ TEMP_TABLES = (
 )
 
 
+def insert_new(insert: str, then: str, params: dict[str, Any]) -> None:
+    """`WITH ins AS (<insert> RETURNING id) <then>` for rows the checks found new.
+    A plain INSERT first: `ON CONFLICT DO NOTHING` would probe every unique index for
+    every row before writing it. Only when a key was taken meanwhile (a concurrent
+    writer, or an id of another account's record, which row-level security hid from
+    the checks) does it fail; it then runs again skipping the rows whose keys are
+    taken, and `then` sees only the rows written."""
+    try:
+        with transaction.atomic():
+            execute(f"WITH ins AS ({insert} RETURNING id) {then}", params)
+    except IntegrityError:
+        execute(f"WITH ins AS ({insert} ON CONFLICT DO NOTHING RETURNING id) {then}", params)
+
+
 def check_foreign_keys(engine: Engine) -> None:
     """Deferred foreign keys are checked here, inside the chunk's savepoint, rather
     than at commit: a violation fails this chunk's rows, not the job. Their per-row
@@ -903,8 +917,8 @@ class FlatApplier:
         if create_id and self.engine.header.has(create_id):
             f = self.kind.field(create_id)
             typed = sql.typed(f, f"c.x_{create_id}")
-            return f"coalesce({typed.value}, gen_random_uuid())"
-        return "gen_random_uuid()"
+            return f"coalesce({typed.value}, crm_uuid7())"
+        return "crm_uuid7()"
 
     def _match(self, params: dict[str, Any]) -> None:
         kind, header = self.kind, self.engine.header
@@ -1050,11 +1064,10 @@ class FlatApplier:
             )
         self.first_number = first
         columns, values, extra = self._insert_columns()
-        execute(
-            f"WITH ins AS (INSERT INTO {self.table} ({', '.join(columns)}) "
+        insert_new(
+            f"INSERT INTO {self.table} ({', '.join(columns)}) "
             f"SELECT {', '.join(values)} FROM imp_chunk ch WHERE ch.action = 'create' "
-            "ORDER BY ch.rn "
-            "ON CONFLICT DO NOTHING RETURNING id) "
+            "ORDER BY ch.rn",
             "UPDATE imp_chunk ch SET action = 'created' FROM ins WHERE ch.new_id = ins.id",
             {**params, **extra, "first": self.first_number},
         )

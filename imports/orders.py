@@ -31,6 +31,7 @@ from imports.engine import (
     ensure_phone_rules,
     execute,
     fetchall,
+    insert_new,
 )
 from imports.kinds import T
 
@@ -541,7 +542,7 @@ class OrdersApplier:
 
     def _insert(self, params: dict[str, Any]) -> None:
         execute(
-            "UPDATE imp_order o SET new_id = gen_random_uuid(), number = %(first)s + r.k - 1 "
+            "UPDATE imp_order o SET new_id = crm_uuid7(), number = %(first)s + r.k - 1 "
             "FROM (SELECT g, row_number() OVER (ORDER BY g) AS k FROM imp_order "
             "WHERE action = 'create') r WHERE o.g = r.g",
             {**params, "first": self.first_number},
@@ -582,10 +583,9 @@ class OrdersApplier:
                 )
             else:
                 values.append(default)
-        execute(
-            f"WITH ins AS (INSERT INTO {self.orders} ({', '.join(columns)}) "
-            f"SELECT {', '.join(values)} FROM imp_order o WHERE o.action = 'create' ORDER BY o.g "
-            "ON CONFLICT DO NOTHING RETURNING id) "
+        insert_new(
+            f"INSERT INTO {self.orders} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM imp_order o WHERE o.action = 'create' ORDER BY o.g",
             "UPDATE imp_order o SET action = 'created' FROM ins WHERE o.new_id = ins.id",
             {**params, **extra},
         )
@@ -600,7 +600,7 @@ class OrdersApplier:
         execute(
             f"INSERT INTO {self.items} (id, account_id, order_id, product_id, sku, name, brand, "
             "quantity, unit_price, discount_percent, line_total, position) "
-            f"SELECT gen_random_uuid(), %(account)s::uuid, {order_id}, l.product_id, l.sku_final, "
+            f"SELECT crm_uuid7(), %(account)s::uuid, {order_id}, l.product_id, l.sku_final, "
             "l.name_final, l.brand_final, l.quantity_final, l.unit_price_final, l.discount_final, "
             "l.line_total, l.position FROM imp_order o JOIN imp_oline l ON l.g = o.g "
             f"WHERE {condition} AND l.is_item ORDER BY l.g, l.position",

@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from crm_project.tenancy import TenantModel
+from crm_project.tenancy import TenantForeignKey, TenantModel
 
 
 class Product(TenantModel):
@@ -84,14 +84,14 @@ class PaymentMethod(models.TextChoices):
 class Order(TenantModel):
     number = models.BigIntegerField(editable=False)
     external_id = models.CharField(max_length=100, null=True, blank=True)
-    customer = models.ForeignKey(
+    customer = TenantForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="orders"
     )
     status = models.CharField(
         max_length=12, choices=OrderStatus.choices, default=OrderStatus.COMPLETED
     )
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.OTHER)
-    pos = models.ForeignKey(
+    pos = TenantForeignKey(
         PointOfSale, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
     payment_method = models.CharField(
@@ -143,8 +143,8 @@ class Order(TenantModel):
 
 
 class OrderItem(TenantModel):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey(
+    order = TenantForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product = TenantForeignKey(
         Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     sku = models.CharField(max_length=100, blank=True)

@@ -389,6 +389,40 @@ def test_datetimes_without_offset_are_in_the_accounts_timezone(account):
     )
 
 
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        # Read by position (the usual export) ...
+        ("2024-06-01", (2024, 6, 1, 0, 0, 0)),
+        ("2024-06-01 10:05", (2024, 6, 1, 10, 5, 0)),
+        ("2024-06-01T10:05:30", (2024, 6, 1, 10, 5, 30)),
+        # ... and by the general patterns.
+        ("2024-6-1 9:05", (2024, 6, 1, 9, 5, 0)),
+        ("2024-06-01 10:05:30.5Z", (2024, 6, 1, 10, 5, 30, 500000)),
+        ("01/06/2024 10:05", (2024, 6, 1, 10, 5, 0)),
+    ],
+)
+def test_datetime_forms(account, cell, expected):
+    content = csv_bytes([["email", "unsubscribed_at"], ["a@example.com", cell]])
+    run_import(account, "customers", content, date_format="dmy")
+
+    assert customer(account, email="a@example.com").unsubscribed_at == datetime.datetime(
+        *expected, tzinfo=datetime.UTC
+    )
+
+
+@pytest.mark.parametrize(
+    "cell", ["2024-13-01 10:00", "2024-02-30", "2024-06-01 24:00", "2024-06-01 10"]
+)
+def test_impossible_datetimes_are_reported(account, cell):
+    content = csv_bytes([["email", "unsubscribed_at"], ["a@example.com", cell]])
+    job = run_import(account, "customers", content)
+
+    assert job.failed == 1
+    assert job.errors[0]["column"] == "unsubscribed_at"
+    assert job.errors[0]["value"] == cell
+
+
 def test_tags_booleans_choices_and_json_metadata(account):
     content = csv_bytes(
         [
