@@ -10,9 +10,12 @@ In its own database (`crm_bench_import_engine`, recreated each run, on DATABASE_
    columns; 0.1 % of rows with an invalid email) and an orders CSV of --order-lines
    lines (one line per item, 1-4 items per order, customers by external_id, products
    by sku);
-2. baseline: `COPY FROM STDIN` of the same customers file into a table with the
-   customers table's columns, defaults and indexes (no row-level security, no
-   foreign keys, no validation);
+2. baselines: `COPY FROM STDIN` of the same customers file into a table with the
+   customers table's columns, defaults (ids made as the product makes them) and
+   indexes (no row-level security, no foreign keys, no validation); and of the
+   orders file's orders and items, shaped beforehand (ids given, one row per order
+   and one per item), into two tables with the orders' and items' columns and
+   indexes: the floor any importer of these rows into these tables stands on;
 3. `import_customers` of the file (new rows), then again (nothing changes), then
    `import_products` and `import_orders`, each a separate process whose peak RSS is
    read from the kernel (wait4).
@@ -28,6 +31,7 @@ import random
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -172,7 +176,7 @@ CREATE SEQUENCE bench_baseline_number;
 CREATE TABLE bench_baseline (LIKE customers_customer INCLUDING DEFAULTS INCLUDING CONSTRAINTS
                                                      INCLUDING INDEXES);
 ALTER TABLE bench_baseline
-  ALTER id SET DEFAULT gen_random_uuid(), ALTER account_id SET DEFAULT gen_random_uuid(),
+  ALTER id SET DEFAULT crm_uuid7(), ALTER account_id SET DEFAULT gen_random_uuid(),
   ALTER number SET DEFAULT nextval('bench_baseline_number'),
   ALTER metadata SET DEFAULT '{}', ALTER tags SET DEFAULT '{}', ALTER type SET DEFAULT 'individual',
   ALTER status SET DEFAULT 'active', ALTER street SET DEFAULT '', ALTER state SET DEFAULT '',
@@ -208,6 +212,107 @@ def baseline(url: str, path: Path) -> float:
     return seconds
 
 
+ORDERS_BASELINE_SQL = """
+DROP TABLE IF EXISTS bench_orders, bench_items;
+CREATE TABLE bench_orders (LIKE orders_order INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                                             INCLUDING INDEXES);
+CREATE TABLE bench_items (LIKE orders_orderitem INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                                                INCLUDING INDEXES);
+"""
+ORDER_COLUMNS = (
+    "id, account_id, number, external_id, customer_id, status, channel, payment_method, "
+    "currency, ordered_at, amount, loyalty_card, shipping_address, billing_address, notes, "
+    "created_at, updated_at"
+)
+ITEM_COLUMNS = (
+    "id, account_id, order_id, product_id, sku, name, brand, quantity, unit_price, "
+    "discount_percent, line_total, position"
+)
+
+
+def shape_orders(source: Path, orders_out: Path, items_out: Path) -> None:
+    """The orders file as the rows the tables hold: one per order, one per item, ids
+    (UUID v7, as the product makes them), customers and products as stand-in ids."""
+    sys.path.insert(0, str(ROOT))
+    from crm_project.ids import uuid7
+
+    account = "00000000-0000-7000-8000-000000000001"
+
+    def stand_in(kind: str, key: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{kind}:{key}"))
+
+    with (
+        open(source, newline="", encoding="utf-8") as f,
+        open(orders_out, "w", newline="") as o,
+        open(items_out, "w", newline="") as i,
+    ):
+        reader = csv.reader(f)
+        next(reader)
+        orders, items = csv.writer(o), csv.writer(i)
+        current, order_id, position, number, amount, first = None, "", 0, 0, 0.0, None
+        for ext, customer, when, status, sku, quantity, discount in reader:
+            if ext != current:
+                if first is not None:
+                    orders.writerow([*first, f"{amount:.2f}", "", "", "", "", "now", "now"])
+                number += 1
+                current, order_id, position, amount = ext, str(uuid7()), 0, 0.0
+                first = [
+                    order_id,
+                    account,
+                    number,
+                    ext,
+                    stand_in("customer", customer),
+                    status,
+                    "store",
+                    "card",
+                    "EUR",
+                    when,
+                ]
+            position += 1
+            price = 5 + int(sku[1:]) % 200
+            total = price * int(quantity) * (100 - float(discount or 0)) / 100
+            amount += total
+            items.writerow(
+                [
+                    str(uuid7()),
+                    account,
+                    order_id,
+                    stand_in("product", sku),
+                    sku,
+                    f"Product {sku}",
+                    "Brand",
+                    quantity,
+                    f"{price:.2f}",
+                    discount or "0",
+                    f"{total:.2f}",
+                    position,
+                ]
+            )
+        if first is not None:
+            orders.writerow([*first, f"{amount:.2f}", "", "", "", "", "now", "now"])
+
+
+def orders_baseline(url: str, orders_path: Path, items_path: Path) -> float:
+    """Seconds to COPY the shaped orders and items into tables with their indexes."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(ORDERS_BASELINE_SQL)
+        started = time.monotonic()
+        blanks = "FORCE_NOT_NULL (loyalty_card, shipping_address, billing_address, notes)"
+        for table, columns, path, options in [
+            ("bench_orders", ORDER_COLUMNS, orders_path, f", {blanks}"),
+            ("bench_items", ITEM_COLUMNS, items_path, ""),
+        ]:
+            statement = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv{options})"
+            with conn.cursor() as cursor, cursor.copy(statement) as copy, open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    copy.write(chunk)
+        seconds = time.monotonic() - started
+        conn.execute("DROP TABLE bench_orders, bench_items")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -231,6 +336,8 @@ def main() -> None:
     customers_csv = data / f"customers-{args.customers}.csv"
     orders_csv = data / f"orders-{args.order_lines}-{args.customers}.csv"
     products_csv = data / "products.csv"
+    shaped_orders = data / f"orders-shaped-{args.order_lines}-{args.customers}.csv"
+    shaped_items = data / f"items-shaped-{args.order_lines}-{args.customers}.csv"
 
     started = time.monotonic()
     if not customers_csv.exists():
@@ -249,6 +356,8 @@ def main() -> None:
             ],
             order_rows(args.order_lines, args.customers),
         )
+    if not shaped_items.exists():
+        shape_orders(orders_csv, shaped_orders, shaped_items)
     write_csv(
         products_csv,
         ["sku", "name", "brand", "price"],
@@ -272,6 +381,7 @@ def main() -> None:
     manage("create_account", "bench", "--name", "Bench", env=env)
 
     base_seconds = baseline(bench_url, customers_csv)
+    orders_base_seconds = orders_baseline(bench_url, shaped_orders, shaped_items)
     runs = {}
     with psycopg.connect(bench_url, autocommit=True) as conn:
         for label, command, path in [
@@ -304,7 +414,9 @@ def main() -> None:
         f"{'import_customers, again (nothing changes)':44} {again_rate:10.0f} "
         f"{again_rate / base_rate:12.2f}"
     )
-    print(f"{'import_orders, lines':44} {orders_rate:10.0f}")
+    orders_base_rate = args.order_lines / orders_base_seconds
+    print(f"{'baseline: COPY of the orders and items':44} {orders_base_rate:10.0f} {1:12.2f}")
+    print(f"{'import_orders, lines':44} {orders_rate:10.0f} {orders_rate / orders_base_rate:12.2f}")
     print(f"peak RSS of the import processes: {peak:.0f} MB")
     fk = runs["orders (new)"]["timings"].get("foreign_key_checks", 0)
     print(
