@@ -31,7 +31,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,20 @@ TEMP_TABLES = (
     "imp_order",
     "imp_match",
 )
+
+
+@contextmanager
+def joins_may_hash() -> Iterator[None]:
+    """Chunks run with hash and merge joins off (their statements probe big tables by
+    key, whatever the statistics say); a statement aggregating many rows runs inside
+    this block with them back on."""
+    execute("SET LOCAL enable_hashjoin = on")
+    execute("SET LOCAL enable_mergejoin = on")
+    try:
+        yield
+    finally:
+        execute("SET LOCAL enable_hashjoin = off")
+        execute("SET LOCAL enable_mergejoin = off")
 
 
 def insert_new(insert: str, then: str, params: dict[str, Any]) -> None:
@@ -769,6 +784,9 @@ class ChunkTyping:
             value, error = python_check(by_name[name], raw, region=region)
             results.append((name, raw, value, error))
         copy_rows("COPY imp_py (field, raw, value, error) FROM STDIN", results)
+        # Its size varies from chunk to chunk: without statistics the planner would
+        # take it for a few rows and scan it once per staged row.
+        execute("ANALYZE imp_py")
 
 
 class FlatApplier:

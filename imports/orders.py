@@ -32,6 +32,7 @@ from imports.engine import (
     execute,
     fetchall,
     insert_new,
+    joins_may_hash,
 )
 from imports.kinds import T
 
@@ -500,11 +501,10 @@ class OrdersApplier:
             from orders.services import customer_aggregates_refresh
 
             # The refresh aggregates a chunk's customers' orders: let it hash.
-            execute("SET LOCAL enable_hashjoin = on")
-            execute("SET LOCAL enable_mergejoin = on")
-            customer_aggregates_refresh(account_id=self.engine.account.pk, customer_ids=customers)
-            execute("SET LOCAL enable_hashjoin = off")
-            execute("SET LOCAL enable_mergejoin = off")
+            with joins_may_hash():
+                customer_aggregates_refresh(
+                    account_id=self.engine.account.pk, customer_ids=customers
+                )
 
     def _update(self, params: dict[str, Any]) -> None:
         set_sql, old, new = self._change()
