@@ -138,6 +138,8 @@ TEMP_TABLES = (
     "imp_oline",
     "imp_order",
     "imp_match",
+    "imp_settle",
+    "imp_deferred",
 )
 
 
@@ -362,6 +364,12 @@ class Engine:
             self._apply(units)
         except ImportCancelled:
             self._finish(cancelled=True)
+        except (Exception, KeyboardInterrupt, SystemExit):
+            # The job stops here (an error, or its operator): what its committed chunks
+            # wrote stays, so it leaves no customer aggregates waiting. (A worker killed
+            # outright cannot; the job's next run, or the reaper, settles them.)
+            self._settle_after_stop()
+            raise
         finally:
             if not connection.needs_rollback:
                 try:
@@ -553,6 +561,7 @@ class Engine:
             message = f"{counts} {nouns}." if not self.job.dry_run else f"{counts}."
             status = ImportStatus.SUCCEEDED
         with account_scope(self.account):
+            self.applier.settle()
             if self.apply_started is not None:
                 self.timings["apply"] = time.monotonic() - self.apply_started
             timings = {name: round(value, 3) for name, value in self.timings.items()}
@@ -567,6 +576,16 @@ class Engine:
         written = t.created + t.updated
         if not self.job.dry_run and written >= ANALYZE_AFTER_ROWS:
             self._analyze()
+
+    def _settle_after_stop(self) -> None:
+        applier = getattr(self, "applier", None)
+        if applier is None or connection.needs_rollback:
+            return
+        try:
+            with account_scope(self.account):
+                applier.settle()
+        except DatabaseError:
+            log.exception("import %s: could not settle after stopping", self.job.pk)
 
     def _analyze(self) -> None:
         """Fresh planner statistics after a big import (ANALYZE needs the tables'
@@ -910,6 +929,9 @@ class FlatApplier:
         outcome.failures = self._failures()
         outcome.failed = len(outcome.failures)
         return outcome
+
+    def settle(self) -> None:
+        """Nothing waits for the end of a job: a row writes one record."""
 
     def unit_failed(self, unit: int, exc: Exception) -> Outcome:
         """A row that still fails on its own (a concurrent writer holds its key)."""

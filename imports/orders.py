@@ -8,8 +8,11 @@ line of it is reported. Order-level columns may be repeated on each line or give
 the last non-blank value wins. With items, the amount is the sum of the line totals
 (unit_price x quantity x (1 - discount/100), rounded half-up to cents; a given amount
 must agree); without, the amount is required. Items given replace the stored ones when
-they differ. The customer aggregates of every customer an order is added to or taken
-from are recomputed in the chunk's transaction (orders.services.customer_aggregates_refresh).
+they differ. The aggregates of a customer the file adds orders to are recomputed
+(orders.services.customer_aggregates_refresh) in the transaction of the chunk holding
+the last of its orders, so once per import however its orders are spread; a customer an
+updated order leaves, in that order's chunk. A job that stops before the end of its file
+refreshes those still waiting: aggregates are exact whenever a job ends.
 
 The counts (created, updated, skipped, failed) are orders; total_rows and
 processed_rows are lines."""
@@ -55,6 +58,8 @@ ORDER_FIELDS = (
     "billing_address",
     "notes",
 )
+# The columns naming an order's customer, the first given winning.
+CUSTOMER_REFS = ("customer", "customer_external_id", "customer_email")
 ITEM_FIELDS = ("product", "sku", "name", "brand", "quantity", "unit_price", "discount_percent")
 # Order columns written from the file (blank: the stored value stays; on create, the
 # model's default).
@@ -145,7 +150,78 @@ class OrdersApplier:
             "number bigint)"
         )
         execute("CREATE INDEX ON imp_order (new_id)")
+        self._plan_settling()
         return int(fetchall("SELECT count(*) FROM imp_group")[0][0])
+
+    def _plan_settling(self) -> None:
+        """When each customer's aggregates are refreshed. A customer whose orders are
+        spread over the file is refreshed once, in the chunk holding the last order
+        that names it, rather than in every chunk that writes one of its orders:
+        imp_settle maps each customer the file names (resolved here from the raw
+        cells, as the chunks will) to its last order. Customers a chunk wrote orders
+        for wait in imp_deferred until then; a customer the plan did not resolve is
+        refreshed in the chunk that writes its order; a job that stops early refreshes
+        whoever still waits (`settle()`)."""
+        execute("CREATE TEMP TABLE imp_settle (customer_id uuid PRIMARY KEY, last_g bigint)")
+        execute("CREATE INDEX ON imp_settle (last_g)")
+        execute("CREATE TEMP TABLE imp_deferred (customer_id uuid PRIMARY KEY, due_g bigint)")
+        execute("CREATE INDEX ON imp_deferred (due_g)")
+        header = self.engine.header
+        refs = [name for name in CUSTOMER_REFS if header.has(name)]
+        if self.job.dry_run or not refs:
+            return
+        # Each order's last non-blank value of each reference column, as in _orders.
+        lasts = ", ".join(
+            f"(array_agg({cell} ORDER BY s.rn DESC) FILTER (WHERE {cell} IS NOT NULL))[1] "
+            f"AS r_{name}"
+            for name in refs
+            for cell in [sql.clean(f"s.c{header.fields[name].index}")]
+        )
+        customer = " ".join(
+            f"WHEN r.r_{name} IS NOT NULL THEN {self._customer_by(name, f'r.r_{name}')}"
+            for name in refs
+        )
+        execute(
+            "INSERT INTO imp_settle (customer_id, last_g) SELECT customer_id, max(g) FROM ("
+            f"SELECT r.g, CASE {customer} END AS customer_id FROM (SELECT l.g, {lasts} "
+            "FROM imp_line l JOIN imp_stage s ON s.rn = l.rn GROUP BY l.g) r) q "
+            "WHERE customer_id IS NOT NULL GROUP BY customer_id",
+            self.params,
+        )
+        execute("ANALYZE imp_settle")
+
+    def _customer_by(self, name: str, value: str) -> str:
+        """SQL: the id of the customer that reference column `name` holding `value`
+        names (NULL when none does)."""
+        c = self.customers
+        if name == "customer":  # its id, or its per-account number
+            return (
+                f"CASE WHEN {value} ~ '{sql.UUID_RE}' THEN (SELECT t.id FROM {c} t "
+                f"WHERE t.account_id = %(account)s AND t.id = {value}::uuid) "
+                f"WHEN {value} ~ '^[0-9]{{1,18}}$' THEN (SELECT t.id FROM {c} t "
+                f"WHERE t.account_id = %(account)s AND t.number = {value}::bigint) END"
+            )
+        if name == "customer_external_id":
+            return (
+                f"(SELECT t.id FROM {c} t "
+                f"WHERE t.account_id = %(account)s AND t.external_id = {value})"
+            )
+        return (
+            f"(SELECT t.id FROM {c} t WHERE t.account_id = %(account)s "
+            f"AND lower(t.email::text) = lower({value}) AND t.email::text <> '' LIMIT 1)"
+        )
+
+    def settle(self) -> None:
+        """Refresh the customers still waiting for their last order (a job that
+        stops before the end of its file), in the caller's transaction."""
+        from orders.services import customer_aggregates_refresh
+
+        customers = [row[0] for row in fetchall("DELETE FROM imp_deferred RETURNING customer_id")]
+        if customers:
+            with joins_may_hash():
+                customer_aggregates_refresh(
+                    account_id=self.engine.account.pk, customer_ids=customers
+                )
 
     # -- Apply ---------------------------------------------------------------------------
 
@@ -284,30 +360,16 @@ class OrdersApplier:
         )
 
     def _resolve(self, params: dict[str, Any]) -> None:
-        c = self.customers
-        execute(
-            "UPDATE imp_order o SET customer_id = CASE "
-            f"WHEN o.v_customer ~ '{sql.UUID_RE}' THEN (SELECT t.id FROM {c} t "
-            "WHERE t.account_id = %(account)s AND t.id = o.v_customer::uuid) "
-            f"WHEN o.v_customer ~ '^[0-9]{{1,18}}$' THEN (SELECT t.id FROM {c} t "
-            "WHERE t.account_id = %(account)s AND t.number = o.v_customer::bigint) END "
-            "WHERE o.v_customer IS NOT NULL",
-            params,
-        )
-        execute(
-            f"UPDATE imp_order o SET customer_id = (SELECT t.id FROM {c} t "
-            "WHERE t.account_id = %(account)s AND t.external_id = o.v_customer_external_id) "
-            "WHERE o.v_customer IS NULL AND o.v_customer_external_id IS NOT NULL",
-            params,
-        )
-        execute(
-            f"UPDATE imp_order o SET customer_id = (SELECT t.id FROM {c} t "
-            "WHERE t.account_id = %(account)s AND lower(t.email::text) = lower(o.v_customer_email) "
-            "AND t.email::text <> '' LIMIT 1) "
-            "WHERE o.v_customer IS NULL AND o.v_customer_external_id IS NULL "
-            "AND o.v_customer_email IS NOT NULL",
-            params,
-        )
+        # The first reference column given names the customer.
+        given: list[str] = []
+        for name in CUSTOMER_REFS:
+            blank = "".join(f"o.v_{earlier} IS NULL AND " for earlier in given)
+            execute(
+                f"UPDATE imp_order o SET customer_id = {self._customer_by(name, f'o.v_{name}')} "
+                f"WHERE {blank}o.v_{name} IS NOT NULL",
+                params,
+            )
+            given.append(name)
         not_found = sql.quote("Customer not found.")
         for name, condition in (
             ("customer", "o.v_customer IS NOT NULL"),
@@ -489,11 +551,24 @@ class OrdersApplier:
             self._insert(params)
         if planned.get("update"):
             self._update(params)
+        # Customers this chunk wrote orders for wait until the chunk holding the last
+        # order naming them (see _plan_settling); one an order left, now.
+        execute(
+            "INSERT INTO imp_deferred (customer_id, due_g) SELECT DISTINCT o.customer_id, "
+            "coalesce(s.last_g, 0) FROM imp_order o "
+            "LEFT JOIN imp_settle s ON s.customer_id = o.customer_id "
+            "WHERE o.action IN ('created', 'updated') AND o.customer_id IS NOT NULL "
+            "ON CONFLICT DO NOTHING"
+        )
         customers = [
             row[0]
             for row in fetchall(
-                "SELECT customer_id FROM imp_order WHERE action IN ('created', 'updated') "
-                "UNION SELECT old_customer_id FROM imp_order WHERE action = 'updated'"
+                "WITH due AS (DELETE FROM imp_deferred WHERE due_g <= %(hi)s "
+                "RETURNING customer_id) SELECT customer_id FROM due "
+                # After a resume, customers whose earlier orders an earlier run wrote.
+                "UNION SELECT customer_id FROM imp_settle WHERE last_g BETWEEN %(lo)s AND %(hi)s "
+                "UNION SELECT old_customer_id FROM imp_order WHERE action = 'updated'",
+                params,
             )
             if row[0] is not None
         ]

@@ -276,3 +276,10 @@ def _fail_stopped(job: ImportJob, now: Any) -> None:
     ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
         status=status, phase=ImportPhase.DONE, message=message, finished_at=now, updated_at=now
     )
+    if job.kind == "orders" and not job.dry_run and job.checkpoint:
+        # Its runs stopped without settling: customers whose last order in the file was
+        # never reached may wait for a refresh. Which ones died with the worker's
+        # session, so the account's are all recomputed (rows already right are kept).
+        from orders.services import customer_aggregates_refresh
+
+        customer_aggregates_refresh(account_id=job.account_id, customer_ids=None)
