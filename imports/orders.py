@@ -181,10 +181,14 @@ class OrdersApplier:
             f"WHEN r.r_{name} IS NOT NULL THEN {self._customer_by(name, f'r.r_{name}')}"
             for name in refs
         )
+        columns = ", ".join(f"r_{name}" for name in refs)
+        # Each distinct reference is looked up once, however many orders name it.
         execute(
-            "INSERT INTO imp_settle (customer_id, last_g) SELECT customer_id, max(g) FROM ("
-            f"SELECT r.g, CASE {customer} END AS customer_id FROM (SELECT l.g, {lasts} "
-            "FROM imp_line l JOIN imp_stage s ON s.rn = l.rn GROUP BY l.g) r) q "
+            "INSERT INTO imp_settle (customer_id, last_g) SELECT customer_id, max(last_g) "
+            f"FROM (SELECT CASE {customer} END AS customer_id, r.last_g FROM ("
+            f"SELECT {columns}, max(g) AS last_g FROM (SELECT l.g, {lasts} "
+            "FROM imp_line l JOIN imp_stage s ON s.rn = l.rn GROUP BY l.g) o "
+            f"GROUP BY {columns}) r) q "
             "WHERE customer_id IS NOT NULL GROUP BY customer_id",
             self.params,
         )
