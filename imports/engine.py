@@ -355,7 +355,10 @@ class Engine:
             else:
                 self.applier = FlatApplier(self)
             with account_scope(self.account):
+                # Committed on its own: the page shows the phase, and a long plan starts
+                # with a fresh heartbeat.
                 self._save(phase=ImportPhase.PLANNING, warnings=self.warnings)
+            with account_scope(self.account):
                 started = time.monotonic()
                 units = self.applier.plan()
                 self.timings["plan"] = time.monotonic() - started
