@@ -30,6 +30,7 @@ import csv
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ FIRST_CHUNK = 1_000
 MIN_CHUNK = 200
 MAX_CHUNK = 50_000
 READ_BATCH_SECONDS = 0.5
+HEARTBEAT_SECONDS = 20  # while one long phase runs (the reaper waits 2 minutes)
 ERRORS_KEPT = 1_000
 # Jobs writing at least this many rows refresh the planner's statistics afterwards,
 # and during the import after ANALYZE_FIRST rows, then each time the rows written
@@ -355,10 +357,9 @@ class Engine:
             else:
                 self.applier = FlatApplier(self)
             with account_scope(self.account):
-                # Committed on its own: the page shows the phase, and a long plan starts
-                # with a fresh heartbeat.
+                # Committed on its own: the page shows the phase.
                 self._save(phase=ImportPhase.PLANNING, warnings=self.warnings)
-            with account_scope(self.account):
+            with self._beating(), account_scope(self.account):
                 started = time.monotonic()
                 units = self.applier.plan()
                 self.timings["plan"] = time.monotonic() - started
@@ -579,6 +580,31 @@ class Engine:
         written = t.created + t.updated
         if not self.job.dry_run and written >= ANALYZE_AFTER_ROWS:
             self._analyze()
+
+    @contextmanager
+    def _beating(self) -> Iterator[None]:
+        """Around one long statement sequence (the plan of a big file): a thread with its
+        own connection moves the job's heartbeat every HEARTBEAT_SECONDS, so the reaper
+        does not take a long plan for a dead worker."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            try:
+                while not stop.wait(HEARTBEAT_SECONDS):
+                    with account_scope(self.account):
+                        ImportJob.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
+            except DatabaseError:
+                log.exception("import %s: could not beat", self.job.pk)
+            finally:
+                connection.close()  # this thread's own connection
+
+        thread = threading.Thread(target=beat, name=f"import-{self.job.pk}-beat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _settle_after_stop(self) -> None:
         applier = getattr(self, "applier", None)

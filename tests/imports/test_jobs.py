@@ -2,6 +2,7 @@
 that dies mid-import (the job resumes from its checkpoint, or fails saying what was
 committed), and the periodic reaper."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,24 @@ def test_an_interrupted_command_cancels_its_job_keeping_what_was_committed(accou
     assert job.status == "cancelled"
     assert job.message.startswith("Interrupted after 10 of 25 rows")
     assert len(customers(account)) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_plan_keeps_the_heartbeat_moving(account, monkeypatch):
+    """The plan of a big file is one long transaction: a thread beats meanwhile, so the
+    reaper does not take the job for one whose worker died."""
+    monkeypatch.setattr(engine, "HEARTBEAT_SECONDS", 0.05)
+    original = engine.FlatApplier.plan
+    seen = []
+
+    def slow_plan(self):
+        seen.append(ImportJob.objects.get(pk=self.job.pk).heartbeat_at)
+        time.sleep(0.5)
+        seen.append(ImportJob.objects.get(pk=self.job.pk).heartbeat_at)
+        return original(self)
+
+    monkeypatch.setattr(engine.FlatApplier, "plan", slow_plan)
+    job = run_import(account, "customers", rows(3))
+
+    assert (job.status, job.created) == ("succeeded", 3)
+    assert seen[1] > seen[0]
