@@ -108,47 +108,6 @@ CUSTOMER_COLUMNS = [
     ("refusals_count", "str", "t.refusals_count"),
     ("loyalty_points", "money", "t.loyalty_points"),
 ]
-CUSTOMER_SOURCE_COLUMNS = [
-    "id",
-    "number",
-    "external_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "company",
-    "type",
-    "status",
-    "gender",
-    "date_of_birth",
-    "street",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "billing_address",
-    "shipping_address",
-    "payment_terms",
-    "credit_limit",
-    "tax_id",
-    "metadata",
-    "tags",
-    "email_opt_in",
-    "sms_opt_in",
-    "unsubscribed_at",
-    "assigned_to_id",
-    "source_lead",
-    "notes",
-    "created_at",
-    "updated_at",
-    "lifetime_spend",
-    "total_orders",
-    "average_order_value",
-    "first_order_date",
-    "last_order_date",
-    "refusals_count",
-    "loyalty_points",
-]
 
 # Orders: one line per item (an order without items is one line with blank item cells),
 # which is what the orders import reads back.
@@ -179,26 +138,6 @@ ORDER_COLUMNS = [
     ("discount_percent", "money", "i.discount_percent"),
     ("line_total", "money", "i.line_total"),
 ]
-ORDER_SOURCE_COLUMNS = [
-    "id",
-    "account_id",
-    "number",
-    "external_id",
-    "customer_id",
-    "status",
-    "channel",
-    "pos_id",
-    "payment_method",
-    "currency",
-    "ordered_at",
-    "amount",
-    "loyalty_card",
-    "shipping_address",
-    "billing_address",
-    "notes",
-    "created_at",
-    "updated_at",
-]
 
 
 def _select(columns: list[tuple[str, str, str]]) -> str:
@@ -208,14 +147,20 @@ def _select(columns: list[tuple[str, str, str]]) -> str:
     )
 
 
+def _source(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
+    """The list's query with every column of its model, for `t` to select from."""
+    columns = [f.attname for f in queryset.model._meta.concrete_fields]
+    return queryset.values(*columns).query.sql_with_params()
+
+
 def customers_copy_sql(queryset: QuerySet) -> tuple[str, list[Any]]:
-    inner, params = queryset.values(*CUSTOMER_SOURCE_COLUMNS).query.sql_with_params()
+    inner, params = _source(queryset)
     query = f"SELECT {_select(CUSTOMER_COLUMNS)} FROM ({inner}) AS t"
     return f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", list(params)
 
 
 def orders_copy_sql(queryset: QuerySet, items_table: str) -> tuple[str, list[Any]]:
-    inner, params = queryset.values(*ORDER_SOURCE_COLUMNS).query.sql_with_params()
+    inner, params = _source(queryset)
     query = (
         f"SELECT {_select(ORDER_COLUMNS)} FROM ({inner}) AS t LEFT JOIN LATERAL "
         f"(SELECT * FROM {items_table} i WHERE i.account_id = t.account_id "
