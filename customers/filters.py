@@ -1,21 +1,20 @@
 """Query-parameter filters and ordering of the customer list (API and pages)."""
 
 import re
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.db.models import F, QuerySet
-from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import rest_framework as filters
 from rest_framework.filters import OrderingFilter
 
+from crm_project.datetimes import InvalidDateTime, parse_account_datetime
 from customers import selectors
 from customers.models import Customer, CustomerStatus, CustomerType
 
 _IGNORED = re.compile(r"[\s_\-]+")
-_SPACED_OFFSET = re.compile(r" (\d{2}(?::?\d{2})?)$")
 
 
 class LenientChoiceFormField(forms.ChoiceField):
@@ -36,8 +35,9 @@ class LenientChoiceFilter(filters.ChoiceFilter):
 
 
 class AccountDateTimeFormField(forms.CharField):
-    """An ISO datetime or a bare date; without an offset it is in the account's
-    timezone and a bare date means 00:00 there (SPEC: API conventions)."""
+    """An ISO datetime or a bare date, read by crm_project.datetimes: without an offset
+    it is in the account's timezone and a bare date means 00:00 there (SPEC: API
+    conventions); an instant outside the years 1 to 9999 is refused."""
 
     def __init__(self, *args: Any, timezone_name: str = "UTC", **kwargs: Any) -> None:
         self.timezone_name = timezone_name
@@ -47,19 +47,11 @@ class AccountDateTimeFormField(forms.CharField):
         text = (super().to_python(value) or "").strip()
         if not text:
             return None
-        tz = ZoneInfo(self.timezone_name)
-        day = parse_date(text) if len(text) <= 10 else None
-        if day is not None:
-            return datetime.combine(day, time.min, tzinfo=tz)
-        if "T" in text:  # an unencoded `+` of an offset arrives as a space
-            text = _SPACED_OFFSET.sub(r"+\1", text)
         try:
-            moment = parse_datetime(text)
-        except ValueError:
-            moment = None
-        if moment is None:
-            raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO 8601 datetime.")
-        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+            moment, _is_date = parse_account_datetime(text, ZoneInfo(self.timezone_name))
+        except InvalidDateTime as exc:
+            raise forms.ValidationError(str(exc), code=exc.code) from None
+        return moment
 
 
 class AccountDateTimeFilter(filters.Filter):

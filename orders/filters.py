@@ -1,14 +1,22 @@
 """Query-parameter filters of products, points of sale and orders."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
-from crm_project.api.fields import ChoiceField, DateTimeField
+from crm_project.api.fields import ChoiceField
+from crm_project.datetimes import (
+    InvalidDateTime,
+    account_zone,
+    next_local_midnight,
+    parse_account_datetime,
+)
 from orders import selectors
 from orders.models import Channel, Order, OrderStatus, PaymentMethod, PointOfSale, Product
 
@@ -51,19 +59,18 @@ class ChoiceListFilter(filters.CharFilter):
         return qs.filter(**{f"{self.field_name}__in": value})
 
 
-class _When(serializers.Serializer):
-    at = DateTimeField()
+def _zone(request: Any) -> ZoneInfo:
+    return account_zone(getattr(getattr(request, "access", None), "account", None))
 
 
 def _parse_when(request: Any, name: str, value: str) -> tuple[datetime, bool]:
-    """(instant, was a bare date) read as the body's datetimes are: without an offset in
-    the account's timezone, a bare date at 00:00 there."""
-    account = getattr(getattr(request, "access", None), "account", None)
-    parser = _When(data={"at": value}, context={"account": account})
-    if not parser.is_valid():
-        raise serializers.ValidationError({name: parser.errors["at"]})
-    is_date = len(value.strip()) <= 10 and "T" not in value
-    return parser.validated_data["at"], is_date
+    """(instant, was a bare date) read as the body's datetimes are
+    (crm_project.datetimes): without an offset in the account's timezone, a bare date
+    at 00:00 there."""
+    try:
+        return parse_account_datetime(value, _zone(request))
+    except InvalidDateTime as exc:
+        raise serializers.ValidationError({name: [ErrorDetail(str(exc), code=exc.code)]}) from None
 
 
 class ProductFilter(filters.FilterSet):
@@ -146,5 +153,6 @@ class OrderFilter(filters.FilterSet):
     def filter_ordered_before(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         at, is_date = _parse_when(self.request, name, value)
         if is_date:
-            return queryset.filter(ordered_at__lt=at + timedelta(days=1))
+            end = next_local_midnight(at, _zone(self.request))
+            return queryset if end is None else queryset.filter(ordered_at__lt=end)
         return queryset.filter(ordered_at__lte=at)

@@ -1,17 +1,16 @@
 """Serializer fields shared by every app's API."""
 
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP
 from operator import attrgetter
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
+
+from crm_project import datetimes
 
 _IGNORED = re.compile(r"[\s_\-]+")
 
@@ -141,47 +140,24 @@ class MoneyField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-def account_timezone(context: Mapping[str, Any]) -> ZoneInfo:
-    account = context.get("account")
-    return ZoneInfo(getattr(account, "timezone", None) or "UTC")
-
-
-_SEED_DATETIME = re.compile(
-    r"^(?P<m>\d{1,2})-(?P<d>\d{1,2})-(?P<y>\d{4})"
-    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
-)
-
-
 class DateTimeField(serializers.DateTimeField):
-    """ISO 8601 in and out (UTC with offset on output). A value without an offset is in
-    the account's timezone, a bare date means 00:00 there, and seed 002's
-    `MM-dd-yyyy HH:mm:ss` is read too."""
+    """ISO 8601 in and out (UTC with offset on output), read by
+    crm_project.datetimes: a value without an offset is in the account's timezone, a
+    bare date means 00:00 there, seed 002's `MM-dd-yyyy HH:mm:ss` is read too, and an
+    instant outside the years 1 to 9999 is a 400 naming the field."""
+
+    default_error_messages = {"out_of_range": datetimes.OUT_OF_RANGE}
 
     def to_internal_value(self, value: Any) -> datetime:
-        tz = account_timezone(self.parent.context if self.parent is not None else {})
-        if isinstance(value, str):
-            text = value.strip()
-            match = _SEED_DATETIME.match(text)
-            if match:
-                try:
-                    parsed = datetime(
-                        int(match["y"]),
-                        int(match["m"]),
-                        int(match["d"]),
-                        int(match["H"] or 0),
-                        int(match["M"] or 0),
-                        int(match["S"] or 0),
-                    )
-                except ValueError:
-                    self.fail("invalid", format="ISO 8601 or MM-dd-yyyy HH:mm:ss")
-                return parsed.replace(tzinfo=tz)
-            parsed_date = parse_date(text) if len(text) <= 10 else None
-            if parsed_date is not None:
-                return datetime.combine(parsed_date, time.min, tzinfo=tz)
-            parsed_dt = parse_datetime(text)
-            if parsed_dt is not None and parsed_dt.tzinfo is None:
-                return parsed_dt.replace(tzinfo=tz)
-        return super().to_internal_value(value)
+        try:
+            moment, _is_date = datetimes.parse_account_datetime(
+                value, datetimes.account_zone(self.context.get("account"))
+            )
+        except datetimes.InvalidDateTime as exc:
+            if exc.code == "out_of_range":
+                self.fail("out_of_range")
+            self.fail("invalid", format="ISO 8601 or MM-dd-yyyy HH:mm:ss")
+        return moment
 
     def to_representation(self, value: Any) -> Any:
         if isinstance(value, datetime):

@@ -252,6 +252,57 @@ def test_an_order_date_without_offset_is_in_the_account_timezone(api_client, cus
     assert body["ordered_at"] == "2024-07-01T08:00:00Z"
 
 
+@pytest.mark.parametrize(
+    ("timezone", "ordered_at"),
+    [
+        ("America/New_York", "9999-12-31T23:30:00"),  # year 10000 in UTC
+        ("Pacific/Auckland", "0001-01-01"),  # year 0 in UTC
+        ("UTC", "0001-01-01T00:00:00+00:01"),
+    ],
+)
+def test_an_order_date_out_of_range_once_its_zone_applies_is_a_400(
+    api_client, customer, account, timezone, ordered_at
+):
+    account.timezone = timezone
+    account.save()
+    response = api_client.post(
+        ORDERS, {"customer": str(customer.pk), "amount": "1", "ordered_at": ordered_at}
+    )
+    assert errors_by_attr(response) == {"ordered_at": "out_of_range"}
+    with account_scope(account):
+        assert not Order.objects.exists()
+    assert api_client.get(ORDERS).status_code == 200
+    assert api_client.get(f"/api/v1/customers/{customer.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("ordered_before=9999-12-31", 200),  # the whole last day: no upper bound
+        ("ordered_after=0001-01-01T00:00:00%2B00:01", 400),
+        ("ordered_before=12-31-9999 23:00:00", 200),
+    ],
+)
+def test_order_date_filters_at_the_edges_never_answer_500(api_client, customer, query, status):
+    post_order(api_client, customer)
+    response = api_client.get(f"{ORDERS}?{query}")
+    assert response.status_code == status, response.json()
+    if status == 200:
+        assert response.json()["count"] == 1
+
+
+def test_ordered_before_a_date_ends_at_local_midnight_across_a_dst_change(
+    api_client, customer, account
+):
+    """Paris leaves summer time on 2024-10-27: that day lasts 25 hours, and an order at
+    23:30 that evening is still on it."""
+    account.timezone = "Europe/Paris"
+    account.save()
+    post_order(api_client, customer, ordered_at="2024-10-27T23:30:00")
+    assert api_client.get(f"{ORDERS}?ordered_before=2024-10-27").json()["count"] == 1
+    assert api_client.get(f"{ORDERS}?ordered_before=2024-10-26").json()["count"] == 0
+
+
 def test_ordered_at_defaults_to_now(api_client, customer):
     before = datetime.now(UTC)
     body = post_order(api_client, customer)
