@@ -8,8 +8,10 @@ delimiter, with the physical line where each record starts.
 - Records: Python's csv module (quoted fields with embedded newlines and doubled
   quotes); a record's line is the physical line it starts on, the header being line 1.
   Blank lines and rows whose every field is blank are not records.
-- A file that is empty, binary (NUL bytes, a workbook, an archive, an image) or has no
-  header cannot be read: `UnreadableFile`, whose message says why.
+- A file that is empty, binary (a workbook, an archive, an image, or mostly NUL and
+  control bytes) or has no header cannot be read: `UnreadableFile`, whose message says
+  why. A NUL character in a header fails the file; in a record, that record (it
+  cannot be stored as text: imports.staging).
 """
 
 from __future__ import annotations
@@ -62,11 +64,19 @@ class Record:
     error: str | None = None  # a record the csv module could not read
 
 
+# Control bytes no text file has (tab, newlines and NUL aside: a stray NUL in a text
+# file fails its record, not the file).
+CONTROL_BYTES = bytes(set(range(32)) - {0, 9, 10, 12, 13, 26})
+# Text files have a few NUL bytes at most; binary formats many.
+NUL_SHARE_BINARY = 0.1
+
+
 def _binary_kind(sample: bytes) -> str | None:
     for signature, description in BINARY_SIGNATURES:
         if sample.startswith(signature):
             return description
-    if b"\x00" in sample:
+    nuls = sample.count(b"\x00")
+    if nuls and (nuls > NUL_SHARE_BINARY * len(sample) or any(b in CONTROL_BYTES for b in sample)):
         return "a binary file"
     return None
 
@@ -146,7 +156,11 @@ def inspect(path: Path) -> CsvFormat:
     if not header:
         raise UnreadableFile("The file has no header line.")
     header = [cell.strip().lstrip("\ufeff").strip() for cell in header]
-    if any(ch in "".join(header) for ch in "\x00\ufffd"):
+    if "\x00" in "".join(header):
+        raise UnreadableFile(
+            "The header line holds a NUL character (byte 0), which is not text: remove it."
+        )
+    if "\ufffd" in "".join(header):
         raise UnreadableFile("This is not a CSV file: its header is not text.")
     return CsvFormat(encoding=encoding, delimiter=delimiter, header=header)
 

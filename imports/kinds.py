@@ -1,9 +1,11 @@
 """What can be imported, declared per kind: the columns (with their aliases, types and
 limits), the upsert keys, the columns a file must have, where unknown columns go.
 
-The engine (imports.engine) reads nothing else: a new kind (leads) joins by adding its
-declaration to KINDS. A flat kind (one file row, one record) uses the generic applier;
-orders use the grouped one (one line per item, grouped by the order's key).
+The engine (imports.runner and its appliers) reads nothing else: a new kind (leads)
+joins by adding its declaration to KINDS. A flat kind (one file row, one record) uses
+the generic applier; orders use the grouped one (one line per item, grouped by the
+order's key). The rules a kind's own app enforces on its writes come from that app
+(`<app>/import_sql.py`, beside the services they mirror).
 
 Header names are matched by their key (`header_key`): accents dropped, camelCase split,
 lower case, runs of other characters as `_` (`Prénom` -> `prenom`, `IdClient` ->
@@ -16,11 +18,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from types import ModuleType
 from typing import Any
 
 from django.db import models
 
 from crm_project.api.parsers import snake_case
+from customers import import_sql as customer_writes
+from customers.models import Customer, CustomerStatus, CustomerType, Gender
+from orders import import_sql as order_writes
+from orders.models import Channel, Order, OrderItem, OrderStatus, PaymentMethod, Product
 
 # --- Column types -----------------------------------------------------------------------
 
@@ -96,9 +103,12 @@ class Kind:
     create_checks: tuple[tuple[str, str], ...] = ()
     # SQL statements run on the chunk table after typing (derived values).
     derive: tuple[str, ...] = ()
+    # Fields derived from another one (first_name from name): written when the file
+    # has either.
+    derived_from: dict[str, str] = field(default_factory=dict)
     applier: str = "flat"
-    # The per-kind settings the applier needs beyond the above.
-    options: dict[str, Any] = field(default_factory=dict)
+    # The owning app's import SQL, for an applier of its own (orders.import_sql).
+    writes: ModuleType | None = None
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -267,8 +277,6 @@ def _choices(
 
 
 def _customers() -> Kind:
-    from customers.models import Customer, CustomerStatus, CustomerType, Gender
-
     def text(name: str, *aliases: str, length: int | None = None) -> Field:
         model_field = Customer._meta.get_field(name)
         return Field(
@@ -375,40 +383,6 @@ def _customers() -> Kind:
             )
         ),
     )
-    # `name` fills first_name / last_name as the API does: given names win, the last
-    # word of `name` is the last name (customers.api.serializers.names_from_input).
-    norm = "regexp_replace(btrim(ch.v_name), '\\s+', ' ', 'g')"
-    fn = "regexp_replace(ch.v_first_name, '\\s+', ' ', 'g')"
-    ln = "regexp_replace(ch.v_last_name, '\\s+', ' ', 'g')"
-    derive = (
-        f"""
-        UPDATE imp_chunk ch SET
-          v_first_name = CASE
-            WHEN ch.v_first_name IS NOT NULL THEN ch.v_first_name
-            WHEN ch.v_last_name IS NOT NULL THEN
-              CASE WHEN lower({norm}) = lower({ln}) THEN ''
-                   WHEN lower(right({norm}, length({ln}) + 1)) = ' ' || lower({ln})
-                   THEN left({norm}, length({norm}) - length({ln}) - 1)
-                   ELSE {norm} END
-            ELSE regexp_replace({norm}, '\\s*\\S+$', '') END,
-          v_last_name = CASE
-            WHEN ch.v_last_name IS NOT NULL THEN ch.v_last_name
-            WHEN ch.v_first_name IS NOT NULL THEN
-              CASE WHEN lower({norm}) = lower({fn}) THEN ''
-                   WHEN lower(left({norm}, length({fn}) + 1)) = lower({fn}) || ' '
-                   THEN substr({norm}, length({fn}) + 2)
-                   ELSE {norm} END
-            ELSE coalesce(substring({norm} from '\\S+$'), '') END
-         WHERE ch.v_name IS NOT NULL AND btrim(ch.v_name) <> ''
-        """,  # noqa: S608  (SQL over the engine's own chunk table)
-        """
-        UPDATE imp_chunk ch
-           SET errs = errs
-               || ('name' || E'\\t' || 'Each part of the name is at most 150 characters.')
-         WHERE ch.v_name IS NOT NULL
-           AND (length(ch.v_first_name) > 150 OR length(ch.v_last_name) > 150)
-        """,
-    )
     return Kind(
         name="customers",
         noun="customer",
@@ -438,20 +412,14 @@ def _customers() -> Kind:
         create_id_field="id_client",
         metadata_column="metadata",
         sequence="customer",
-        create_checks=(
-            (
-                "coalesce(ch.v_email, '') <> '' OR coalesce(ch.v_phone, '') <> ''",
-                "A customer needs an email or a phone.",
-            ),
-        ),
-        derive=derive,
-        options={"derived": {"first_name": "name", "last_name": "name"}},
+        create_checks=customer_writes.CREATE_CHECKS,
+        # `name` fills first_name / last_name (customers.import_sql).
+        derive=customer_writes.DERIVE,
+        derived_from={"first_name": "name", "last_name": "name"},
     )
 
 
 def _products() -> Kind:
-    from orders.models import Product
-
     def text(name: str, *aliases: str) -> Field:
         model_field = Product._meta.get_field(name)
         return Field(
@@ -498,13 +466,11 @@ def _products() -> Kind:
                 guard="t.external_id IS NOT NULL",
             ),
         ),
-        create_checks=(("ch.v_name IS NOT NULL", "A new product needs a name."),),
+        create_checks=order_writes.PRODUCT_CREATE_CHECKS,
     )
 
 
 def _orders() -> Kind:
-    from orders.models import Channel, Order, OrderItem, OrderStatus, PaymentMethod
-
     def text(name: str, *aliases: str, model: Any = Order, level: str = "order") -> Field:
         model_field = model._meta.get_field(name)
         return Field(
@@ -615,18 +581,14 @@ def _orders() -> Kind:
         ),
         required=(("external_id", "id"), ("customer", "customer_external_id", "customer_email")),
         applier="orders",
+        writes=order_writes,
     )
 
 
-_KINDS: dict[str, Kind] = {}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (_customers(), _orders(), _products())}
+KIND_NAMES = tuple(KINDS)
 
 
 def get_kind(name: str) -> Kind:
     """The declaration of `name` (customers, orders, products); KeyError if unknown."""
-    if not _KINDS:
-        for kind in (_customers(), _orders(), _products()):
-            _KINDS[kind.name] = kind
-    return _KINDS[name]
-
-
-KIND_NAMES = ("customers", "orders", "products")
+    return KINDS[name]

@@ -4,10 +4,12 @@ The uploaded bytes live on disk, not in the database: `MEDIA_ROOT/imports/<accou
 id>/<job id>/` holds `source.csv` (the upload) and `errors.csv` (the failed rows, written
 as chunks commit). Web and worker processes on one machine share that directory."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 
-from crm_project.tenancy import TenantModel
+from crm_project.models import TenantModel
 
 
 class ImportStatus(models.TextChoices):
@@ -108,3 +110,18 @@ class ImportJob(TenantModel):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def directory(self) -> Path:
+        """MEDIA_ROOT/imports/<account>/<job>: its upload and its error report."""
+        return Path(settings.MEDIA_ROOT) / "imports" / str(self.account_id) / str(self.pk)
+
+    @property
+    def source_file(self) -> Path:
+        path = Path(self.source_path)
+        return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+
+    @property
+    def report_file(self) -> Path:
+        """errors.csv, written as chunks commit."""
+        return self.directory / "errors.csv"

@@ -6,7 +6,6 @@ from pathlib import Path
 from django.db.models import QuerySet
 
 from accounts.models import Account
-from imports.engine import report_file
 from imports.models import ImportJob
 
 
@@ -20,5 +19,5 @@ def import_job_get(account: Account, job_id: uuid.UUID | str) -> ImportJob | Non
 
 def import_job_report(job: ImportJob) -> Path | None:
     """The job's errors.csv, if the engine has started writing it."""
-    path = report_file(job)
+    path = job.report_file
     return path if path.exists() else None

@@ -25,13 +25,14 @@ from accounts.models import Account
 from crm_project.api.exceptions import Conflict
 from crm_project.tenancy import account_scope, unscoped
 from imports import csvio, kinds
-from imports.engine import Engine, source_file, upload_dir
 from imports.models import ImportJob, ImportPhase, ImportStatus
+from imports.runner import Runner
+from orders.services import customer_aggregates_refresh
 
 log = logging.getLogger(__name__)
 
-# A running job whose heartbeat is older than this has lost its worker (the engine
-# beats at least once per chunk or read batch, about every half second).
+# A running job whose heartbeat is older than this has lost its worker (the runner
+# beats every HEARTBEAT_SECONDS, and at each chunk or read batch).
 STALE_AFTER = timedelta(minutes=2)
 # A queued job no worker has claimed for this long is sent again (a lost message).
 REQUEUE_AFTER = timedelta(minutes=10)
@@ -42,7 +43,7 @@ def _precheck(job: ImportJob) -> str | None:
     """Why the file cannot be processed at all (empty, binary, no header, a missing
     required column), found before queueing so the job fails at once; None if fine."""
     try:
-        fmt = csvio.inspect(source_file(job))
+        fmt = csvio.inspect(job.source_file)
         kinds.map_header(kinds.get_kind(job.kind), fmt.header)
     except (csvio.UnreadableFile, kinds.MissingColumns) as exc:
         return str(exc)
@@ -94,7 +95,7 @@ def import_job_create(
         job.source_path = str(Path(path).resolve())
         job.file_size = Path(path).stat().st_size if Path(path).exists() else 0
     else:
-        directory = upload_dir(job)
+        directory = job.directory
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / "source.csv"
         size = 0
@@ -117,6 +118,9 @@ def import_job_create(
 
 
 def _claim(job_id: Any) -> ImportJob | None:
+    """The job, now running as this caller's attempt (`attempts` + 1), or None. A
+    queued job is claimed, or a running one whose worker stopped beating: that run's
+    next write of the job then finds another attempt, and stops."""
     now = timezone.now()
     claimed = (
         ImportJob.objects.filter(pk=job_id, attempts__lt=MAX_ATTEMPTS, cancel_requested=False)
@@ -145,27 +149,14 @@ def import_job_run(
     chunk_hook: Callable[[int, int], None] | None = None,
 ) -> ImportJob | None:
     """Claim the job and run it to its end; None when it is not this caller's to run
-    (already running elsewhere, finished, or cancelled). Call outside a transaction:
-    the engine commits chunk by chunk."""
+    (already running elsewhere, finished, or cancelled), or stopped being so (another
+    worker took it over). Call outside a transaction: the runner commits chunk by
+    chunk."""
     with account_scope(account_id):
         job = _claim(job_id)
     if job is None:
         return None
-    engine = Engine(job, on_progress=on_progress, chunk_hook=chunk_hook)
-    try:
-        return engine.run()
-    except Exception as exc:
-        log.exception("import %s stopped", job_id)
-        committed = engine.processed
-        try:
-            engine.fail(
-                f"The import stopped on an internal error ({type(exc).__name__}) after "
-                f"{committed} rows; what those rows changed is committed. Upload the file "
-                "again to finish: rows already imported are skipped."
-            )
-        except Exception:
-            log.exception("import %s: could not record the failure", job_id)
-        raise
+    return Runner(job, on_progress=on_progress, chunk_hook=chunk_hook).run()
 
 
 @transaction.atomic
@@ -244,13 +235,13 @@ def import_jobs_reap() -> dict[str, int]:
                 updated_at=now,
             )
             resumed += 1
-        task.apply_async(args=[str(row["pk"])], headers={"account_id": str(row["account_id"])})
+        task.delay_on_commit_for(row["account_id"], str(row["pk"]))
     for row in waiting:
         with account_scope(row["account_id"]):
             ImportJob.objects.filter(pk=row["pk"], status=ImportStatus.QUEUED).update(
                 heartbeat_at=now, updated_at=now
             )
-        task.apply_async(args=[str(row["pk"])], headers={"account_id": str(row["account_id"])})
+        task.delay_on_commit_for(row["account_id"], str(row["pk"]))
         requeued += 1
     return {"resumed": resumed, "failed": failed, "requeued": requeued}
 
@@ -273,13 +264,18 @@ def _fail_stopped(job: ImportJob, now: Any) -> None:
             f"{job.failed} failed) and are kept. Upload the file again to import the "
             "rest: rows already imported are skipped.",
         )
-    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+    # Conditional on the attempt and the stale heartbeat: a run alive after all keeps
+    # its job.
+    ImportJob.objects.filter(
+        pk=job.pk,
+        status=ImportStatus.RUNNING,
+        attempts=job.attempts,
+        heartbeat_at__lt=now - STALE_AFTER,
+    ).update(
         status=status, phase=ImportPhase.DONE, message=message, finished_at=now, updated_at=now
     )
     if job.kind == "orders" and not job.dry_run and job.checkpoint:
         # Its runs stopped without settling: customers whose last order in the file was
         # never reached may wait for a refresh. Which ones died with the worker's
         # session, so the account's are all recomputed (rows already right are kept).
-        from orders.services import customer_aggregates_refresh
-
         customer_aggregates_refresh(account_id=job.account_id, customer_ids=None)

@@ -15,7 +15,14 @@ a lateral subquery or a join with the Python checks' results (`imp_py`), returne
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from psycopg import Copy
+from psycopg import sql as pg
 
 from imports.kinds import Field, T, header_key
 
@@ -50,9 +57,46 @@ TRUE_WORDS = ("true", "t", "yes", "y", "1", "on", "oui", "o", "vrai", "x")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "off", "non", "faux")
 
 
-def quote(text: str) -> str:
-    """A SQL string literal (no `%`: the statements take parameters)."""
-    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+# --- Running statements ------------------------------------------------------------------
+
+
+def execute(statement: str, params: dict[str, Any] | None = None) -> int:
+    """Run `statement` (named parameters); the rows it touched."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or {})
+        return cursor.rowcount
+
+
+def fetchall(statement: str, params: dict[str, Any] | None = None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or {})
+        return cursor.fetchall()
+
+
+@contextmanager
+def copy_into(statement: str) -> Iterator[Copy]:
+    """A `COPY ... FROM STDIN` to write rows to."""
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        yield copy
+
+
+def copy_rows(statement: str, rows: Iterable[tuple]) -> None:
+    with copy_into(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def literal(text: str) -> str:
+    """A SQL string literal, `%` doubled (the statements take named parameters)."""
+    return pg.Literal(text).as_string(None).replace("%", "%%")
+
+
+def ident(name: str) -> str:
+    """A table or column name, quoted as an identifier."""
+    return pg.Identifier(name).as_string(None)
+
+
+# --- Typing a cell --------------------------------------------------------------------------
 
 
 def clean(raw: str) -> str:
@@ -65,7 +109,7 @@ def clean(raw: str) -> str:
 
 
 def err(field_name: str, message_sql: str) -> str:
-    return f"({quote(field_name)} || E'\\t' || {message_sql})"
+    return f"({literal(field_name)} || E'\\t' || {message_sql})"
 
 
 def choice_key(text: str) -> str:
@@ -131,7 +175,7 @@ def phone_fast(x: str) -> str:
 
 def _python_join(f: Field, x: str) -> tuple[str, str]:
     alias = f"py_{f.name}"
-    join = f"LEFT JOIN imp_py {alias} ON {alias}.field = {quote(f.name)} AND {alias}.raw = {x}"
+    join = f"LEFT JOIN imp_py {alias} ON {alias}.field = {literal(f.name)} AND {alias}.raw = {x}"
     return alias, join
 
 
@@ -145,7 +189,9 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
         error = None
         too_long = f"Ensure this field has no more than {f.max_length} characters."
         if f.max_length:
-            error = f"CASE WHEN length({x}) > {f.max_length} THEN {err(name, quote(too_long))} END"
+            error = (
+                f"CASE WHEN length({x}) > {f.max_length} THEN {err(name, literal(too_long))} END"
+            )
         return Typed(x, error)
 
     if f.type in (T.EMAIL, T.PHONE):
@@ -186,13 +232,13 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
             f"{lat}.v",
             f"CASE WHEN {alias}.error IS NOT NULL THEN {err(name, f'{alias}.error')} "
             f"WHEN {too_long} THEN "
-            f"{err(name, quote(f'Each tag has at most {limit} characters.'))} END",
+            f"{err(name, literal(f'Each tag has at most {limit} characters.'))} END",
             [join, lateral],
         )
 
     if f.type is T.CHOICE:
         cases = " ".join(
-            f"WHEN {quote(choice_key(spelling))} THEN {quote(value)}"
+            f"WHEN {literal(choice_key(spelling))} THEN {literal(value)}"
             for spelling, value in dict(f.choices).items()
         )
         lateral = (
@@ -204,13 +250,13 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
         return Typed(
             f"{lat}.v",
             f"CASE WHEN {x} IS NOT NULL AND {lat}.v IS NULL THEN "
-            f"{err(name, quote(chr(34)) + f' || {x} || ' + quote(invalid))} END",
+            f"{err(name, literal(chr(34)) + f' || {x} || ' + literal(invalid))} END",
             [lateral],
         )
 
     if f.type is T.BOOL:
-        trues = ", ".join(quote(w) for w in TRUE_WORDS)
-        falses = ", ".join(quote(w) for w in FALSE_WORDS)
+        trues = ", ".join(literal(w) for w in TRUE_WORDS)
+        falses = ", ".join(literal(w) for w in FALSE_WORDS)
         lateral = (
             f"LEFT JOIN LATERAL (SELECT CASE WHEN lower({x}) IN ({trues}) THEN TRUE "
             f"WHEN lower({x}) IN ({falses}) THEN FALSE END AS v) {lat} ON TRUE"
@@ -218,7 +264,7 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
         return Typed(
             f"{lat}.v",
             f"CASE WHEN {x} IS NOT NULL AND {lat}.v IS NULL THEN "
-            f"{err(name, quote('Must be a valid boolean (true/false, yes/no, 1/0).'))} END",
+            f"{err(name, literal('Must be a valid boolean (true/false, yes/no, 1/0).'))} END",
             [lateral],
         )
 
@@ -253,7 +299,7 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
         return Typed(
             f"CASE WHEN {x} ~ '{UUID_RE}' THEN {x}::uuid END",
             f"CASE WHEN {x} IS NOT NULL AND {x} !~ '{UUID_RE}' THEN "
-            f"{err(name, quote('Must be a valid UUID.'))} END",
+            f"{err(name, literal('Must be a valid UUID.'))} END",
         )
 
     if f.type is T.AGENT:
@@ -267,7 +313,7 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
         return Typed(
             f"{lat}.v",
             f"CASE WHEN {x} IS NOT NULL AND {lat}.v IS NULL THEN "
-            f"{err(name, quote('Agent not found (give an agent id or external_id).'))} END",
+            f"{err(name, literal('Agent not found (give an agent id or external_id).'))} END",
             [lateral],
         )
 
@@ -279,16 +325,16 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
 
 
 def _number_errors(f: Field, x: str, v: str, invalid: str) -> str:
-    parts = [f"WHEN {x} IS NOT NULL AND {v} IS NULL THEN {err(f.name, quote(invalid))}"]
+    parts = [f"WHEN {x} IS NOT NULL AND {v} IS NULL THEN {err(f.name, literal(invalid))}"]
     if f.minimum is not None:
         parts.append(
             f"WHEN {v} < {f.minimum} THEN "
-            f"{err(f.name, quote(f'Ensure this value is greater than or equal to {f.minimum}.'))}"
+            f"{err(f.name, literal(f'Ensure this value is greater than or equal to {f.minimum}.'))}"
         )
     if f.maximum is not None:
         parts.append(
             f"WHEN {v} > {f.maximum} THEN "
-            f"{err(f.name, quote(f'Ensure this value is less than or equal to {f.maximum}.'))}"
+            f"{err(f.name, literal(f'Ensure this value is less than or equal to {f.maximum}.'))}"
         )
     return "CASE " + " ".join(parts) + " END"
 
@@ -314,19 +360,28 @@ def _valid_ymd(y: str, m: str, d: str) -> str:
     )
 
 
-def _date_messages(f: Field, x: str, lat: str, formats: str) -> str:
+OUT_OF_RANGE = (
+    " falls outside the years 1 to 9999 once its offset or the account's timezone is applied."
+)
+
+
+def _date_messages(f: Field, x: str, lat: str, formats: str, *, ranged: bool = False) -> str:
+    """The error of a date or datetime cell; `ranged`: `lat` also says whether the
+    value fell out of range (`out_of_range`)."""
+
+    def quoted(message: str) -> str:
+        return err(f.name, f"{literal(chr(39))} || {x} || {literal(chr(39) + message)}")
+
     ambiguous = (
         " is ambiguous: set the import's date format to dmy (day first) or mdy (month first)."
     )
-    invalid = " is not a valid date."
+    out_of_range = f"WHEN {lat}.out_of_range THEN {quoted(OUT_OF_RANGE)} " if ranged else ""
     return (
         f"CASE WHEN {x} IS NULL THEN NULL "
-        f"WHEN {lat}.matched IS NOT TRUE THEN "
-        f"{err(f.name, quote(chr(39)) + f' || {x} || ' + quote(f"' is not a {formats}."))} "
-        f"WHEN {lat}.ambiguous THEN "
-        f"{err(f.name, quote(chr(39)) + f' || {x} || ' + quote(chr(39) + ambiguous))} "
-        f"WHEN {lat}.v IS NULL THEN "
-        f"{err(f.name, quote(chr(39)) + f' || {x} || ' + quote(chr(39) + invalid))} "
+        f"WHEN {lat}.matched IS NOT TRUE THEN {quoted(f' is not a {formats}.')} "
+        f"WHEN {lat}.ambiguous THEN {quoted(ambiguous)} "
+        f"{out_of_range}"
+        f"WHEN {lat}.v IS NULL THEN {quoted(' is not a valid date.')} "
         "END"
     )
 
@@ -373,7 +428,13 @@ def _datetime(f: Field, x: str, lat: str, date_order: str | None) -> Typed:
         "AT TIME ZONE 'UTC' END"
     )
     lateral = (
-        f"LEFT JOIN LATERAL (SELECT p.matched, p.ambiguous, "
+        # The instant must be a datetime Python can read, in UTC and in the account's
+        # timezone: PostgreSQL would store years BC and past 9999.
+        "LEFT JOIN LATERAL (SELECT q.matched, q.ambiguous, CASE WHEN q.ok THEN q.v END AS v, "
+        "NOT q.ok AS out_of_range FROM (SELECT q0.*, coalesce("
+        "extract(year FROM q0.v AT TIME ZONE 'UTC') BETWEEN 1 AND 9999 "
+        "AND extract(year FROM q0.v AT TIME ZONE %(tz)s) BETWEEN 1 AND 9999, TRUE) AS ok "
+        "FROM (SELECT p.matched, p.ambiguous, "
         "CASE WHEN NOT p.matched OR p.ambiguous THEN NULL "
         f"WHEN NOT ({_valid_ymd('p.y', 'p.m', 'p.d')}) THEN NULL "
         "WHEN NOT (p.hh BETWEEN 0 AND 23 AND p.mi BETWEEN 0 AND 59 AND p.ss BETWEEN 0 AND 59) "
@@ -396,11 +457,17 @@ def _datetime(f: Field, x: str, lat: str, date_order: str | None) -> Typed:
         f"ELSE regexp_match({x}, '{ISO_DATETIME_RE}') END AS i, "
         # Day/month/year cannot start with four digits and a dash.
         f"CASE WHEN {x} !~ '^[0-9]{{4}}-' THEN regexp_match({x}, '{OTHER_DATETIME_RE}') END AS o "
-        f"OFFSET 0) r OFFSET 0) p) {lat} ON TRUE"
+        f"OFFSET 0) r OFFSET 0) p OFFSET 0) q0) q) {lat} ON TRUE"
     )
     return Typed(
         f"{lat}.v",
-        _date_messages(f, x, lat, "date and time (use ISO 8601, e.g. 2024-05-31T14:30:00+02:00)"),
+        _date_messages(
+            f,
+            x,
+            lat,
+            "date and time (use ISO 8601, e.g. 2024-05-31T14:30:00+02:00)",
+            ranged=True,
+        ),
         [lateral],
     )
 

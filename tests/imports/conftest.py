@@ -9,8 +9,7 @@ import pytest
 
 from crm_project.tenancy import account_scope
 from customers.models import Customer
-from imports import services
-from imports.engine import report_file
+from imports import runner, services
 from imports.models import ImportJob
 from orders.models import Order, Product
 
@@ -19,6 +18,18 @@ from orders.models import Order, Product
 def _media_root(settings, tmp_path):
     """Uploads and error reports of a test live in its own directory."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL: nothing in the runner or the service catches it."""
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 10 units."""
+    monkeypatch.setattr(runner, "FIRST_CHUNK", 10)
+    monkeypatch.setattr(runner, "MIN_CHUNK", 10)
+    monkeypatch.setattr(runner, "MAX_CHUNK", 10)
 
 
 def csv_bytes(rows, *, delimiter=",", encoding="utf-8", newline="\r\n"):
@@ -81,7 +92,7 @@ def products(account):
 
 def report_rows(job):
     """errors.csv as a list of dicts."""
-    path = Path(report_file(job))
+    path = Path(job.report_file)
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 

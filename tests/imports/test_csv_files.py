@@ -134,3 +134,53 @@ def test_escape_and_unescape_are_inverse():
         assert csvio.unescape_cell(csvio.escape_cell(value)) == value
     assert csvio.escape_cell("=cmd") == "'=cmd"
     assert csvio.escape_cell("plain") == "plain"
+
+
+def test_a_nul_character_in_a_cell_fails_its_row_only(account):
+    content = b"Mail,Notes\r\na@example.com,ok\r\nb@example.com,bad\x00cell\r\nc@example.com,x\r\n"
+    job = run_import(account, "customers", content)
+
+    assert (job.status, job.created, job.failed) == ("succeeded", 2, 1)
+    assert [c.email for c in customers(account)] == ["a@example.com", "c@example.com"]
+    assert job.errors == [
+        {
+            "line": 3,
+            "column": None,
+            "value": None,
+            "message": "Column 2 “Notes” holds a NUL character (byte 0), which is not text: "
+            "remove it.",
+        }
+    ]
+    assert report_rows(job)[0]["Notes"] == "badcell"
+
+
+def test_a_nul_character_far_into_a_file_fails_its_row_only(account):
+    rows = [["Mail", "Notes"]] + [[f"c{i}@example.com", "some notes"] for i in range(3000)]
+    content = csv_bytes(rows) + b"late@example.com,nul\x00here\r\n"
+    assert content.index(b"\x00") > csvio.SAMPLE_SIZE
+
+    job = run_import(account, "customers", content)
+
+    assert (job.status, job.created, job.failed) == ("succeeded", 3000, 1)
+    assert job.errors[0]["line"] == 3002
+    assert "NUL character" in job.errors[0]["message"]
+
+
+def test_a_nul_character_in_the_header_fails_the_job_with_a_reason(account):
+    job = run_import(account, "customers", b"Mail,No\x00tes\r\na@example.com,x\r\n")
+
+    assert job.status == "failed"
+    assert job.message == (
+        "The header line holds a NUL character (byte 0), which is not text: remove it."
+    )
+    assert customers(account) == []
+
+
+def test_a_nul_character_in_a_latin_1_file_fails_its_row_only(account):
+    content = "Mail,Ville\r\na@example.com,Orléans\r\nb@example.com,Br\x00est\r\n".encode("latin-1")
+    job = run_import(account, "customers", content)
+
+    assert (job.status, job.created, job.failed) == ("succeeded", 1, 1)
+    assert customer(account, email="a@example.com").city == "Orléans"
+    assert job.errors[0]["line"] == 3
+    assert "NUL character" in job.errors[0]["message"]

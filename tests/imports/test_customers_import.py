@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from imports.engine import report_file
 from tests.factories import AgentFactory, CustomerFactory
 from tests.imports.conftest import (
     csv_bytes,
@@ -486,10 +485,54 @@ def test_an_error_report_fixed_and_uploaded_again_imports_its_rows(account):
     first = run_import(
         account, "customers", csv_bytes([["Mail", "Nom"], ["ok@example.com", "A"], ["nope", "B"]])
     )
-    with open(report_file(first), encoding="utf-8") as report:
+    with open(first.report_file, encoding="utf-8") as report:
         fixed = report.read().replace("nope", "fixed@example.com")
 
     again = run_import(account, "customers", fixed)
 
     assert (again.created, again.failed) == (1, 0)
     assert customer(account, email="fixed@example.com").metadata == {}
+
+
+def test_datetimes_out_of_range_once_their_offset_or_timezone_applies_fail_their_row(
+    account, api_client
+):
+    """PostgreSQL would store them (years BC, past 9999); every later read would fail."""
+    account.timezone = "Europe/Paris"  # +00:09:21 before 1911: year 1 starts in year 0 UTC
+    account.save()
+    rows = [
+        ["email", "unsubscribed_at", "date_of_birth"],
+        ["early@example.com", "0001-01-01T00:00:00+01:00", ""],
+        ["late@example.com", "9999-12-31T23:00:00-05:00", ""],
+        ["local@example.com", "0001-01-01", ""],
+        ["paris@example.com", "9999-12-31T23:30:00Z", ""],
+        ["edge@example.com", "0001-01-01T12:00:00Z", "9999-12-31"],
+        ["year0@example.com", "", "0000-06-01"],
+    ]
+    job = run_import(account, "customers", csv_bytes(rows))
+
+    assert (job.status, job.created, job.failed) == ("succeeded", 1, 5)
+    reason = " falls outside the years 1 to 9999 once its offset or the account's timezone is "
+    assert [(e["line"], e["column"], e["value"], e["message"]) for e in job.errors] == [
+        (
+            2,
+            "unsubscribed_at",
+            "0001-01-01T00:00:00+01:00",
+            f"'0001-01-01T00:00:00+01:00'{reason}applied.",
+        ),
+        (
+            3,
+            "unsubscribed_at",
+            "9999-12-31T23:00:00-05:00",
+            f"'9999-12-31T23:00:00-05:00'{reason}applied.",
+        ),
+        (4, "unsubscribed_at", "0001-01-01", f"'0001-01-01'{reason}applied."),
+        (5, "unsubscribed_at", "9999-12-31T23:30:00Z", f"'9999-12-31T23:30:00Z'{reason}applied."),
+        (7, "date_of_birth", "0000-06-01", "'0000-06-01' is not a valid date."),
+    ]
+    edge = customer(account, email="edge@example.com")
+    assert edge.unsubscribed_at == datetime.datetime(1, 1, 1, 12, tzinfo=datetime.UTC)
+    assert edge.date_of_birth == datetime.date(9999, 12, 31)
+    listed = api_client.get("/api/v1/customers/")
+    assert listed.status_code == 200
+    assert [c["email"] for c in listed.json()["results"]] == ["edge@example.com"]

@@ -2,22 +2,29 @@
 that dies mid-import (the job resumes from its checkpoint, or fails saying what was
 committed), and the periodic reaper."""
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from crm_project.tenancy import account_scope
-from imports import engine, services
+from imports import runner, services
+from imports.applier import FlatApplier
 from imports.models import ImportJob
-from tests.imports.conftest import csv_bytes, customers, fresh, report_rows, run_import
+from tests.imports.conftest import (
+    WorkerKilled,
+    csv_bytes,
+    customers,
+    fresh,
+    report_rows,
+    run_import,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-class WorkerKilled(BaseException):
-    """Stands for SIGKILL: nothing in the engine or the service catches it."""
 
 
 def rows(n, *, bad_every=0):
@@ -26,13 +33,6 @@ def rows(n, *, bad_every=0):
         email = "broken" if bad_every and i % bad_every == 0 else f"c{i}@example.com"
         data.append([f"C{i}", email])
     return csv_bytes(data)
-
-
-@pytest.fixture
-def small_chunks(monkeypatch):
-    monkeypatch.setattr(engine, "FIRST_CHUNK", 10)
-    monkeypatch.setattr(engine, "MIN_CHUNK", 10)
-    monkeypatch.setattr(engine, "MAX_CHUNK", 10)
 
 
 def test_processed_rows_advance_chunk_by_chunk(account, small_chunks):
@@ -96,7 +96,9 @@ def test_a_killed_worker_leaves_a_job_that_resumes_from_its_checkpoint(account, 
     assert len(job.errors) == 5
 
 
-def test_the_reaper_resumes_a_stalled_job(account, small_chunks):
+def test_the_reaper_resumes_a_stalled_job(
+    account, small_chunks, django_capture_on_commit_callbacks
+):
     def die(lo, hi):
         if lo == 11:
             raise WorkerKilled
@@ -106,7 +108,9 @@ def test_the_reaper_resumes_a_stalled_job(account, small_chunks):
     job = _only_job(account)
     _age_heartbeat(account, job, minutes=5)
 
-    outcome = services.import_jobs_reap()  # Celery is eager in tests: it runs at once
+    # Celery is eager in tests: the task runs when the (test's) transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = services.import_jobs_reap()
 
     assert outcome == {"resumed": 1, "failed": 0, "requeued": 0}
     job = fresh(account, job)
@@ -169,7 +173,7 @@ def test_a_chunk_hitting_a_unique_key_is_retried_row_by_row(account, monkeypatch
     savepoint, and only the row that still conflicts fails."""
     from django.db import IntegrityError
 
-    original = engine.FlatApplier.apply
+    original = FlatApplier.apply
     calls = []
 
     def apply(self, lo, hi):
@@ -180,7 +184,7 @@ def test_a_chunk_hitting_a_unique_key_is_retried_row_by_row(account, monkeypatch
             raise IntegrityError("still taken")
         return original(self, lo, hi)
 
-    monkeypatch.setattr(engine.FlatApplier, "apply", apply)
+    monkeypatch.setattr(FlatApplier, "apply", apply)
     job = run_import(account, "customers", rows(5))
 
     assert calls[0] == (1, 5)
@@ -211,8 +215,8 @@ def test_an_interrupted_command_cancels_its_job_keeping_what_was_committed(accou
 def test_a_long_plan_keeps_the_heartbeat_moving(account, monkeypatch):
     """The plan of a big file is one long transaction: a thread beats meanwhile, so the
     reaper does not take the job for one whose worker died."""
-    monkeypatch.setattr(engine, "HEARTBEAT_SECONDS", 0.05)
-    original = engine.FlatApplier.plan
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
+    original = FlatApplier.plan
     seen = []
 
     def slow_plan(self):
@@ -221,8 +225,78 @@ def test_a_long_plan_keeps_the_heartbeat_moving(account, monkeypatch):
         seen.append(ImportJob.objects.get(pk=self.job.pk).heartbeat_at)
         return original(self)
 
-    monkeypatch.setattr(engine.FlatApplier, "plan", slow_plan)
+    monkeypatch.setattr(FlatApplier, "plan", slow_plan)
     job = run_import(account, "customers", rows(3))
 
     assert (job.status, job.created) == ("succeeded", 3)
     assert seen[1] > seen[0]
+
+
+def elsewhere(account, write):
+    """Run `write` (in `account`'s scope) as another worker would: in another thread,
+    on its own connection, committed at once."""
+
+    def target():
+        try:
+            with account_scope(account):
+                write()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_attempt_was_taken_over_writes_nothing_more_and_stops(account, small_chunks):
+    """The reaper found this run's heartbeat stale and another worker claimed the job
+    (attempt 2) while chunk 2 was being applied: that chunk rolls back, and the run
+    stops without touching the job again."""
+
+    def taken_over_in_second_chunk(lo, hi):
+        if lo == 11:
+            elsewhere(
+                account,
+                lambda: ImportJob.objects.filter(account=account).update(
+                    attempts=F("attempts") + 1, heartbeat_at=timezone.now()
+                ),
+            )
+
+    job = run_import(account, "customers", rows(25), chunk_hook=taken_over_in_second_chunk)
+
+    assert (job.status, job.attempts) == ("running", 2)  # the new owner's
+    assert (job.checkpoint, job.processed_rows, job.created) == (10, 10, 10)
+    assert (job.message, job.finished_at) == ("", None)
+    assert {c.external_id for c in customers(account)} == {f"C{i}" for i in range(1, 11)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_apply_phase_keeps_its_heartbeat_fresh(account, monkeypatch):
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
+    seen = []
+
+    def slow_chunk(lo, hi):
+        seen.append(ImportJob.objects.get(account=account).heartbeat_at)
+        time.sleep(0.5)
+        seen.append(ImportJob.objects.get(account=account).heartbeat_at)
+
+    job = run_import(account, "customers", rows(3), chunk_hook=slow_chunk)
+
+    assert (job.status, job.created) == ("succeeded", 3)
+    assert seen[1] > seen[0]
+
+
+def test_a_statement_past_the_import_timeout_fails_the_job_saying_so(account, settings):
+    settings.DB_IMPORT_STATEMENT_TIMEOUT = 1
+
+    def slow_statement(lo, hi):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(3)")
+
+    job = run_import(account, "customers", rows(3), chunk_hook=slow_statement)
+
+    assert job.status == "failed"
+    assert job.message.startswith("A statement of this import ran longer than its limit (1 s")
+    assert "DB_IMPORT_STATEMENT_TIMEOUT" in job.message
+    assert (job.processed_rows, customers(account)) == (0, [])

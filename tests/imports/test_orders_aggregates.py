@@ -10,27 +10,17 @@ import pytest
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
+import imports.orders
 import orders.services
 from crm_project.tenancy import account_scope
 from customers.models import Customer
-from imports import engine, services
+from imports import services
 from imports.models import ImportJob
 from orders.models import Order
 from tests.factories import CustomerFactory
-from tests.imports.conftest import csv_bytes, fresh, run_import
+from tests.imports.conftest import WorkerKilled, csv_bytes, fresh, run_import
 
 pytestmark = pytest.mark.django_db
-
-
-class WorkerKilled(BaseException):
-    """Stands for SIGKILL: nothing in the engine or the service catches it."""
-
-
-@pytest.fixture
-def small_chunks(monkeypatch):
-    monkeypatch.setattr(engine, "FIRST_CHUNK", 10)
-    monkeypatch.setattr(engine, "MIN_CHUNK", 10)
-    monkeypatch.setattr(engine, "MAX_CHUNK", 10)
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def people(account):
 
 @pytest.fixture
 def refreshed(monkeypatch):
-    """The customer ids of each aggregate refresh."""
+    """The customer ids of each aggregate refresh the orders applier makes."""
     calls: list[list[str]] = []
     original = orders.services.customer_aggregates_refresh
 
@@ -51,7 +41,7 @@ def refreshed(monkeypatch):
         calls.append(sorted(str(pk) for pk in customer_ids or []))
         return original(account_id=account_id, customer_ids=customer_ids)
 
-    monkeypatch.setattr(orders.services, "customer_aggregates_refresh", spy)
+    monkeypatch.setattr(imports.orders, "customer_aggregates_refresh", spy)
     return calls
 
 

@@ -236,3 +236,25 @@ def test_products_upsert_by_sku(account, shirt):
 
     again = run_import(account, "products", content)
     assert (again.created, again.updated, again.skipped, again.failed) == (0, 0, 2, 2)
+
+
+def test_order_datetimes_out_of_range_fail_their_order(account, ann, api_client):
+    account.timezone = "America/New_York"
+    account.save()
+    rows = [
+        ["order_id", "customer_external_id", "ordered_at", "amount"],
+        ["O-1", "C1", "0001-01-01 02:00", "10.00"],  # 0001-01-01 06:56 UTC, fine
+        ["O-2", "C1", "9999-12-31 23:00", "10.00"],  # in 10000 once in UTC
+        ["O-3", "C1", "0001-01-01T01:00:00Z", "10.00"],  # in year 0 in New York
+    ]
+    job = run_import(account, "orders", csv_bytes(rows))
+
+    assert (job.status, job.created, job.failed) == ("succeeded", 1, 2)
+    assert [(e["line"], e["column"], e["value"]) for e in job.errors] == [
+        (3, "ordered_at", "9999-12-31 23:00"),
+        (4, "ordered_at", "0001-01-01T01:00:00Z"),
+    ]
+    assert all("outside the years 1 to 9999" in e["message"] for e in job.errors)
+    assert [o.external_id for o in orders(account)] == ["O-1"]
+    assert api_client.get("/api/v1/orders/").status_code == 200
+    assert api_client.get(f"/api/v1/customers/{ann.pk}/").json()["total_orders"] == 1

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from crm_project.phones import InvalidPhone, normalize_phone
 from crm_project.tenancy import account_scope
-from imports import csvio, engine, sql
+from imports import csvio, sql, staging
 
 pytestmark = pytest.mark.django_db
 
-COUNTRY_CODES = [cc for cc, _prefix, _lengths in engine.phone_rules()]
+COUNTRY_CODES = [cc for cc, _prefix, _lengths in staging.phone_rules()]
 
 
 def sql_accepts(expression_of_x, values):
@@ -44,7 +44,7 @@ def phone_like():
 @given(values=phone_like())
 def test_the_phone_fast_path_accepts_only_what_phonenumbers_keeps_as_is(account, values):
     with account_scope(account):
-        engine.ensure_phone_rules()
+        staging.ensure_phone_rules()
         accepted = sql_accepts(sql.phone_fast("x"), values)
     for value in values:
         if accepted[value]:
@@ -58,7 +58,7 @@ def test_the_phone_fast_path_accepts_only_what_phonenumbers_keeps_as_is(account,
 def test_the_phone_fast_path_takes_common_numbers(account):
     values = ["+33612345678", "+12125551234", "+447911123456", "+4915123456789"]
     with account_scope(account):
-        engine.ensure_phone_rules()
+        staging.ensure_phone_rules()
         assert all(sql_accepts(sql.phone_fast("x"), values).values())
 
 

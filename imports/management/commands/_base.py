@@ -13,7 +13,6 @@ from tqdm import tqdm
 from accounts.selectors import account_by_slug_or_id
 from crm_project.tenancy import account_scope
 from imports import services
-from imports.engine import report_file
 from imports.models import DateFormat, ImportJob, ImportPhase, ImportStatus, OnConflict
 
 
@@ -114,7 +113,7 @@ class ImportCommand(BaseCommand):
         self.stdout.write(
             f"created={job.created} updated={job.updated} skipped={job.skipped} failed={job.failed}"
         )
-        report = report_file(job)
+        report = job.report_file
         if report.exists():
             self.stdout.write(f"error report: {report}")
         else:
