@@ -155,8 +155,9 @@ class Agent(TenantModel):
 
 
 class AccountSequence(TenantModel):
-    """Per-account counters (customer and order numbers): `UPDATE ... RETURNING` on
-    this row serializes concurrent writers, so numbers never repeat."""
+    """The per-account counters used before number sequences (accounts migration 0005,
+    accounts.services.sequence_reserve). No longer written: an account's sequence,
+    created on its first number, starts after `last_value`."""
 
     name = models.CharField(max_length=50)
     last_value = models.BigIntegerField(default=0)

@@ -3,20 +3,20 @@
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Account, AccountStatus, Agent, ApiKey, Membership, Role
 from accounts.selectors import api_key_by_prefix
 from crm_project.api.exceptions import Conflict
+from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 
 KEY_PREFIX = "crm_live_"
 # The part of a key stored in clear: the marker plus 8 random characters.
@@ -48,6 +48,7 @@ def account_create(*, name: str, slug: str | None = None, **fields: Any) -> Acco
     account = Account(name=name, slug=slug, **fields)
     account.full_clean()
     account.save()
+    sequences_create(account_id=account.pk)
     return account
 
 
@@ -182,16 +183,16 @@ def membership_set(*, account: Account, user: Any, role: str) -> Membership:
 # --- Agents ---------------------------------------------------------------------------
 
 
-@contextmanager
-def _unique_agent_external_id(external_id: Any) -> Iterator[None]:
+def _unique_agent_external_id(external_id: Any) -> AbstractContextManager[None]:
     """The unique index decides; its violation becomes a 409 naming the value."""
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError:
-        raise Conflict(
-            f"An agent with external_id {external_id!r} exists.", code="duplicate_external_id"
-        ) from None
+    return unique_conflicts(
+        {
+            "agent_unique_external_id": lambda: Conflict(
+                f"An agent with external_id {external_id!r} exists.",
+                code="duplicate_external_id",
+            )
+        }
+    )
 
 
 @transaction.atomic
@@ -231,40 +232,37 @@ def agent_upsert(*, account: Account, external_id: str, **fields: Any) -> tuple[
                     created = Agent.objects.create(
                         account=account, external_id=external_id, **fields
                     )
-                return created, "created"
+                return created, CREATED
             except IntegrityError:
                 continue
         changed = {k: v for k, v in fields.items() if getattr(agent, k) != v}
         if not changed:
-            return agent, "skipped"
-        return agent_update(agent=agent, **changed), "updated"
+            return agent, SKIPPED
+        return agent_update(agent=agent, **changed), UPDATED
     raise Conflict(f"Agent {external_id!r} is being written concurrently.", code="conflict")
 
 
 # --- Per-account sequences ------------------------------------------------------------
 
+# The records numbered per account; each has its sequence from the account's creation.
+NUMBERED = ("customer", "order")
+
 
 def sequence_reserve(*, account_id: Any, name: str, count: int = 1) -> int:
     """Reserve `count` consecutive numbers of the account's `name` sequence and return
-    the first. The row lock of the upsert serializes concurrent writers until their
-    transactions end, so numbers never repeat (gaps after a rollback are fine)."""
-    from django.db import connection
-
-    from accounts.models import AccountSequence
-
+    the first. A PostgreSQL sequence (accounts migration 0005): no lock is held past
+    this call, so a long transaction creating many records never makes another create
+    of the account wait; numbers never repeat, and a rollback leaves a gap."""
     if count < 1:
         raise ValueError("count must be >= 1")
-    table = AccountSequence._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (id, account_id, name, last_value)
-            VALUES (gen_random_uuid(), %s, %s, %s)
-            ON CONFLICT (account_id, name)
-            DO UPDATE SET last_value = {table}.last_value + EXCLUDED.last_value
-            RETURNING last_value
-            """,  # noqa: S608  (table name from the model)
-            [account_id, name, count],
-        )
-        last = cursor.fetchone()[0]
-    return int(last) - count + 1
+        cursor.execute("SELECT crm_number_reserve(%s, %s, %s)", [account_id, name, count])
+        return int(cursor.fetchone()[0])
+
+
+def sequences_create(*, account_id: Any) -> None:
+    """Create the account's number sequences (otherwise made by the first number of
+    each kind, whose transaction would then hold back a concurrent first create)."""
+    with connection.cursor() as cursor:
+        for name in NUMBERED:
+            cursor.execute("SELECT crm_number_reserve(%s, %s, 0)", [account_id, name])

@@ -1,10 +1,21 @@
 """Phone numbers in E.164, parsed in the account's default region (phonenumbers)."""
 
+from typing import Any
+
 import phonenumbers
+
+# The region a national number is read in when the account names none.
+DEFAULT_REGION = "US"
 
 
 class InvalidPhone(ValueError):
     pass
+
+
+def account_region(account: Any) -> str:
+    """The region an account's national numbers are read in (its
+    `default_phone_region`)."""
+    return getattr(account, "default_phone_region", None) or DEFAULT_REGION
 
 
 def normalize_phone(raw: str, region: str) -> str:
@@ -14,7 +25,7 @@ def normalize_phone(raw: str, region: str) -> str:
     if not text:
         return ""
     try:
-        number = phonenumbers.parse(text, (region or "US").upper())
+        number = phonenumbers.parse(text, (region or DEFAULT_REGION).upper())
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhone(f"{raw!r} is not a phone number.") from exc
     if not phonenumbers.is_possible_number(number):

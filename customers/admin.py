@@ -18,7 +18,7 @@ from django.utils.functional import cached_property
 
 from crm_project.admin import TenantAdmin, TenantAdminForm, is_platform
 from crm_project.api.exceptions import Conflict
-from crm_project.phones import InvalidPhone, normalize_phone
+from crm_project.phones import InvalidPhone, account_region, normalize_phone
 from customers import selectors, services
 from customers.models import Customer, Interaction
 from customers.views import CUSTOMER_COUNTER, count_matches, planner_estimate
@@ -60,18 +60,15 @@ def counted_paginator(request: HttpRequest, counter: str) -> type[Paginator]:
     return type("Paginator", (CountedPaginator,), {"counter": counter if whole_table else None})
 
 
-def phone_region(request: HttpRequest) -> str:
-    account = getattr(request, "account", None)
-    return getattr(account, "default_phone_region", None) or "US"
-
-
 def indexed_search(
     request: HttpRequest, queryset: QuerySet[Customer], term: str
 ) -> QuerySet[Customer]:
     """The API's `?q=` (customers.selectors): served by the trigram and unique indexes,
     where the admin's own `icontains` search would scan every row."""
     return selectors.with_search_fields(queryset).filter(
-        selectors.customer_search_filter(term, phone_region=phone_region(request))
+        selectors.customer_search_filter(
+            term, phone_region=account_region(getattr(request, "account", None))
+        )
     )
 
 
@@ -86,8 +83,7 @@ class CustomerAdminForm(TenantAdminForm):
         return value
 
     def clean_phone(self) -> str:
-        account = self.owning_account()
-        region = getattr(account, "default_phone_region", None) or "US"
+        region = account_region(self.owning_account())
         try:
             return normalize_phone(self.cleaned_data.get("phone") or "", region)
         except InvalidPhone as exc:

@@ -1,6 +1,5 @@
 """Query-parameter filters and ordering of the customer list (API and pages)."""
 
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,24 +9,20 @@ from django.db.models import F, QuerySet
 from django_filters import rest_framework as filters
 from rest_framework.filters import OrderingFilter
 
+from crm_project.choices import choice_key, choice_lookup
 from crm_project.datetimes import InvalidDateTime, parse_account_datetime
+from crm_project.phones import account_region
 from customers import selectors
 from customers.models import Customer, CustomerStatus, CustomerType
 
-_IGNORED = re.compile(r"[\s_\-]+")
-
 
 class LenientChoiceFormField(forms.ChoiceField):
-    """Choice values read as the API reads them: case-insensitively, with `-`, `_` and
-    spaces ignored (crm_project.api.fields.ChoiceField)."""
+    """Choice values read as the API reads them (crm_project.choices)."""
 
     def to_python(self, value: Any) -> str:
         text = super().to_python(value)
-        key = _IGNORED.sub("", text).lower()
-        for choice, _label in self.choices:
-            if _IGNORED.sub("", str(choice)).lower() == key:
-                return str(choice)
-        return text
+        canonical = choice_lookup(choice for choice, _label in self.choices).get(choice_key(text))
+        return text if canonical is None else str(canonical)
 
 
 class LenientChoiceFilter(filters.ChoiceFilter):
@@ -109,9 +104,6 @@ class CustomerFilter(filters.FilterSet):
             return access.account
         return getattr(self.request, "account", None)
 
-    def _phone_region(self) -> str:
-        return getattr(self._account(), "default_phone_region", None) or "US"
-
     def filter_segment(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
         from segments.selectors import customer_ids_in_segment
 
@@ -119,7 +111,7 @@ class CustomerFilter(filters.FilterSet):
 
     def filter_q(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
         return selectors.with_search_fields(queryset).filter(
-            selectors.customer_search_filter(value, phone_region=self._phone_region())
+            selectors.customer_search_filter(value, phone_region=account_region(self._account()))
         )
 
     def filter_email(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
@@ -130,7 +122,7 @@ class CustomerFilter(filters.FilterSet):
 
     def filter_phone(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
         return queryset.filter(
-            phone=selectors.phone_filter_value(value, phone_region=self._phone_region())
+            phone=selectors.phone_filter_value(value, phone_region=account_region(self._account()))
         )
 
     def filter_tag(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:

@@ -93,9 +93,12 @@ class Customer(TenantModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Spend aggregates over counted orders (not cancelled or refunded), maintained by
-    # orders.services in the same transaction as every order write.
+    # orders.services in the same transaction as every order write. The spend holds
+    # the sum of any number of maximal orders: an account has fewer than 2**63 orders
+    # (their numbers are bigints), each under 10**12, so the sum has at most 31 digits
+    # before the point. The average never exceeds the largest order.
     lifetime_spend = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal("0.00"), editable=False
+        max_digits=SPEND_DIGITS, decimal_places=2, default=Decimal("0.00"), editable=False
     )
     total_orders = models.IntegerField(default=0, editable=False)
     average_order_value = models.DecimalField(

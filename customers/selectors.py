@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Account
-from crm_project.phones import InvalidPhone, normalize_phone, phone_digits
+from crm_project.phones import InvalidPhone, account_region, normalize_phone, phone_digits
 from customers.models import Customer, Interaction, full_name_lower
 from orders.models import UNCOUNTED_STATUSES, Order
 
@@ -94,7 +94,7 @@ def with_search_fields(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
 
 def customer_search(account: Account, q: str) -> QuerySet[Customer]:
     return with_search_fields(customer_list(account)).filter(
-        customer_search_filter(q, phone_region=account.default_phone_region)
+        customer_search_filter(q, phone_region=account_region(account))
     )
 
 
@@ -122,7 +122,7 @@ def customer_lookup(
         )
     if phone:
         queryset = queryset.filter(
-            phone=phone_filter_value(phone, phone_region=account.default_phone_region)
+            phone=phone_filter_value(phone, phone_region=account_region(account))
         )
     if external_id:
         queryset = queryset.filter(external_id=external_id.strip())

@@ -1,56 +1,55 @@
 """Every write of customers and their interactions."""
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
-from rest_framework.exceptions import ValidationError
+from django.db.models import F, ProtectedError
+from django.utils import timezone
+from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import Account
 from accounts.services import sequence_reserve
 from crm_project.api.exceptions import Conflict
+from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors
 from customers.models import Customer, Interaction
 
-CREATED, UPDATED, SKIPPED = "created", "updated", "skipped"
-
 CONTACT_REQUIRED = "A customer needs an email or a phone."
-
-# The unique indexes decide; their violations become a 409 naming the field.
-_UNIQUE_CONFLICTS = {
-    "customer_unique_email": ("email", "duplicate_email", "A customer with this email exists."),
-    "customer_unique_external_id": (
-        "external_id",
-        "duplicate_external_id",
-        "A customer with this external_id exists.",
-    ),
-    "customers_customer_pkey": ("id_client", "duplicate_id", "A customer with this id exists."),
-}
+# Ids are global: one another account's customer has cannot be given, and saying so
+# with a 409 would confirm that it exists.
+ID_UNAVAILABLE = "This id cannot be used for a new customer: leave id_client out."
 
 
-def _constraint_of(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
+def _taken_id(customer: Customer) -> Exception:
+    """A new customer's id is taken: by a customer of this account (a 409 it may see),
+    or by one it cannot see (a plain 400, as for any id it may not use)."""
+    if Customer.objects.filter(account_id=customer.account_id, pk=customer.pk).exists():
+        return Conflict({"id_client": ["A customer with this id exists."]}, code="duplicate_id")
+    return ValidationError({"id_client": [ErrorDetail(ID_UNAVAILABLE, code="invalid")]})
 
 
-@contextmanager
-def _unique_customer_keys() -> Iterator[None]:
-    """Run a write in a savepoint; a unique key taken by another customer is a 409 on
-    that field, the contact check constraint a 400 (the serializers check it first)."""
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        constraint = _constraint_of(exc)
-        if constraint in _UNIQUE_CONFLICTS:
-            attr, code, detail = _UNIQUE_CONFLICTS[constraint]
-            raise Conflict({attr: [detail]}, code=code) from None
-        if constraint == "customer_needs_email_or_phone":
-            raise ValidationError(CONTACT_REQUIRED, code="email_or_phone_required") from None
-        raise
+def _unique_customer_keys(customer: Customer) -> AbstractContextManager[None]:
+    """Run a write in a savepoint: the unique indexes decide, and a key taken by another
+    customer is a 409 on that field; the contact check constraint is a 400 (the
+    serializers check it first)."""
+    return unique_conflicts(
+        {
+            "customer_unique_email": lambda: Conflict(
+                {"email": ["A customer with this email exists."]}, code="duplicate_email"
+            ),
+            "customer_unique_external_id": lambda: Conflict(
+                {"external_id": ["A customer with this external_id exists."]},
+                code="duplicate_external_id",
+            ),
+            "customers_customer_pkey": lambda: _taken_id(customer),
+            "customer_needs_email_or_phone": lambda: ValidationError(
+                CONTACT_REQUIRED, code="email_or_phone_required"
+            ),
+        }
+    )
 
 
 def _require_contact(customer: Customer) -> None:
@@ -82,7 +81,8 @@ def customer_create(
     **fields: Any,
 ) -> Customer:
     """A new customer with the account's next number. A given `customer_id` is kept
-    when no customer has it (else 409 `duplicate_id`)."""
+    when no customer has it (else 409 `duplicate_id` when the account's own customer
+    has it, a plain 400 on `id_client` when it is another account's)."""
     metadata = _merged_metadata({}, fields, metadata_extra)
     if metadata is not None:
         fields["metadata"] = metadata
@@ -90,7 +90,7 @@ def customer_create(
     if customer_id is not None:
         customer.pk = customer_id
     _require_contact(customer)
-    with _unique_customer_keys():
+    with _unique_customer_keys(customer):
         customer.number = sequence_reserve(account_id=account.pk, name="customer")
         # force_insert: a taken id must fail, never update the row that has it.
         customer.save(force_insert=True)
@@ -123,7 +123,7 @@ def customer_update(
     for name, value in changes.items():
         setattr(customer, name, value)
     _require_contact(customer)
-    with _unique_customer_keys():
+    with _unique_customer_keys(customer):
         # Only the changed columns: the spend aggregates belong to the order writes,
         # which may be refreshing them concurrently.
         customer.save(update_fields=[*changes, "updated_at"])
@@ -207,6 +207,48 @@ def _conflict_code(exc: Conflict) -> str | None:
     if isinstance(codes, list):
         return str(codes[0]) if codes else None
     return str(codes)
+
+
+# --- Loyalty columns ------------------------------------------------------------------
+#
+# `loyalty_points` and `refusals_count` are the loyalty app's running totals on the
+# customer (its ledger is the truth). They are written here only, so that a reader of
+# this file knows every way a customer row changes.
+
+
+@transaction.atomic
+def customer_loyalty_change(
+    *, customer: Customer, points: Decimal = Decimal("0"), refusals: int = 0
+) -> Customer:
+    """Add `points` (negative to spend them) and `refusals` to the customer's loyalty
+    totals in one UPDATE, so that concurrent ledger writes all add up; returns the
+    customer with its fresh totals."""
+    Customer.objects.filter(account_id=customer.account_id, pk=customer.pk).update(
+        loyalty_points=F("loyalty_points") + points,
+        refusals_count=F("refusals_count") + refusals,
+        updated_at=timezone.now(),
+    )
+    customer.refresh_from_db(fields=["loyalty_points", "refusals_count", "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def customer_loyalty_set(
+    *, customer: Customer, points: Decimal | None = None, refusals: int | None = None
+) -> Customer:
+    """Set the customer's loyalty totals (the loyalty app recomputing them from its
+    ledger); a total not given stays."""
+    changes: dict[str, Any] = {}
+    if points is not None:
+        changes["loyalty_points"] = points
+    if refusals is not None:
+        changes["refusals_count"] = refusals
+    if changes:
+        Customer.objects.filter(account_id=customer.account_id, pk=customer.pk).update(
+            **changes, updated_at=timezone.now()
+        )
+        customer.refresh_from_db(fields=[*changes, "updated_at"])
+    return customer
 
 
 # --- Interactions ---------------------------------------------------------------------

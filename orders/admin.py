@@ -20,7 +20,8 @@ from django.http import HttpRequest
 from accounts.models import Role
 from crm_project.admin import TenantAdmin, TenantAdminForm, role_allows
 from crm_project.api.exceptions import Conflict
-from crm_project.tenancy import TenantModel
+from crm_project.models import TenantModel
+from crm_project.phones import account_region
 from customers import selectors as customer_selectors
 from customers.admin import counted_paginator
 from customers.models import Customer
@@ -231,8 +232,7 @@ class OrderAdmin(TenantAdmin):
         condition = Q(external_id=term)
         if term.isascii() and term.isdigit() and int(term) <= customer_selectors.MAX_NUMBER:
             condition |= Q(number=int(term))
-        account = getattr(request, "account", None)
-        region = getattr(account, "default_phone_region", None) or "US"
+        region = account_region(getattr(request, "account", None))
         customers = customer_selectors.with_search_fields(Customer.objects.all()).filter(
             customer_selectors.customer_search_filter(term, phone_region=region)
         )

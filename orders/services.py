@@ -1,18 +1,19 @@
 """Every write of orders, products and points of sale, and the customer spend aggregates
 they maintain.
 
-Lock order, kept by every write so concurrent writers cannot deadlock: the account's
-order sequence (creates only), then the order row, then the customer rows, last and in
-id order (`customer_aggregates_refresh`)."""
+Lock order, kept by every write so concurrent writers cannot deadlock: the order row,
+then the customer rows, last and in id order (`customer_aggregates_refresh`). Order
+numbers come from the account's sequence, which holds no lock past the call
+(accounts.services.sequence_reserve)."""
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, TypedDict
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -20,6 +21,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from accounts.models import Account
 from accounts.services import sequence_reserve
 from crm_project.api.exceptions import Conflict
+from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers.models import Customer
 from orders.models import (
     UNCOUNTED_STATUSES,
@@ -29,8 +31,6 @@ from orders.models import (
     PointOfSale,
     Product,
 )
-
-CREATED, UPDATED, SKIPPED = "created", "updated", "skipped"
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -242,24 +242,16 @@ def _item_key(item: OrderItem) -> tuple[Any, ...]:
 # --- Orders ---------------------------------------------------------------------------
 
 
-@contextmanager
-def _unique_order_external_id(external_id: Any) -> Iterator[None]:
+def _unique_order_external_id(external_id: Any) -> AbstractContextManager[None]:
     """The unique index decides; its violation becomes a 409 naming the value."""
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        if _constraint_of(exc) == "order_unique_external_id":
-            raise Conflict(
+    return unique_conflicts(
+        {
+            "order_unique_external_id": lambda: Conflict(
                 f"An order with external_id {external_id!r} exists.",
                 code="duplicate_external_id",
-            ) from None
-        raise
-
-
-def _constraint_of(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
+            )
+        }
+    )
 
 
 def _order_insert(
@@ -283,8 +275,6 @@ def _order_insert(
     with _unique_order_external_id(fields.get("external_id")):
         order = Order.objects.create(
             account=account,
-            # Reserved last, just before the insert: the sequence row stays locked until
-            # commit, so numbers never repeat.
             number=sequence_reserve(account_id=account.pk, name="order"),
             customer=customer,
             amount=amount,
@@ -455,22 +445,19 @@ def order_complete(*, order: Order) -> Order:
 # --- Products -------------------------------------------------------------------------
 
 
-@contextmanager
-def _unique_product(*, sku: Any, external_id: Any) -> Iterator[None]:
+def _unique_product(*, sku: Any, external_id: Any) -> AbstractContextManager[None]:
     """The unique indexes decide; a violation becomes a 409 naming the value."""
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        constraint = _constraint_of(exc)
-        if constraint == "product_unique_sku":
-            raise Conflict(f"A product with sku {sku!r} exists.", code="duplicate_sku") from None
-        if constraint == "product_unique_external_id":
-            raise Conflict(
+    return unique_conflicts(
+        {
+            "product_unique_sku": lambda: Conflict(
+                f"A product with sku {sku!r} exists.", code="duplicate_sku"
+            ),
+            "product_unique_external_id": lambda: Conflict(
                 f"A product with external_id {external_id!r} exists.",
                 code="duplicate_external_id",
-            ) from None
-        raise
+            ),
+        }
+    )
 
 
 @transaction.atomic
@@ -516,17 +503,14 @@ def product_upsert(*, account: Account, sku: str, **fields: Any) -> tuple[Produc
 # --- Points of sale -------------------------------------------------------------------
 
 
-@contextmanager
-def _unique_pos_code(code: Any) -> Iterator[None]:
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        if _constraint_of(exc) == "pos_unique_code":
-            raise Conflict(
+def _unique_pos_code(code: Any) -> AbstractContextManager[None]:
+    return unique_conflicts(
+        {
+            "pos_unique_code": lambda: Conflict(
                 f"A point of sale with code {code!r} exists.", code="duplicate_code"
-            ) from None
-        raise
+            )
+        }
+    )
 
 
 @transaction.atomic

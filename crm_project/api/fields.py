@@ -1,6 +1,5 @@
 """Serializer fields shared by every app's API."""
 
-import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP
 from operator import attrgetter
@@ -11,27 +10,22 @@ from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
 from crm_project import datetimes
-
-_IGNORED = re.compile(r"[\s_\-]+")
-
-
-def _choice_key(value: Any) -> str:
-    return _IGNORED.sub("", str(value)).lower()
+from crm_project.choices import choice_key, choice_lookup
 
 
 class ChoiceField(serializers.ChoiceField):
-    """Choice values read case-insensitively with `-`, `_` and spaces ignored
-    (`COMPLETED`, `e-commerce`, `Read Only`); answers give the canonical value."""
+    """Choice values read as every input reads them (crm_project.choices:
+    `COMPLETED`, `e-commerce`, `Read Only`); answers give the canonical value."""
 
     def __init__(self, choices: Any, **kwargs: Any) -> None:
         super().__init__(choices, **kwargs)
-        self._lookup = {_choice_key(key): key for key in self.choices}
+        self._lookup = choice_lookup(self.choices)
 
     def to_internal_value(self, data: Any) -> Any:
         if data == "" and self.allow_blank:
             return ""
         if isinstance(data, str | int):
-            canonical = self._lookup.get(_choice_key(data))
+            canonical = self._lookup.get(choice_key(data))
             if canonical is not None:
                 return canonical
         self.fail("invalid_choice", input=data)

@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from accounts.models import Agent
 from crm_project.api.fields import ChoiceField, DateTimeField, ModelSerializer, MoneyField
-from crm_project.phones import InvalidPhone, normalize_phone
-from customers.models import Customer, Interaction, InteractionType
+from crm_project.phones import InvalidPhone, account_region, normalize_phone
+from customers.models import SPEND_DIGITS, Customer, Interaction, InteractionType
 
 # Input aliases, matched after the parser has snake-cased the keys: seed 001's French
 # keys (`Nom`, `Prenom`, `Mail`, `Sexe`, `Compte`, `IdClient`) and the other seeds'
@@ -280,10 +280,8 @@ class CustomerSerializer(ModelSerializer):
         return value
 
     def validate_phone(self, value: str) -> str:
-        account = self.context.get("account")
-        region = getattr(account, "default_phone_region", None) or "US"
         try:
-            return normalize_phone(value, region)
+            return normalize_phone(value, account_region(self.context.get("account")))
         except InvalidPhone as exc:
             raise serializers.ValidationError(str(exc), code="invalid_phone") from None
 
@@ -362,7 +360,7 @@ class CustomerHealthSerializer(serializers.Serializer):
     lifecycle = serializers.ChoiceField(choices=LIFECYCLE_CHOICES)
     recency_days = serializers.IntegerField(allow_null=True)
     frequency_365d = serializers.IntegerField()
-    monetary_365d = MoneyField()
+    monetary_365d = MoneyField(max_digits=SPEND_DIGITS)
     rfm = RfmSerializer(help_text="Quintiles within the account; null without counted orders.")
     orders_count = serializers.IntegerField(help_text="Counted orders, all time.")
     interactions_90d = serializers.IntegerField()

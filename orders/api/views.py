@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from crm_project.api.bulk import MAX_BULK_ROWS, BulkResultSerializer, RowResult, run_bulk
 from crm_project.api.pagination import PageOrCursorPagination
 from crm_project.api.views import TenantModelViewSet, require_list
+from crm_project.writes import CREATED
 from orders import selectors, services
 from orders.api.serializers import (
     OrderBulkSerializer,
@@ -193,7 +194,7 @@ class OrderViewSet(TenantModelViewSet):
             external_id = fields.pop("external_id", None) or external_id
             if not external_id:
                 order = services.order_create(account=self.account, **fields)
-                return RowResult(services.CREATED, order.pk)
+                return RowResult(CREATED, order.pk)
             order, outcome = services.order_upsert(
                 account=self.account, external_id=external_id, **fields
             )

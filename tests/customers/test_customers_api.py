@@ -226,7 +226,11 @@ def test_paths_accept_the_per_account_number(api_client, account, customer):
         assert not Customer.objects.filter(pk=customer.pk).exists()
 
 
-@pytest.mark.parametrize("ref", ["999", "not-a-number", str(uuid.uuid4()), "99999999999999999999"])
+# Fixed values: pytest-xdist workers must collect the same test ids.
+UNKNOWN_UUID = "0190f3a4-5b6c-7d8e-9f01-23456789abcd"
+
+
+@pytest.mark.parametrize("ref", ["999", "not-a-number", UNKNOWN_UUID, "99999999999999999999"])
 def test_unknown_references_are_404(api_client, customer, ref):
     response = api_client.get(f"{URL}{ref}/")
     assert response.status_code == 404
@@ -312,13 +316,35 @@ def test_seed_001_sexe_values(api_client, account, sexe, gender):
     assert stored(account, response.json()["id"]).gender == gender
 
 
-def test_a_taken_id_client_is_409(api_client, other_api_client, account):
+def test_an_id_client_of_another_accounts_customer_is_a_plain_400(
+    api_client, other_api_client, account
+):
+    """Ids are global; a 409 `duplicate_id` would confirm that another account has it."""
     taken = other_api_client.post(URL, {"email": "o@example.com"}).json()["id"]
     response = api_client.post(URL, {"IdClient": taken, "email": "mine@example.com"}, format="json")
-    assert response.status_code == 409
-    assert error_of(response)["code"] == "duplicate_id"
+    assert response.status_code == 400
+    assert error_of(response) == {
+        "code": "invalid",
+        "detail": "This id cannot be used for a new customer: leave id_client out.",
+        "attr": "id_client",
+    }
     with account_scope(account):
         assert not Customer.objects.exists()
+
+
+def test_an_id_client_of_the_accounts_own_customer_is_409(api_client, account, customer):
+    response = api_client.post(
+        URL, {"IdClient": str(customer.pk), "email": "mine@example.com"}, format="json"
+    )
+    assert response.status_code == 409
+    assert error_of(response) == {
+        "code": "duplicate_id",
+        "detail": "A customer with this id exists.",
+        "attr": "id_client",
+    }
+    assert stored(account, customer).email == customer.email
+    with account_scope(account):
+        assert Customer.objects.count() == 1
 
 
 def test_custom_fields_is_metadata_and_its_keys_keep_their_case(api_client, account):

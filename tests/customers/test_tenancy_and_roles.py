@@ -116,15 +116,26 @@ def test_bulk_of_another_account_creates_its_own_customers(
         assert Customer.objects.get().city == "Stolen"
 
 
-def test_bulk_id_client_of_another_account_is_a_failed_row(other_api_client, account, secret):
+def test_bulk_id_client_of_another_account_is_a_plain_failed_row(
+    other_api_client, account, other_account, secret
+):
+    """Not a 409 `duplicate_id`: that would confirm the id exists in some account."""
     body = other_api_client.post(
         "/api/v1/customers/bulk/",
         {"clients": [{"IdClient": str(secret.pk), "Mail": "x@globex.example"}]},
         format="json",
     ).json()
     assert body["results"][0]["status"] == "failed"
-    assert body["results"][0]["errors"][0]["code"] == "duplicate_id"
+    assert body["results"][0]["errors"] == [
+        {
+            "code": "invalid",
+            "detail": "This id cannot be used for a new customer: leave id_client out.",
+            "attr": "id_client",
+        }
+    ]
     assert stored(account, secret).email == "secret@acme.example"
+    with account_scope(other_account):
+        assert not Customer.objects.exists()
 
 
 # --- Roles ----------------------------------------------------------------------------
