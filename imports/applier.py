@@ -382,14 +382,13 @@ class FlatApplier:
             first = sequence_reserve(
                 account_id=self.params["account"], name=kind.sequence, count=count
             )
-        self.first_number = first
-        columns, values, extra = self._insert_columns()
+        columns, values, defaults = self._insert_columns()
         insert_new(
             f"INSERT INTO {self.table} ({', '.join(columns)}) "
             f"SELECT {', '.join(values)} FROM imp_chunk ch WHERE ch.action = 'create' "
             "ORDER BY ch.rn",
             "UPDATE imp_chunk ch SET action = 'created' FROM ins WHERE ch.new_id = ins.id",
-            {**params, **extra, "first": self.first_number},
+            {**params, **defaults, "first": first},
         )
         taken = (
             f"Conflict (409): another {kind.noun} has one of its keys "
@@ -400,8 +399,7 @@ class FlatApplier:
         execute(
             "UPDATE imp_chunk ch SET action = 'fail', errs = ch.errs || ('' || E'\\t' || "
             f"{literal(taken)}) "
-            "WHERE ch.action = 'create'",
-            {**params, **extra},
+            "WHERE ch.action = 'create'"
         )
 
     def _insert_columns(self) -> tuple[list[str], list[str], dict[str, Any]]:
@@ -442,8 +440,9 @@ class FlatApplier:
                     values.append(f"coalesce({self._new_value(f, update=False)}, {default_sql})")
         return columns, values, extra
 
-    def _change(self) -> tuple[str, str, str]:
-        """(SET list, old row, new row) of an update."""
+    def _change(self) -> tuple[str, str, str] | None:
+        """(SET list, old row, new row) of an update; None when the file gives no
+        column to update."""
         written = self._written_fields()
         metadata = self.kind.metadata_column
         if metadata and self.header.unknown and metadata not in {f.column for f in written}:
@@ -451,6 +450,8 @@ class FlatApplier:
         else:
             sets = []
         sets += [(str(f.column), self._new_value(f, update=True)) for f in written]
+        if not sets:
+            return None
         set_sql = ", ".join(f"{column} = {value}" for column, value in sets)
         old = ", ".join(f"t.{column}" for column, _ in sets)
         new = ", ".join(value for _, value in sets)
@@ -462,9 +463,10 @@ class FlatApplier:
         return set_sql, f"ROW({old})", f"ROW({new})"
 
     def _update(self, params: dict[str, Any]) -> None:
-        set_sql, old, new = self._change()
-        if not old or old == "ROW()":
+        change = self._change()
+        if change is None:
             return
+        set_sql, old, new = change
         # Lock the records that will change, in id order as every writer does (so no
         # deadlock); a record that would not change is neither locked nor written, and
         # the UPDATE re-checks each locked row against its latest version.
@@ -486,9 +488,10 @@ class FlatApplier:
         )
 
     def _would_write(self, params: dict[str, Any]) -> None:
-        _set_sql, old, new = self._change()
-        if not old or old == "ROW()":
+        change = self._change()
+        if change is None:
             return
+        _set_sql, old, new = change
         execute(
             f"UPDATE imp_chunk ch SET action = 'updated' FROM {self.table} t "
             f"WHERE ch.action = 'update' AND t.account_id = %(account)s AND t.id = ch.target_id "
@@ -497,8 +500,7 @@ class FlatApplier:
         )
 
     def _failures(self) -> list[FailedRow]:
-        width = len(self.staged.fmt.header)
-        cells = ", ".join(f"s.c{i}" for i in range(width))
+        cells = self.staged.cells_sql()
         rows = fetchall(
             f"SELECT ch.rn, ch.line, ch.err, ch.errs, {cells} FROM imp_chunk ch "
             "JOIN imp_stage s ON s.rn = ch.rn WHERE ch.action = 'fail' ORDER BY ch.rn"

@@ -246,8 +246,7 @@ class OrdersApplier:
         self._refresh(customers)
 
     def _failures(self) -> list[FailedRow]:
-        width = len(self.staged.fmt.header)
-        cells = ", ".join(f"s.c{i}" for i in range(width))
+        cells = self.staged.cells_sql()
         rows = fetchall(
             f"SELECT l.rn, l.line, l.err, l.errs, o.errs, o.bad_lines, o.v_external_id, {cells} "
             "FROM imp_order o JOIN imp_oline l ON l.g = o.g JOIN imp_stage s ON s.rn = l.rn "

@@ -12,6 +12,7 @@ from typing import Any
 
 from imports import csvio
 from imports.kinds import HeaderMap
+from imports.models import ImportJob
 
 ERRORS_KEPT = 1_000
 
@@ -49,6 +50,13 @@ class Outcome:
             f"{self.created} created, {self.updated} updated, {self.skipped} skipped, "
             f"{self.failed} failed"
         )
+
+
+def counts(job: ImportJob) -> str:
+    """`N created, N updated, N skipped, N failed`, as the job's counters stand."""
+    return Outcome(
+        created=job.created, updated=job.updated, skipped=job.skipped, failed=job.failed
+    ).summary()
 
 
 def split_reasons(errs: list[str] | None, err: str | None) -> list[tuple[str | None, str]]:

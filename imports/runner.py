@@ -49,7 +49,7 @@ from imports.applier import Applier, FlatApplier, check_foreign_keys
 from imports.kinds import T
 from imports.models import ImportJob, ImportPhase, ImportStatus
 from imports.orders import OrdersApplier
-from imports.report import Outcome, Report, kept_errors
+from imports.report import Outcome, Report, counts, kept_errors
 from imports.sql import execute
 from imports.staging import (
     Staged,
@@ -169,6 +169,8 @@ class Runner:
             log.info(
                 "import %s: not failed by attempt %s, no longer its own", self.job.pk, self.attempt
             )
+        except DatabaseError:
+            log.exception("import %s: could not record its failure: %s", self.job.pk, message)
 
     # -- The run -------------------------------------------------------------------------
 
@@ -364,23 +366,21 @@ class Runner:
 
     def _finish(self, *, cancelled: bool) -> None:
         job = self.job
-        counts = Outcome(
-            created=job.created, updated=job.updated, skipped=job.skipped, failed=job.failed
-        ).summary()
+        summary = counts(job)
         nouns = f"{self.kind.noun}s" if self.kind.applier == "orders" else "rows"
         if job.dry_run:
-            counts = f"Dry run, nothing was written: {counts} (what the import would do)"
+            summary = f"Dry run, nothing was written: {summary} (what the import would do)"
         total = job.total_rows or 0
         if cancelled:
             kept = "nothing was written" if job.dry_run else "they are kept"
             message = (
                 f"Cancelled after {job.processed_rows} of {total} rows: the rows processed "
-                f"before the cancel were committed and {kept} ({counts} {nouns}); the "
+                f"before the cancel were committed and {kept} ({summary} {nouns}); the "
                 f"remaining {total - job.processed_rows} rows were not imported."
             )
             status = ImportStatus.CANCELLED
         else:
-            message = f"{counts}." if job.dry_run else f"{counts} {nouns}."
+            message = f"{summary}." if job.dry_run else f"{summary} {nouns}."
             status = ImportStatus.SUCCEEDED
         with self._step():
             if self.applier is not None:

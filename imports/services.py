@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from crm_project.api.exceptions import Conflict
 from crm_project.tenancy import account_scope, unscoped
 from imports import csvio, kinds
 from imports.models import ImportJob, ImportPhase, ImportStatus
+from imports.report import counts
 from imports.runner import Runner
 from orders.services import customer_aggregates_refresh
 
@@ -169,8 +170,7 @@ def import_job_interrupt(*, job: ImportJob) -> None:
         phase=ImportPhase.DONE,
         message=(
             f"Interrupted after {job.processed_rows} of {job.total_rows or 0} rows: what "
-            f"those rows changed is kept ({job.created} created, {job.updated} updated, "
-            f"{job.skipped} skipped, {job.failed} failed)."
+            f"those rows changed is kept ({counts(job)})."
         ),
         finished_at=timezone.now(),
         updated_at=timezone.now(),
@@ -227,13 +227,13 @@ def import_jobs_reap() -> dict[str, int]:
             if job is None or job.status != ImportStatus.RUNNING:
                 continue
             if row["attempts"] >= MAX_ATTEMPTS or row["cancel_requested"]:
-                _fail_stopped(job, now)
-                failed += 1
+                failed += _fail_stopped(job, now)
                 continue
-            ImportJob.objects.filter(pk=job.pk).update(
+            if not _stale(job, now).update(
                 message=f"The worker stopped; resuming after row {job.processed_rows}.",
                 updated_at=now,
-            )
+            ):
+                continue  # it beat meanwhile: alive after all
             resumed += 1
         task.delay_on_commit_for(row["account_id"], str(row["pk"]))
     for row in waiting:
@@ -246,36 +246,41 @@ def import_jobs_reap() -> dict[str, int]:
     return {"resumed": resumed, "failed": failed, "requeued": requeued}
 
 
-def _fail_stopped(job: ImportJob, now: Any) -> None:
+def _stale(job: ImportJob, now: Any) -> QuerySet[ImportJob]:
+    """The job, if it is still the attempt the reaper read and has not beaten since:
+    a run that is alive after all keeps its job."""
+    return ImportJob.objects.filter(
+        pk=job.pk,
+        status=ImportStatus.RUNNING,
+        attempts=job.attempts,
+        heartbeat_at__lt=now - STALE_AFTER,
+    )
+
+
+def _fail_stopped(job: ImportJob, now: Any) -> bool:
+    """End a job whose runs stopped too often (or that was cancelled meanwhile);
+    whether it ended."""
     if job.cancel_requested:
         status, message = (
             ImportStatus.CANCELLED,
             f"Cancelled: the worker stopped after {job.processed_rows} of "
-            f"{job.total_rows or 0} rows; what those rows changed is kept "
-            f"({job.created} created, {job.updated} updated, {job.skipped} skipped, "
-            f"{job.failed} failed).",
+            f"{job.total_rows or 0} rows; what those rows changed is kept ({counts(job)}).",
         )
     else:
         status, message = (
             ImportStatus.FAILED,
             f"The worker running this import stopped {job.attempts} times. "
             f"{job.processed_rows} of {job.total_rows or 0} rows were committed "
-            f"({job.created} created, {job.updated} updated, {job.skipped} skipped, "
-            f"{job.failed} failed) and are kept. Upload the file again to import the "
-            "rest: rows already imported are skipped.",
+            f"({counts(job)}) and are kept. Upload the file again to import the rest: rows "
+            "already imported are skipped.",
         )
-    # Conditional on the attempt and the stale heartbeat: a run alive after all keeps
-    # its job.
-    ImportJob.objects.filter(
-        pk=job.pk,
-        status=ImportStatus.RUNNING,
-        attempts=job.attempts,
-        heartbeat_at__lt=now - STALE_AFTER,
-    ).update(
+    if not _stale(job, now).update(
         status=status, phase=ImportPhase.DONE, message=message, finished_at=now, updated_at=now
-    )
+    ):
+        return False
     if job.kind == "orders" and not job.dry_run and job.checkpoint:
         # Its runs stopped without settling: customers whose last order in the file was
         # never reached may wait for a refresh. Which ones died with the worker's
         # session, so the account's are all recomputed (rows already right are kept).
         customer_aggregates_refresh(account_id=job.account_id, customer_ids=None)
+    return True

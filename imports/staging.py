@@ -73,6 +73,10 @@ class Staged:
             return self.job.date_format
         return self.date_orders.get(f.name)
 
+    def cells_sql(self) -> str:
+        """SQL: a staged row's cells, as the file has them (`s.c0, s.c1, ...`)."""
+        return ", ".join(f"s.c{i}" for i in range(len(self.fmt.header)))
+
     def present(self, *types: T) -> list[Field]:
         """The kind's fields of these types the file has."""
         return [f for f in self.kind.fields if self.header.has(f.name) and f.type in types]

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from accounts import services as account_services
 from accounts.models import Account, Agent, Membership, Role
 from crm_project.tenancy import account_scope
+from imports import services as import_services
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -105,3 +106,23 @@ class PointOfSaleFactory(TenantFactory):
     code = factory.Sequence(lambda n: f"POS{n:03d}")
     name = factory.LazyAttribute(lambda o: f"Store {o.code}")
     city = "Lyon"
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    """An import job made as the API makes one (imports.services.import_job_create)
+    from `content`, a CSV file's bytes: queued (not run: imports.services.import_job_run
+    runs it), or failed at once when the file cannot be processed."""
+
+    class Meta:
+        model = "imports.ImportJob"
+
+    account = factory.SubFactory(AccountFactory)
+    kind = "customers"
+    filename = "import.csv"
+    content = b"email\r\nann@example.com\r\n"
+
+    @classmethod
+    def _create(cls, model_class, *args, account, content, **kwargs):
+        with account_scope(account):
+            return import_services.import_job_create(
+                account=account, chunks=[content], enqueue=False, **kwargs
+            )

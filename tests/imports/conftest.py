@@ -12,6 +12,7 @@ from customers.models import Customer
 from imports import runner, services
 from imports.models import ImportJob
 from orders.models import Order, Product
+from tests.factories import ImportJobFactory
 
 
 @pytest.fixture(autouse=True)
@@ -46,15 +47,9 @@ def run_import(account, kind, content, *, filename="import.csv", chunk_hook=None
     the job as stored afterwards."""
     if isinstance(content, str):
         content = content.encode("utf-8")
-    with account_scope(account):
-        job = services.import_job_create(
-            account=account,
-            kind=kind,
-            filename=filename,
-            chunks=[content],
-            enqueue=False,
-            **options,
-        )
+    job = ImportJobFactory(
+        account=account, kind=kind, filename=filename, content=content, **options
+    )
     if job.status == "queued":
         services.import_job_run(account_id=account.pk, job_id=job.pk, chunk_hook=chunk_hook)
     return fresh(account, job)

@@ -15,6 +15,7 @@ from crm_project.tenancy import account_scope
 from imports import runner, services
 from imports.applier import FlatApplier
 from imports.models import ImportJob
+from tests.factories import ImportJobFactory
 from tests.imports.conftest import (
     WorkerKilled,
     csv_bytes,
@@ -37,10 +38,7 @@ def rows(n, *, bad_every=0):
 
 def test_processed_rows_advance_chunk_by_chunk(account, small_chunks):
     seen = []
-    with account_scope(account):
-        job = services.import_job_create(
-            account=account, kind="customers", filename="c.csv", chunks=[rows(35)], enqueue=False
-        )
+    job = ImportJobFactory(account=account, content=rows(35))
     services.import_job_run(
         account_id=account.pk,
         job_id=job.pk,
