@@ -5,9 +5,13 @@ from django.db import models
 from django.http import HttpRequest
 
 from accounts import services
+from accounts.forms import AdminSignInForm
 from accounts.models import Account, Agent, ApiKey, Membership, Role
 from crm_project.admin import TenantAdmin, role_allows
 from crm_project.api.exceptions import Conflict
+
+# The admin's sign-in counts failures with the back office's (`/login/`): one budget.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(Account)

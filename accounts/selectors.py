@@ -1,9 +1,10 @@
 import uuid
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from accounts.models import Account, Agent, ApiKey, Membership
+from accounts.models import Account, Agent, ApiKey, Membership, slug_validator
 from crm_project.tenancy import unscoped
 
 
@@ -16,7 +17,10 @@ def account_by_slug_or_id(value: str) -> Account | None:
         pass
     except Account.DoesNotExist:
         return None
-    return Account.objects.filter(slug=value.lower()).first()
+    slug = value.lower()
+    if not slug_validator.regex.fullmatch(slug):  # not a slug (a NUL would reach SQL)
+        return None
+    return Account.objects.filter(slug=slug).first()
 
 
 def memberships_of_user(user: Any) -> list[Membership]:
@@ -26,6 +30,15 @@ def memberships_of_user(user: Any) -> list[Membership]:
         return list(
             Membership.objects.filter(user=user).select_related("account").order_by("created_at")
         )
+
+
+def account_users(account: Account | None) -> QuerySet:
+    """The users who are members of `account` (none for no account): the only users an
+    account's forms, filters and links may offer or accept."""
+    users = get_user_model().objects.all()
+    if account is None:
+        return users.none()
+    return users.filter(memberships__account=account).order_by("username")
 
 
 def api_key_by_prefix(prefix: str) -> ApiKey | None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -22,6 +23,9 @@ KEY_PREFIX = "crm_live_"
 # The part of a key stored in clear: the marker plus 8 random characters.
 STORED_PREFIX_LENGTH = len(KEY_PREFIX) + 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# What `api_key_create` makes: the marker and URL-safe base64. Anything else is not
+# looked up at all.
+KEY_SHAPE = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]+")
 
 
 def _hash_secret(raw_key: str) -> str:
@@ -121,7 +125,7 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     """The live key matching `raw_key`, or None. The hash comparison is constant-time."""
-    if not raw_key.startswith(KEY_PREFIX) or len(raw_key) <= STORED_PREFIX_LENGTH:
+    if not KEY_SHAPE.fullmatch(raw_key) or len(raw_key) <= STORED_PREFIX_LENGTH:
         return None
     api_key = api_key_by_prefix(raw_key[:STORED_PREFIX_LENGTH])
     if api_key is None or api_key.revoked:

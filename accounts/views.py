@@ -1,10 +1,12 @@
-"""Back-office pages of the accounts app: the account switcher and the API keys page."""
+"""Back-office pages of the accounts app: sign-in, the account switcher and the API keys
+page."""
 
 import secrets
 import uuid
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -13,11 +15,26 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
+from accounts.forms import SignInForm
 from accounts.models import Account, Role
 from crm_project.api.authentication import SESSION_ACCOUNT_KEY
 from crm_project.views import account_role_required
 
 FORM_TOKEN_TTL = 24 * 3600
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page; too many failures answer 429 with `Retry-After` and the
+    page saying how long to wait."""
+
+    authentication_form = SignInForm
+
+    def form_invalid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if form.throttled_for is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.throttled_for)
+        return response
 
 
 @never_cache

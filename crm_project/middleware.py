@@ -1,11 +1,15 @@
 """Back-office pages and the admin run inside the signed-in user's account scope, like
-the API does for its credentials. API paths scope themselves (crm_project.api.views)."""
+the API does for its credentials. API paths scope themselves (crm_project.api.views).
+A NUL in a query string is refused before any view runs."""
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import bad_request
 from rest_framework.exceptions import APIException
 
+from crm_project.api.errors import error_body
+from crm_project.api.parsers import NUL_CODE, NUL_DETAIL
 from crm_project.tenancy import account_scope, unscoped
 
 UNSCOPED_PREFIXES = ("/api/", "/static/", "/healthz", "/readyz")
@@ -37,3 +41,25 @@ class AccountScopeMiddleware:
         # A superuser with no account chosen: the admin across all accounts.
         with unscoped():
             return self.get_response(request)
+
+
+class RefuseNulInQueryMiddleware:
+    """A NUL character in a query parameter's name or value answers 400 naming the
+    parameter: PostgreSQL refuses NUL in text, and no parameter of ours needs one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return self._refuse(request, name.replace("\x00", "\\u0000"))
+        return self.get_response(request)
+
+    def _refuse(self, request: HttpRequest, name: str) -> HttpResponse:
+        if not request.path.startswith("/api/"):
+            return bad_request(request, ValueError("NUL in the query string"))
+        body = error_body(400, NUL_CODE, NUL_DETAIL, attr=name)
+        response = JsonResponse(body, status=400)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -108,6 +108,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "crm_project.middleware.RefuseNulInQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -335,6 +336,12 @@ if LLM_URL and not LLM_URL.startswith(("http://", "https://")):
 
 # --- REST API -------------------------------------------------------------------------
 API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "1200/min")
+# Failed sign-ins (Bearer, Basic, /login/, the admin's) per client address and per
+# username, checked before any key lookup or password hash (crm_project.api.signins).
+AUTH_FAILURE_THROTTLE_RATE = env_rate("AUTH_FAILURE_THROTTLE_RATE", "10/min")
+# How many reverse proxies append to X-Forwarded-For in front of the app; 0 reads the
+# client's address from the connection, which a client cannot forge.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crm_project.api.authentication.ApiKeyAuthentication",
@@ -344,6 +351,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["crm_project.api.permissions.HasAccountRole"],
     "DEFAULT_THROTTLE_CLASSES": ["crm_project.api.throttling.CredentialRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"credential": API_THROTTLE_RATE},
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_PAGINATION_CLASS": "crm_project.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -355,9 +363,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # The browsable API renders forms and filter choice lists: for development only.
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",

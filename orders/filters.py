@@ -39,8 +39,11 @@ class _ChoiceListField(forms.CharField):
                 cleaned.append(self.choice.to_internal_value(part.strip()))
             except serializers.ValidationError:
                 choices = ", ".join(self.choice.choices)
+                # The value goes in params: django-filter %-formats the message.
                 raise forms.ValidationError(
-                    f"{part.strip()!r} is not one of {choices}.", code="invalid_choice"
+                    "%(value)r is not one of %(choices)s.",
+                    code="invalid_choice",
+                    params={"value": part.strip(), "choices": choices},
                 ) from None
         return cleaned
 

@@ -2,9 +2,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from accounts import selectors
 from accounts.models import Account, Agent, ApiKey, Role, slug_validator
 from crm_project.api.fields import ChoiceField, ModelSerializer
 
@@ -128,7 +128,7 @@ class AgentSerializer(ModelSerializer):
         super().__init__(*args, **kwargs)
         # Only users of this account can be linked; others are "does not exist".
         account = self.context.get("account")
-        self.fields["user"].queryset = get_user_model().objects.filter(memberships__account=account)
+        self.fields["user"].queryset = selectors.account_users(account)
 
 
 class AgentBulkRowSerializer(AgentSerializer):

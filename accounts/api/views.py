@@ -1,6 +1,5 @@
 from typing import Any
 
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -17,6 +16,7 @@ from accounts.api.serializers import (
     ApiKeySerializer,
     PlatformAccountSerializer,
 )
+from accounts.filters import AgentFilter, PlatformAccountFilter
 from accounts.models import Account, Agent, ApiKey, Role
 from crm_project.api.bulk import MAX_BULK_ROWS, BulkResultSerializer, RowResult, run_bulk
 from crm_project.api.views import (
@@ -44,20 +44,6 @@ class AccountView(ScopedAPIView):
         serializer.is_valid(raise_exception=True)
         account = services.account_update(account=self.account, **serializer.validated_data)
         return Response(AccountSerializer(account).data)
-
-
-class PlatformAccountFilter(filters.FilterSet):
-    status = filters.ChoiceFilter(choices=Account._meta.get_field("status").choices)
-    q = filters.CharFilter(method="filter_q", label="Name or slug contains")
-
-    class Meta:
-        model = Account
-        fields = ["status", "type"]
-
-    def filter_q(self, queryset: Any, name: str, value: str) -> Any:
-        from django.db.models import Q
-
-        return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
 
 
 class PlatformAccountViewSet(
@@ -161,26 +147,6 @@ class ApiKeyViewSet(
 
     def perform_destroy(self, instance: ApiKey) -> None:
         services.api_key_revoke(api_key=instance)
-
-
-class AgentFilter(filters.FilterSet):
-    external_id = filters.CharFilter()
-    email = filters.CharFilter(lookup_expr="iexact")
-    q = filters.CharFilter(method="filter_q", label="Name, email or phone contains")
-
-    class Meta:
-        model = Agent
-        fields = ["active", "external_id", "email", "user"]
-
-    def filter_q(self, queryset: Any, name: str, value: str) -> Any:
-        from django.db.models import Q
-
-        return queryset.filter(
-            Q(first_name__icontains=value)
-            | Q(last_name__icontains=value)
-            | Q(email__icontains=value)
-            | Q(phone__icontains=value)
-        )
 
 
 class AgentViewSet(TenantModelViewSet):

@@ -2,7 +2,11 @@
 
 Authentication classes establish the caller (an API key, or a user by HTTP Basic or
 session); `resolve_access` then decides the account and role from those credentials
-alone: never from the body or the URL. Every 401 offers both Bearer and Basic."""
+alone: never from the body or the URL. Every 401 offers both Bearer and Basic.
+
+Failed Bearer and Basic attempts are counted by client address and by username (the
+key's public prefix for a Bearer key); over the budget the next attempt answers 429
+before any key lookup or password hash (crm_project.api.signins)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +17,9 @@ from rest_framework.request import Request
 
 from accounts.models import Account, ApiKey, Role
 from accounts.selectors import account_by_slug_or_id, memberships_of_user
-from accounts.services import api_key_authenticate
+from accounts.services import STORED_PREFIX_LENGTH, api_key_authenticate
 from crm_project.api.exceptions import AccountInactive
+from crm_project.api.signins import FailedSignIns
 
 WWW_AUTHENTICATE = 'Bearer realm="api", Basic realm="api", charset="UTF-8"'
 
@@ -44,16 +49,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.encode():
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Invalid Authorization header: use `Bearer <api key>`.", code="invalid_header"
-            )
-        try:
-            raw = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_key") from None
-        api_key = api_key_authenticate(raw_key=raw)
+        raw = header[1].decode("ascii", "replace") if len(header) == 2 else ""
+        failures = FailedSignIns(request, username=raw[:STORED_PREFIX_LENGTH])
+        refuse_when_throttled(failures)
+        api_key = api_key_authenticate(raw_key=raw) if raw else None
         if api_key is None:
+            failures.record()
+            if not raw:
+                raise exceptions.AuthenticationFailed(
+                    "Invalid Authorization header: use `Bearer <api key>`.",
+                    code="invalid_header",
+                )
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.", code="invalid_key")
         return ApiKeyUser(api_key), api_key
 
@@ -62,8 +68,29 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class BasicAuthentication(authentication.BasicAuthentication):
+    def authenticate_credentials(
+        self, userid: str, password: str, request: Request | None = None
+    ) -> tuple[Any, None]:
+        failures = FailedSignIns(request, username=userid)
+        refuse_when_throttled(failures)
+        try:
+            if "\x00" in userid or "\x00" in password:  # PostgreSQL text refuses NUL
+                raise exceptions.AuthenticationFailed("Invalid username/password.")
+            return super().authenticate_credentials(userid, password, request)
+        except exceptions.AuthenticationFailed:
+            failures.record()
+            raise
+
     def authenticate_header(self, request: Request) -> str:
         return WWW_AUTHENTICATE
+
+
+def refuse_when_throttled(failures: FailedSignIns) -> None:
+    wait = failures.wait()
+    if wait is not None:
+        raise exceptions.Throttled(
+            wait=wait, detail="Too many failed sign-ins from this address or for this user."
+        )
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -79,6 +106,16 @@ class Access:
     account: Account | None
     role: str | None
     is_platform: bool = False
+
+
+def credential_id(request: Request) -> str | None:
+    """`key:<id>` or `user:<id>`: the credential whose request budget and idempotency
+    keys these are; None when anonymous."""
+    if isinstance(request.auth, ApiKey):
+        return f"key:{request.auth.pk}"
+    if request.user is not None and request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return None
 
 
 ACCOUNT_HEADER = "HTTP_X_ACCOUNT"

@@ -1,19 +1,24 @@
 """The one bulk format (SPEC: Bulk endpoints). Each row is validated and applied in
 its own savepoint, so one bad row never blocks or half-writes the others, and the
-answer reports every row."""
+answer reports every row: a row that raises anything at all fails with a reason, its
+savepoint rolled back, and the next row goes on."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from drf_standardized_errors.formatter import flatten_errors
 from rest_framework import serializers
 from rest_framework.exceptions import APIException, ValidationError
 
-MAX_BULK_ROWS = 1000
+from crm_project.writes import CREATED, FAILED, OUTCOMES, SKIPPED, UPDATED
 
-CREATED, UPDATED, SKIPPED, FAILED = "created", "updated", "skipped", "failed"
+log = logging.getLogger(__name__)
+
+MAX_BULK_ROWS = 1000
 
 
 @dataclass
@@ -29,6 +34,22 @@ def row_errors(exc: APIException) -> list[dict[str, Any]]:
     ]
 
 
+def _failed_row(exc: Exception, index: int) -> RowResult:
+    """The reason a row failed, for every kind of exception a row can raise."""
+    if isinstance(exc, DjangoValidationError):
+        exc = ValidationError(serializers.as_serializer_error(exc))
+    if isinstance(exc, APIException):
+        return RowResult(FAILED, errors=row_errors(exc))
+    if isinstance(exc, IntegrityError):
+        error = {"code": "conflict", "detail": "Conflicts with an existing row.", "attr": None}
+        return RowResult(FAILED, errors=[error])
+    # A defect, not the caller's input: logged with its traceback for the operators;
+    # the caller learns only that this row was not applied.
+    log.error("Bulk row %d failed unexpectedly", index, exc_info=exc)
+    error = {"code": "error", "detail": "This row could not be applied.", "attr": None}
+    return RowResult(FAILED, errors=[error])
+
+
 def run_bulk(rows: list[Any], apply_row: Callable[[Any], RowResult]) -> dict[str, Any]:
     """Apply `apply_row` to each row in its own savepoint; collect the SPEC's answer."""
     counts = {CREATED: 0, UPDATED: 0, SKIPPED: 0, FAILED: 0}
@@ -39,17 +60,11 @@ def run_bulk(rows: list[Any], apply_row: Callable[[Any], RowResult]) -> dict[str
                 raise ValidationError(
                     {"non_field_errors": ["Each row must be an object."]}, code="invalid"
                 )
+            # Leaving the block by an exception rolls the row's savepoint back.
             with transaction.atomic():
                 result = apply_row(row)
-        except APIException as exc:
-            result = RowResult(FAILED, errors=row_errors(exc))
-        except IntegrityError:
-            result = RowResult(
-                FAILED,
-                errors=[
-                    {"code": "conflict", "detail": "Conflicts with an existing row.", "attr": None}
-                ],
-            )
+        except Exception as exc:  # noqa: BLE001  (every failure is reported on its row)
+            result = _failed_row(exc, index)
         counts[result.status] += 1
         results.append(
             {
@@ -64,7 +79,7 @@ def run_bulk(rows: list[Any], apply_row: Callable[[Any], RowResult]) -> dict[str
 
 class BulkRowResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=[CREATED, UPDATED, SKIPPED, FAILED])
+    status = serializers.ChoiceField(choices=list(OUTCOMES))
     id = serializers.UUIDField(allow_null=True)
     errors = serializers.ListField(child=serializers.DictField())
 
