@@ -2,6 +2,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from accounts.models import Account, Agent, ApiKey, Membership, slug_validator
@@ -18,7 +19,9 @@ def account_by_slug_or_id(value: str) -> Account | None:
     except Account.DoesNotExist:
         return None
     slug = value.lower()
-    if not slug_validator.regex.fullmatch(slug):  # not a slug (a NUL would reach SQL)
+    try:
+        slug_validator(slug)  # a NUL, for one, must not reach SQL
+    except ValidationError:
         return None
     return Account.objects.filter(slug=slug).first()
 

@@ -154,9 +154,8 @@ def test_the_agents_user_filter_answers_a_stranger_like_a_missing_id(
     foreign = api_client.get("/api/v1/agents/", {"user": stranger.pk})
     assert foreign.status_code == missing.status_code == 400
     assert foreign.json()["errors"][0]["attr"] == "user"
-    assert [a["user"] for a in api_client.get("/api/v1/agents/", {"user": member.pk}).json()[
-        "results"
-    ]] == [member.pk]
+    mine = api_client.get("/api/v1/agents/", {"user": member.pk}).json()["results"]
+    assert [agent["user"] for agent in mine] == [member.pk]
 
 
 @pytest.mark.parametrize(
