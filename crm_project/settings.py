@@ -211,6 +211,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Imports whose worker stopped are resumed (or failed, saying what was committed).
     "imports-reap-stalled": {"task": "imports.tasks.import_jobs_reap", "schedule": 60.0},
+    # Customers' health quintile thresholds, for each account whose snapshot is due.
+    "customers-health-thresholds": {
+        "task": "customers.tasks.health_thresholds_refresh_all",
+        "schedule": 5 * 60.0,
+    },
     # Customer counts of active segments: one task per account and chunk of segments.
     "segments-refresh-counts": {
         "task": "segments.tasks.segment_counts_refresh_all",

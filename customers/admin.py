@@ -20,8 +20,8 @@ from crm_project.admin import TenantAdmin, TenantAdminForm, is_platform
 from crm_project.api.exceptions import Conflict
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
 from customers import selectors, services
-from customers.models import Customer, Interaction
-from customers.views import CUSTOMER_COUNTER, count_matches, planner_estimate
+from customers.models import CUSTOMER_COUNTER, Customer, Interaction
+from customers.views import count_matches, planner_estimate
 
 AGGREGATES = (
     "lifetime_spend",

@@ -223,3 +223,44 @@ class Interaction(TenantModel):
                 name="interaction_due_idx",
             ),
         ]
+
+
+class Lifecycle(models.TextChoices):
+    """A customer's lifecycle bucket (customers.selectors: health and lifecycle)."""
+
+    NEW = "new", "New"
+    ACTIVE = "active", "Active"
+    AT_RISK = "at_risk", "At risk"
+    CHURNED = "churned", "Churned"
+    VIP = "vip", "VIP"
+
+
+class HealthThresholds(TenantModel):
+    """The account's RFM quintile thresholds, as of `as_of` (the account's today when
+    they were computed): health and lifecycle read a customer's quintiles from them
+    instead of ranking every customer of the account on each request.
+
+    Over the N customers with counted orders (`buyers`), the quintile of a value v is
+    ceil(5 c / N), c counting the buyers whose value is at most v (at least v, for
+    recency). Threshold k (1 to 4) is where that quintile passes k: the smallest
+    frequency or monetary value with 5 c > k N, the largest recency with 5 c > k N. A
+    customer's quintile is then 1 + the number of thresholds their value reaches, which
+    is exactly ceil(5 c / N) for every buyer of the snapshot (customers.selectors)."""
+
+    as_of = models.DateField()
+    computed_at = models.DateTimeField()
+    buyers = models.IntegerField()
+    recency = ArrayField(models.IntegerField(), size=4, default=list)
+    frequency = ArrayField(models.IntegerField(), size=4, default=list)
+    monetary = ArrayField(
+        models.DecimalField(max_digits=SPEND_DIGITS, decimal_places=2), size=4, default=list
+    )
+
+    class Meta:
+        verbose_name_plural = "health thresholds"
+        constraints = [
+            models.UniqueConstraint(fields=["account"], name="health_thresholds_unique_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"health thresholds as of {self.as_of}"

@@ -5,7 +5,7 @@ import re
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +15,15 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Account
+from crm_project.datetimes import account_zone
 from crm_project.phones import InvalidPhone, account_region, normalize_phone, phone_digits
-from customers.models import Customer, Interaction, full_name_lower
-from orders.models import UNCOUNTED_STATUSES, Order
+from customers.models import (
+    Customer,
+    HealthThresholds,
+    Interaction,
+    Lifecycle,
+    full_name_lower,
+)
 
 MAX_NUMBER = 2**63 - 1  # the `number` column is a bigint
 
@@ -158,34 +164,54 @@ def customer_for_upsert(
     return None, None
 
 
-def customer_has_orders(customer: Customer) -> bool:
-    return Order.objects.filter(account_id=customer.account_id, customer=customer).exists()
-
-
 def interaction_list(account: Account, customer: Customer) -> QuerySet[Interaction]:
     return Interaction.objects.filter(account=account, customer=customer).select_related("agent")
 
 
 # --- Health and lifecycle -------------------------------------------------------------
 #
-# One query over the account computes, for every customer, the RFM inputs from counted
-# orders (status not cancelled or refunded), the quintiles, the score and the lifecycle
-# bucket; the health endpoint keeps one row, the lifecycle endpoint counts the buckets.
-#
-# Days are calendar days in the account's timezone: `today` is the local date of `now`,
-# an order's day is the local date of `ordered_at`. "Within N days" means at most N days
+# RFM inputs come from counted orders (status not cancelled or refunded). Days are
+# calendar days in the account's timezone: `today` is the local date of `now`, an
+# order's day is the local date of `ordered_at`. "Within N days" means at most N days
 # before today, inclusive (an order exactly 365 days ago still counts in the 365-day
 # window; recency_days = today - last order day).
 #
 # Quintiles (tie rule). Over the population of customers with at least one counted
-# order, N of them, a customer whose value is v gets
-#     q = ceil(5 * c / N),  c = how many customers of the population have a value <= v
+# order (the buyers), N of them, a customer whose value is v gets
+#     q = ceil(5 * c / N),  c = how many buyers have a value <= v
 # (for recency: a recency_days >= theirs, so 5 = most recent). That is ceil(5 x
 # cume_dist), computed in integers so that no float rounding moves a boundary. Equal
 # values always share a quintile (the highest their group reaches) and the answer does
 # not depend on row order. One customer alone, or all equal, is quintile 5.
+#
+# Ranking a million customers takes seconds, so the population is summed up in the
+# account's HealthThresholds (see the model: 4 thresholds per measure, exact for every
+# buyer of the snapshot), computed from the orders alone by `health_thresholds_compute`
+# and refreshed by beat and on demand (customers.services.health_thresholds_current).
+# A customer's health then reads only their own orders and interactions.
 
-_HEALTH_SQL = """
+
+# The orders table, through the customers' `orders` relation: the orders app depends
+# on customers (its orders point at them and it maintains their aggregates), so
+# customers reads orders through Django's registry, never by importing the app.
+def _orders() -> Any:
+    return Customer._meta.get_field("orders").related_model
+
+
+def _orders_table() -> str:
+    return str(_orders()._meta.db_table)
+
+
+def _uncounted() -> list[str]:
+    return [str(status) for status in _orders().UNCOUNTED_STATUSES]
+
+
+def customer_has_orders(customer: Customer) -> bool:
+    return customer.orders.exists()
+
+
+# Per customer (restricted by {customers_filter} / {orders_filter}): the RFM inputs.
+_VALUES_SQL = """
 WITH params AS (
     SELECT (%(now)s::timestamptz AT TIME ZONE %(tz)s)::date AS today
 ),
@@ -200,42 +226,67 @@ counted AS (
                WHERE (o.ordered_at AT TIME ZONE %(tz)s)::date >= p.today - 365
            ), 0) AS monetary_365d
       FROM {orders} o CROSS JOIN params p
-     WHERE o.account_id = %(account)s AND o.status <> ALL(%(uncounted)s)
+     WHERE o.account_id = %(account)s AND o.status <> ALL(%(uncounted)s) {orders_filter}
      GROUP BY o.customer_id
 ),
-base AS (
-    SELECT c.id,
-           p.today,
+buyers AS (
+    SELECT k.customer_id, k.orders_count, k.frequency_365d, k.monetary_365d,
+           -- an order dated in the future counts as today
+           greatest(p.today - k.last_order_day, 0) AS recency_days
+      FROM counted k CROSS JOIN params p
+)
+"""
+
+# The thresholds of the account's buyers (see HealthThresholds).
+_THRESHOLDS_SQL = """
+, ranked AS (
+    SELECT recency_days, frequency_365d, monetary_365d,
+           count(*) OVER (ORDER BY recency_days DESC) AS c_r,
+           count(*) OVER (ORDER BY frequency_365d) AS c_f,
+           count(*) OVER (ORDER BY monetary_365d) AS c_m,
+           count(*) OVER () AS n
+      FROM buyers
+),
+per_quintile AS (
+    SELECT k, max(n) AS n,
+           max(recency_days) FILTER (WHERE 5 * c_r > k * n) AS r,
+           min(frequency_365d) FILTER (WHERE 5 * c_f > k * n) AS f,
+           min(monetary_365d) FILTER (WHERE 5 * c_m > k * n) AS m
+      FROM ranked CROSS JOIN generate_series(1, 4) AS k
+     GROUP BY k
+)
+SELECT (SELECT today FROM params), coalesce(max(n), 0),
+       coalesce(array_agg(r ORDER BY k) FILTER (WHERE n IS NOT NULL), '{{}}'),
+       coalesce(array_agg(f ORDER BY k) FILTER (WHERE n IS NOT NULL), '{{}}'),
+       coalesce(array_agg(m ORDER BY k) FILTER (WHERE n IS NOT NULL), '{{}}')
+  FROM per_quintile
+"""
+
+# Every customer's (restricted) quintiles, score and lifecycle, given thresholds.
+_CLASSIFIED_SQL = """
+, base AS (
+    SELECT c.id, p.today,
            p.today - (c.created_at AT TIME ZONE %(tz)s)::date AS age_days,
-           coalesce(k.orders_count, 0) AS orders_count,
-           -- NULL without orders (GREATEST alone would skip the NULL and answer 0)
-           CASE WHEN k.last_order_day IS NOT NULL
-                THEN greatest(p.today - k.last_order_day, 0) END AS recency_days,
-           coalesce(k.frequency_365d, 0) AS frequency_365d,
-           coalesce(k.monetary_365d, 0) AS monetary_365d
+           coalesce(b.orders_count, 0) AS orders_count,
+           b.recency_days,
+           coalesce(b.frequency_365d, 0) AS frequency_365d,
+           coalesce(b.monetary_365d, 0) AS monetary_365d
       FROM {customers} c CROSS JOIN params p
-      LEFT JOIN counted k ON k.customer_id = c.id
-     WHERE c.account_id = %(account)s
+      LEFT JOIN buyers b ON b.customer_id = c.id
+     WHERE c.account_id = %(account)s {customers_filter}
 ),
 ranked AS (
     SELECT b.*,
-           CASE WHEN b.orders_count > 0 THEN
-               (5 * count(*) OVER (PARTITION BY b.orders_count > 0
-                                   ORDER BY b.recency_days DESC)
-                + count(*) OVER (PARTITION BY b.orders_count > 0) - 1)
-               / count(*) OVER (PARTITION BY b.orders_count > 0)
+           CASE WHEN b.orders_count > 0 THEN 1 + (
+               SELECT count(*) FROM unnest(%(t_recency)s::int[]) t WHERE b.recency_days <= t)
            END AS r,
-           CASE WHEN b.orders_count > 0 THEN
-               (5 * count(*) OVER (PARTITION BY b.orders_count > 0
-                                   ORDER BY b.frequency_365d)
-                + count(*) OVER (PARTITION BY b.orders_count > 0) - 1)
-               / count(*) OVER (PARTITION BY b.orders_count > 0)
+           CASE WHEN b.orders_count > 0 THEN 1 + (
+               SELECT count(*) FROM unnest(%(t_frequency)s::int[]) t
+                WHERE b.frequency_365d >= t)
            END AS f,
-           CASE WHEN b.orders_count > 0 THEN
-               (5 * count(*) OVER (PARTITION BY b.orders_count > 0
-                                   ORDER BY b.monetary_365d)
-                + count(*) OVER (PARTITION BY b.orders_count > 0) - 1)
-               / count(*) OVER (PARTITION BY b.orders_count > 0)
+           CASE WHEN b.orders_count > 0 THEN 1 + (
+               SELECT count(*) FROM unnest(%(t_monetary)s::numeric[]) t
+                WHERE b.monetary_365d >= t)
            END AS m
       FROM base b
 ),
@@ -270,14 +321,34 @@ SELECT h.score, h.lifecycle, h.recency_days, h.frequency_365d, h.monetary_365d,
          WHERE i.account_id = %(account)s AND i.customer_id = h.id
            AND NOT i.completed AND i.next_action_date IS NOT NULL) AS open_follow_ups
   FROM classified h
- WHERE h.id = %(customer)s
 """
 
 _LIFECYCLE_COUNTS = """
 SELECT lifecycle, count(*) FROM classified GROUP BY lifecycle
 """
 
-LIFECYCLES = ("new", "active", "at_risk", "churned", "vip")
+LIFECYCLES = tuple(Lifecycle.values)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """An account's quintile thresholds (HealthThresholds, stored or just computed)."""
+
+    as_of: date
+    buyers: int
+    recency: list[int]
+    frequency: list[int]
+    monetary: list[Decimal]
+
+    @classmethod
+    def of(cls, stored: HealthThresholds) -> "Thresholds":
+        return cls(
+            as_of=stored.as_of,
+            buyers=stored.buyers,
+            recency=list(stored.recency),
+            frequency=list(stored.frequency),
+            monetary=list(stored.monetary),
+        )
 
 
 @dataclass(frozen=True)
@@ -313,30 +384,74 @@ def risk_of(score: int) -> str:
     return "high"
 
 
-def _health_params(account: Account, now: datetime | None) -> dict[str, Any]:
+def account_today(account: Account, now: datetime | None = None) -> date:
+    """Today in the account's timezone."""
+    return (now or timezone.now()).astimezone(account_zone(account)).date()
+
+
+def _params(account: Account, now: datetime | None) -> dict[str, Any]:
     return {
         "now": now or timezone.now(),
-        "tz": account.timezone or "UTC",
+        "tz": str(account_zone(account)),
         "account": account.pk,
-        "uncounted": [str(status) for status in UNCOUNTED_STATUSES],
+        "uncounted": _uncounted(),
     }
 
 
-def _tables() -> dict[str, str]:
+def _threshold_params(thresholds: Thresholds) -> dict[str, Any]:
     return {
-        "orders": Order._meta.db_table,
-        "customers": Customer._meta.db_table,
-        "interactions": Interaction._meta.db_table,
+        "t_recency": thresholds.recency,
+        "t_frequency": thresholds.frequency,
+        "t_monetary": thresholds.monetary,
     }
+
+
+def _sql(*parts: str, customer_ids: bool = False) -> str:
+    return "".join(parts).format(
+        orders=_orders_table(),
+        customers=Customer._meta.db_table,
+        interactions=Interaction._meta.db_table,
+        orders_filter="AND o.customer_id = ANY(%(ids)s::uuid[])" if customer_ids else "",
+        customers_filter="AND c.id = ANY(%(ids)s::uuid[])" if customer_ids else "",
+    )
+
+
+def health_thresholds_compute(account: Account, *, now: datetime | None = None) -> Thresholds:
+    """The account's thresholds as of `now` (default: now), from its counted orders
+    (one query; seconds for a million buyers)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_VALUES_SQL, _THRESHOLDS_SQL), _params(account, now))
+        as_of, buyers, recency, frequency, monetary = cursor.fetchone()
+    return Thresholds(
+        as_of=as_of,
+        buyers=int(buyers),
+        recency=[int(v) for v in recency],
+        frequency=[int(v) for v in frequency],
+        monetary=[Decimal(v) for v in monetary],
+    )
+
+
+def health_thresholds_stored(account: Account) -> HealthThresholds | None:
+    return HealthThresholds.objects.filter(account=account).first()
 
 
 def customer_health(
-    account: Account, customer: Customer, *, now: datetime | None = None
+    account: Account,
+    customer: Customer,
+    *,
+    now: datetime | None = None,
+    thresholds: Thresholds | None = None,
 ) -> CustomerHealth:
-    """The customer's score, grade, risk and lifecycle (SPEC: Customers, health), with
-    the quintiles computed over the whole account in the same query."""
-    sql = (_HEALTH_SQL + _HEALTH_ONE).format(**_tables())
-    params = {**_health_params(account, now), "customer": customer.pk}
+    """The customer's score, grade, risk and lifecycle (SPEC: Customers, health), their
+    quintiles read from `thresholds` (default: computed now, over the whole account)."""
+    if thresholds is None:
+        thresholds = health_thresholds_compute(account, now=now)
+    sql = _sql(_VALUES_SQL, _CLASSIFIED_SQL, _HEALTH_ONE, customer_ids=True)
+    params = {
+        **_params(account, now),
+        **_threshold_params(thresholds),
+        "ids": [str(customer.pk)],
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -376,22 +491,36 @@ def customer_health(
     )
 
 
-def customer_lifecycle_counts(account: Account, *, now: datetime | None = None) -> dict[str, int]:
+def customer_lifecycle_counts(
+    account: Account, *, now: datetime | None = None, thresholds: Thresholds | None = None
+) -> dict[str, int]:
     """How many customers are in each lifecycle bucket; every customer is in one."""
-    sql = (_HEALTH_SQL + _LIFECYCLE_COUNTS).format(**_tables())
+    if thresholds is None:
+        thresholds = health_thresholds_compute(account, now=now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _health_params(account, now))
+        cursor.execute(
+            _sql(_VALUES_SQL, _CLASSIFIED_SQL, _LIFECYCLE_COUNTS),
+            {**_params(account, now), **_threshold_params(thresholds)},
+        )
         counts = dict(cursor.fetchall())
     return {bucket: int(counts.get(bucket, 0)) for bucket in LIFECYCLES}
 
 
-def customer_lifecycles(account: Account, customer_ids: list[Any]) -> dict[Any, str]:
+def customer_lifecycles(
+    account: Account, customer_ids: list[Any], *, thresholds: Thresholds
+) -> dict[Any, str]:
     """The lifecycle bucket of these customers, by the health query's own rules."""
-    sql = (
-        _HEALTH_SQL  # noqa: S608  (table names from the models)
-        + "SELECT id, lifecycle FROM classified WHERE id = ANY(%(ids)s::uuid[])"
-    ).format(**_tables())
-    params = {**_health_params(account, None), "ids": [str(pk) for pk in customer_ids]}
+    sql = _sql(
+        _VALUES_SQL,
+        _CLASSIFIED_SQL,
+        "SELECT id, lifecycle FROM classified",
+        customer_ids=True,
+    )
+    params = {
+        **_params(account, None),
+        **_threshold_params(thresholds),
+        "ids": [str(pk) for pk in customer_ids],
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())

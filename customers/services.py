@@ -2,10 +2,11 @@
 
 import uuid
 from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -15,7 +16,7 @@ from accounts.services import sequence_reserve
 from crm_project.api.exceptions import Conflict
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors
-from customers.models import Customer, Interaction
+from customers.models import Customer, HealthThresholds, Interaction
 
 CONTACT_REQUIRED = "A customer needs an email or a phone."
 # Ids are global: one another account's customer has cannot be given, and saying so
@@ -249,6 +250,65 @@ def customer_loyalty_set(
         )
         customer.refresh_from_db(fields=[*changes, "updated_at"])
     return customer
+
+
+# --- Health thresholds ----------------------------------------------------------------
+#
+# Beat refreshes the thresholds of every account whose snapshot is older than
+# HEALTH_THRESHOLDS_REFRESH_AFTER (customers.tasks); a request refreshes them itself
+# only when there are none yet, they summarise no buyer, they are of a day more than one
+# away, or they are older than HEALTH_THRESHOLDS_MAX_AGE (beat not keeping up).
+
+HEALTH_THRESHOLDS_REFRESH_AFTER = timedelta(minutes=10)
+HEALTH_THRESHOLDS_MAX_AGE = timedelta(minutes=30)
+
+
+@transaction.atomic
+def health_thresholds_refresh(
+    *, account: Account, now: datetime | None = None
+) -> selectors.Thresholds:
+    """Compute the account's quintile thresholds and store them (its one row; two
+    concurrent refreshes both end with it, the later one's values kept)."""
+    thresholds = selectors.health_thresholds_compute(account, now=now)
+    table = HealthThresholds._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table}
+                (id, account_id, as_of, computed_at, buyers, recency, frequency, monetary)
+            VALUES (crm_uuid7(), %s, %s, now(), %s, %s, %s, %s)
+            ON CONFLICT (account_id) DO UPDATE SET
+                as_of = EXCLUDED.as_of, computed_at = EXCLUDED.computed_at,
+                buyers = EXCLUDED.buyers, recency = EXCLUDED.recency,
+                frequency = EXCLUDED.frequency, monetary = EXCLUDED.monetary
+            """,  # noqa: S608  (the table name from the model)
+            [
+                account.pk,
+                thresholds.as_of,
+                thresholds.buyers,
+                thresholds.recency,
+                thresholds.frequency,
+                thresholds.monetary,
+            ],
+        )
+    return thresholds
+
+
+def health_thresholds_current(
+    *, account: Account, now: datetime | None = None
+) -> selectors.Thresholds:
+    """The thresholds health and lifecycle read: the stored ones, refreshed first when
+    missing, empty, of a day more than one away from today, or too old."""
+    stored = selectors.health_thresholds_stored(account)
+    today = selectors.account_today(account, now)
+    if (
+        stored is None
+        or stored.buyers == 0
+        or abs((today - stored.as_of).days) > 1
+        or stored.computed_at < timezone.now() - HEALTH_THRESHOLDS_MAX_AGE
+    ):
+        return health_thresholds_refresh(account=account, now=now)
+    return selectors.Thresholds.of(stored)
 
 
 # --- Interactions ---------------------------------------------------------------------

@@ -28,13 +28,11 @@ from accounts.models import Role
 from crm_project.admin import role_allows
 from crm_project.api.pagination import row_count
 from crm_project.views import account_role_required
-from customers import selectors, timeline
+from customers import selectors, services, timeline
 from customers.filters import CustomerFilter
-from customers.models import Customer, CustomerStatus
+from customers.models import CUSTOMER_COUNTER, Customer, CustomerStatus, Lifecycle
 
 PAGE_SIZE = 50
-# The account's customers, counted as they are written (crm_project.models.RowCount).
-CUSTOMER_COUNTER = "customers"
 # Matches are counted exactly up to this many; past it the page says "more than".
 COUNT_CAP = 10_000
 TIMELINE_LIMIT = 30
@@ -435,17 +433,19 @@ def _headers(params: QueryDict, ordering: Ordering) -> list[dict[str, Any]]:
     return cells
 
 
-# The lifecycle needs RFM quintiles over the whole account (one query over every
-# customer and their orders: ~30 ms for 2,000 customers, seconds for a million), so
-# the table shows it only for accounts up to this size; the detail page always does.
+# The lifecycle reads the account's quintile thresholds (customers.models.
+# HealthThresholds). Computing them ranks every customer with orders (~30 ms for 2,000
+# customers, seconds for a million): the table computes missing ones only for accounts
+# up to this size, and bigger ones show the lifecycle once beat has computed them.
 LIFECYCLE_TABLE_MAX = 5_000
-LIFECYCLE_LABELS = {
-    "new": "New",
-    "active": "Active",
-    "at_risk": "At risk",
-    "churned": "Churned",
-    "vip": "VIP",
-}
+LIFECYCLE_LABELS = dict(Lifecycle.choices)
+
+
+def _table_thresholds(account: Any) -> selectors.Thresholds | None:
+    if row_count(CUSTOMER_COUNTER) <= LIFECYCLE_TABLE_MAX:
+        return services.health_thresholds_current(account=account)
+    stored = selectors.health_thresholds_stored(account)
+    return selectors.Thresholds.of(stored) if stored is not None else None
 
 
 def _attach_lifecycles(account: Any, rows: list[Customer]) -> None:
@@ -453,9 +453,12 @@ def _attach_lifecycles(account: Any, rows: list[Customer]) -> None:
     cheaply) on the page's customers."""
     for row in rows:
         row.lifecycle = row.lifecycle_label = None  # type: ignore[attr-defined]
-    if not rows or row_count(CUSTOMER_COUNTER) > LIFECYCLE_TABLE_MAX:
+    thresholds = _table_thresholds(account) if rows else None
+    if thresholds is None:
         return
-    lifecycles = selectors.customer_lifecycles(account, [row.pk for row in rows])
+    lifecycles = selectors.customer_lifecycles(
+        account, [row.pk for row in rows], thresholds=thresholds
+    )
     for row in rows:
         row.lifecycle = lifecycles.get(row.pk)  # type: ignore[attr-defined]
         row.lifecycle_label = LIFECYCLE_LABELS.get(row.lifecycle)  # type: ignore[attr-defined]
@@ -475,7 +478,8 @@ def customer_detail(request: HttpRequest, ref: str) -> HttpResponse:
     customer = selectors.customer_by_ref(account, ref)
     if customer is None:
         raise Http404("No such customer.")
-    health = selectors.customer_health(account, customer)
+    thresholds = services.health_thresholds_current(account=account)
+    health = selectors.customer_health(account, customer, thresholds=thresholds)
     context = {
         "customer": customer,
         "health": health,

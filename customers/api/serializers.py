@@ -10,7 +10,7 @@ from rest_framework import serializers
 from accounts.models import Agent
 from crm_project.api.fields import ChoiceField, DateTimeField, ModelSerializer, MoneyField
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
-from customers.models import SPEND_DIGITS, Customer, Interaction, InteractionType
+from customers.models import SPEND_DIGITS, Customer, Interaction, InteractionType, Lifecycle
 
 # Input aliases, matched after the parser has snake-cased the keys: seed 001's French
 # keys (`Nom`, `Prenom`, `Mail`, `Sexe`, `Compte`, `IdClient`) and the other seeds'
@@ -349,15 +349,12 @@ class RfmSerializer(serializers.Serializer):
     m = serializers.IntegerField(allow_null=True, min_value=1, max_value=5)
 
 
-LIFECYCLE_CHOICES = ["new", "active", "at_risk", "churned", "vip"]
-
-
 class CustomerHealthSerializer(serializers.Serializer):
     customer = serializers.UUIDField()
     score = serializers.IntegerField(min_value=0, max_value=100)
     grade = serializers.ChoiceField(choices=["A", "B", "C", "D", "F"])
     risk = serializers.ChoiceField(choices=["low", "medium", "high"])
-    lifecycle = serializers.ChoiceField(choices=LIFECYCLE_CHOICES)
+    lifecycle = serializers.ChoiceField(choices=Lifecycle.values)
     recency_days = serializers.IntegerField(allow_null=True)
     frequency_365d = serializers.IntegerField()
     monetary_365d = MoneyField(max_digits=SPEND_DIGITS)

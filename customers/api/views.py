@@ -26,7 +26,7 @@ from customers.api.serializers import (
     TimelineSerializer,
 )
 from customers.filters import CustomerFilter, CustomerOrdering
-from customers.models import Customer, Interaction
+from customers.models import CUSTOMER_COUNTER, Customer, Interaction
 from segments import selectors as segment_selectors
 from segments.api.serializers import SegmentSerializer
 
@@ -50,7 +50,7 @@ class CustomerViewSet(TenantModelViewSet):
     """Customers. `{id}` is the UUID or the per-account number."""
 
     model = Customer
-    row_counter = "customers"
+    row_counter = CUSTOMER_COUNTER
     serializer_class = CustomerSerializer
     pagination_class = PageOrCursorPagination
     write_role = Role.MEMBER
@@ -155,12 +155,14 @@ class CustomerViewSet(TenantModelViewSet):
     def health(self, request: Request, pk: str) -> Response:
         """Score, grade, risk and lifecycle from RFM quintiles within the account."""
         customer = self.get_object()
-        health = selectors.customer_health(self.account, customer)
+        thresholds = services.health_thresholds_current(account=self.account)
+        health = selectors.customer_health(self.account, customer, thresholds=thresholds)
         data = {**health.__dict__, "customer": customer.pk}
         return Response(CustomerHealthSerializer(data).data)
 
     def _lifecycle_counts(self) -> Response:
-        counts = selectors.customer_lifecycle_counts(self.account)
+        thresholds = services.health_thresholds_current(account=self.account)
+        counts = selectors.customer_lifecycle_counts(self.account, thresholds=thresholds)
         return Response(LifecycleCountsSerializer(counts).data)
 
     @extend_schema(responses=LifecycleCountsSerializer)
