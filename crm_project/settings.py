@@ -373,7 +373,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crm_project.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -384,7 +384,21 @@ DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_FORMATTER_CLASS": "crm_project.api.errors.ExceptionFormatter",
     "EXCEPTION_HANDLER_CLASS": "crm_project.api.errors.ExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
+    # Each status an operation may document, with its body as the handler answers it;
+    # crm_project.api.schema.AutoSchema picks the ones each operation can answer.
+    "ERROR_SCHEMAS": {
+        "400": "crm_project.api.schema.BadRequestResponseSerializer",
+        **{
+            status: "crm_project.api.schema.ClientErrorResponseSerializer"
+            for status in ("401", "403", "404", "405", "406", "409", "413", "415", "429")
+        },
+        "500": "crm_project.api.schema.ServerErrorResponseSerializer",
+        "503": "crm_project.api.schema.ServerErrorResponseSerializer",
+    },
 }
+DRF_STANDARDIZED_ERRORS["ALLOWED_ERROR_STATUS_CODES"] = list(
+    DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"]
+)
 _ERRORS = "drf_standardized_errors.openapi_serializers"
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
@@ -404,6 +418,7 @@ SPECTACULAR_SETTINGS = {
         "ValidationErrorEnum": f"{_ERRORS}.ValidationErrorEnum.choices",
         "ClientErrorEnum": f"{_ERRORS}.ClientErrorEnum.choices",
         "ServerErrorEnum": f"{_ERRORS}.ServerErrorEnum.choices",
+        "BadRequestTypeEnum": "crm_project.api.schema.BAD_REQUEST_TYPES",
     },
     "PREPROCESSING_HOOKS": ["crm_project.api.schema.drop_slash_duplicates"],
     "POSTPROCESSING_HOOKS": [

@@ -14,6 +14,7 @@ from crm_project.datetimes import InvalidDateTime, parse_account_datetime
 from crm_project.phones import account_region
 from customers import selectors
 from customers.models import Customer, CustomerStatus, CustomerType
+from segments.selectors import customer_ids_in_segment
 
 
 class LenientChoiceFormField(forms.ChoiceField):
@@ -80,7 +81,7 @@ class CustomerFilter(filters.FilterSet):
     min_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="gte")
     max_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="lte")
     external_id = filters.CharFilter()
-    number = filters.NumberFilter()
+    number = filters.NumberFilter(decimal_places=0)
     segment = filters.CharFilter(
         method="filter_segment", label="In this segment (id; active or not)"
     )
@@ -105,8 +106,6 @@ class CustomerFilter(filters.FilterSet):
         return getattr(self.request, "account", None)
 
     def filter_segment(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
-        from segments.selectors import customer_ids_in_segment
-
         return queryset.filter(pk__in=customer_ids_in_segment(self._account(), value))
 
     def filter_q(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:

@@ -10,6 +10,7 @@ from django_filters import rest_framework as filters
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from crm_project.api import filters as api_filters
 from crm_project.api.fields import ChoiceField
 from crm_project.datetimes import (
     InvalidDateTime,
@@ -81,6 +82,7 @@ class ProductFilter(filters.FilterSet):
     category = filters.CharFilter(lookup_expr="iexact")
     sku = filters.CharFilter()
     external_id = filters.CharFilter()
+    active = api_filters.BooleanFilter()
     q = filters.CharFilter(method="filter_q", label="SKU, name or brand contains")
 
     class Meta:
@@ -129,7 +131,7 @@ class OrderFilter(filters.FilterSet):
     min_amount = filters.NumberFilter(field_name="amount", lookup_expr="gte")
     max_amount = filters.NumberFilter(field_name="amount", lookup_expr="lte")
     external_id = filters.CharFilter()
-    number = filters.NumberFilter()
+    number = filters.NumberFilter(decimal_places=0)
 
     class Meta:
         model = Order

@@ -10,6 +10,7 @@ from django_filters import rest_framework as filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from crm_project.api import filters as api_filters
 from crm_project.phones import InvalidPhone, normalize_phone, phone_digits
 from customers.models import Customer
 from segments.models import Segment
@@ -20,7 +21,7 @@ DIRECTIONS = {"asc": "", "desc": "-"}
 
 class SegmentFilter(filters.FilterSet):
     name = filters.CharFilter(lookup_expr="icontains", label="Name contains (case-insensitive)")
-    active = filters.BooleanFilter()
+    active = api_filters.BooleanFilter()
 
     class Meta:
         model = Segment
@@ -79,21 +80,25 @@ class SortDirectionOrdering(OrderingFilter):
     direction_param = "direction"
 
     def get_ordering(self, request: Any, queryset: Any, view: Any) -> Any:
+        direction = self._direction(request)  # refused even without `sort`
         if request.query_params.get(self.ordering_param):
             ordering = super().get_ordering(request, queryset, view)
         elif request.query_params.get(self.sort_param):
-            ordering = self._sort_direction(request, queryset, view)
+            ordering = self._sort_direction(request, queryset, view, direction)
         else:
             ordering = self.get_default_ordering(view)
         return self._expand(list(ordering or []), view)
 
-    def _sort_direction(self, request: Any, queryset: Any, view: Any) -> list[str]:
-        sort = snake_case(request.query_params[self.sort_param].strip())
-        direction = request.query_params.get(self.direction_param, "ASC").strip().lower()
+    def _direction(self, request: Any) -> str:
+        direction = request.query_params.get(self.direction_param, "").strip().lower() or "asc"
         if direction not in DIRECTIONS:
             raise ValidationError(
                 {self.direction_param: ["Expected ASC or DESC."]}, code="invalid_choice"
             )
+        return direction
+
+    def _sort_direction(self, request: Any, queryset: Any, view: Any, direction: str) -> list[str]:
+        sort = snake_case(request.query_params[self.sort_param].strip())
         valid = {
             name for name, _label in self.get_valid_fields(queryset, view, {"request": request})
         }
@@ -130,7 +135,7 @@ class SortDirectionOrdering(OrderingFilter):
                 "name": self.direction_param,
                 "required": False,
                 "in": "query",
-                "description": "With `sort`: ASC (default) or DESC.",
-                "schema": {"type": "string", "enum": ["ASC", "DESC", "asc", "desc"]},
+                "description": "With `sort`: ASC (default) or DESC, in any case.",
+                "schema": {"type": "string", "pattern": "^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])$"},
             },
         ]

@@ -20,6 +20,10 @@ class ExceptionFormatter(BaseFormatter):
     def format_error_response(self, error_response: ErrorResponse) -> dict[str, Any]:
         data = super().format_error_response(error_response)
         errors = data.get("errors") or []
+        for error in errors:
+            # A Django form (django-filter's) or a ValidationError raised without a code
+            # has none: the schema promises a string.
+            error["code"] = error["code"] or "invalid"
         data["message"] = errors[0]["detail"] if errors else ""
         return data
 

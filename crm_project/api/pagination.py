@@ -1,7 +1,9 @@
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from rest_framework import pagination
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -10,15 +12,76 @@ from rest_framework.response import Response
 NON_FILTERING_PARAMS = frozenset({"page", "page_size", "ordering", "format", "cursor"})
 
 
-class PageNumberPagination(pagination.PageNumberPagination):
-    """`?page=N&page_size=M` (default 50, at most 500) with an exact `count`. A view
-    over a big table names its `row_counter` (crm_project.models.RowCount): an
-    unfiltered list then reads the count maintained with the rows instead of counting
-    them."""
+def _invalid(name: str, detail: str) -> ValidationError:
+    return ValidationError({name: [ErrorDetail(detail, code="invalid")]})
+
+
+def query_positive_int(request: Request, name: str, *, cutoff: int | None = None) -> int | None:
+    """Query parameter `name` as a positive integer (at most `cutoff`, a larger one read
+    as `cutoff`); None when absent or blank, a 400 naming it when not a positive integer
+    (DRF would quietly use its default)."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return pagination._positive_int(raw, strict=True, cutoff=cutoff)
+    except ValueError:
+        raise _invalid(name, "Enter a positive integer.") from None
+
+
+class PageSizeMixin:
+    """`?page_size=M` (default 50, at most 500: a larger size is read as 500), also
+    under the view's `page_size_aliases`; anything but a positive integer is a 400."""
 
     page_size = 50
     page_size_query_param = "page_size"
+    page_size_aliases: tuple[str, ...] = ()
     max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        for name in (self.page_size_query_param, *self.page_size_aliases):
+            size = query_positive_int(request, name, cutoff=self.max_page_size)
+            if size is not None:
+                return size
+        return self.page_size
+
+    def page_size_parameters(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page: {self.page_size} by default, at most "
+                f"{self.max_page_size} (a larger size is read as {self.max_page_size})."
+                + (f" Another name of `{self.page_size_query_param}`." if alias else ""),
+                "schema": {"type": "integer", "minimum": 1},
+            }
+            for alias, name in enumerate((self.page_size_query_param, *self.page_size_aliases))
+        ]
+
+
+class PageNumberPagination(PageSizeMixin, pagination.PageNumberPagination):
+    """`?page=N&page_size=M` (default 50, at most 500) with an exact `count`. A view
+    over a big table names its `row_counter` (crm_project.models.RowCount): an
+    unfiltered list then reads the count maintained with the rows instead of counting
+    them. A page that is not a positive integer is a 400, one past the end a 404."""
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return request.query_params[self.page_query_param]
+        return query_positive_int(request, self.page_query_param) or 1
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The page (from 1); one past the last page is a 404.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            *self.page_size_parameters(),
+        ]
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         counter = getattr(view, "row_counter", None)
@@ -62,18 +125,31 @@ def row_count(name: str) -> int:
     return RowCount.objects.filter(name=name).values_list("count", flat=True).first() or 0
 
 
-class CursorPagination(pagination.CursorPagination):
+class CursorPagination(PageSizeMixin, pagination.CursorPagination):
     """Keyset pagination for big collections: constant cost per page, no count. It
     walks one fixed, unique order backed by an index: the view's `cursor_ordering`
-    (default newest first), whatever `?ordering=` says."""
+    (default newest first), whatever `?ordering=` says. A cursor the API did not make
+    is a 400 naming `cursor`."""
 
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
     ordering = ("-created_at", "-id")
+    invalid_cursor_message = "Invalid cursor: use the `next` or `previous` link of a page."
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
         return tuple(getattr(view, "cursor_ordering", self.ordering))
+
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise _invalid(self.cursor_query_param, self.invalid_cursor_message) from None
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except DjangoValidationError:
+            # A decodable cursor whose position is not a value of the ordering's column:
+            # the column refuses it before any SQL runs.
+            raise _invalid(self.cursor_query_param, self.invalid_cursor_message) from None
 
 
 class PageOrCursorPagination(PageNumberPagination):

@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -9,7 +7,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, pagination, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -34,29 +32,6 @@ class SegmentPagination(PageNumberPagination):
     """`?page=N&page_size=M`, with seed 003's `perPage` as an alias of `page_size`."""
 
     page_size_aliases = ("perPage", "per_page")
-
-    def get_page_size(self, request: Any) -> int:
-        for name in (self.page_size_query_param, *self.page_size_aliases):
-            if name in request.query_params:
-                try:
-                    return pagination._positive_int(
-                        request.query_params[name], strict=True, cutoff=self.max_page_size
-                    )
-                except ValueError:
-                    break
-        return self.page_size
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [
-            *super().get_schema_operation_parameters(view),
-            {
-                "name": "perPage",
-                "required": False,
-                "in": "query",
-                "description": "Seed 003's name of page_size.",
-                "schema": {"type": "integer"},
-            },
-        ]
 
 
 SEGMENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
