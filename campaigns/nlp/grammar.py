@@ -1,0 +1,3703 @@
+"""The grammar of segment prompts: a recursive-descent reader over the tokens.
+
+A prompt is read left to right as a sequence of *constructions* ("spent over 500",
+"in Paris or Lyon", "aged 25 to 34", "whose tier is gold"), separated by connectors
+(`and`, `or`, commas) and words that carry no condition ("customers who have").
+At each place the constructions are tried in a fixed order; each is a small parser
+built from shared pieces: numbers and amounts, comparisons ("at least 3", "between
+100 and 500 euros", "1.5k+"), durations ("2 weeks"), dates ("March 2024", "1st of
+May 2023", "2024-03-01") and time windows ("in the last 90 days", "since March
+2024", "more than 6 months ago"). A negator ("not", "haven't", "without") negates the
+construction that follows it. What no construction reads is reported verbatim.
+
+Each construction yields an Item: its primary conditions and, for a verb with a time
+window ("spent over 500 in the last year"), secondary ones (the recency), which the
+assembly puts after the primary conditions of the whole group (seed 000's order)."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from campaigns.nlp import lexicon as lex
+from campaigns.nlp import places
+from campaigns.nlp.explain import listed
+from campaigns.nlp.tokens import DATE, NUMBER, PUNCT, QUOTED, SYMBOL, WORD, Token, fold
+from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion, negated
+
+# Resolves a point of sale's name or code to the ids of the account's points of sale.
+PosResolver = Callable[[str], list[str] | None]
+
+MAX_AGE = 130
+
+
+def _phrases(*groups: Iterable[str]) -> list[tuple[str, ...]]:
+    """Phrases as word tuples, longest first (so "at least" wins over "at")."""
+    result = {tuple(phrase.split()) for group in groups for phrase in group}
+    return sorted(result, key=len, reverse=True)
+
+
+# --- Vocabulary of the constructions ----------------------------------------------------
+
+SPEND_WORDS = _phrases(
+    (
+        "spent",
+        "spend",
+        "spends",
+        "spending",
+        "have spent",
+        "has spent",
+        "total spend",
+        "total spent",
+        "total spending",
+        "lifetime spend",
+        "lifetime spending",
+        "lifetime spent",
+        "lifetime value",
+        "ltv",
+        "clv",
+        "customer lifetime value",
+        "revenue",
+        "total revenue",
+        "lifetime revenue",
+        "total order value",
+        "total amount spent",
+        "amount spent",
+        "money spent",
+        "total purchases amount",
+        "total purchase amount",
+    )
+)
+SPEND_AFTER_AMOUNT = _phrases(
+    (
+        "spent",
+        "spend",
+        "in spend",
+        "in spending",
+        "of spend",
+        "of spending",
+        "in purchases",
+        "in sales",
+        "in revenue",
+        "in orders",
+        "lifetime spend",
+        "lifetime value",
+        "in lifetime spend",
+        "in lifetime value",
+        "in total spend",
+        "total spend",
+    )
+)
+SPEND_TAILS = _phrases(
+    (
+        "in total",
+        "total",
+        "overall",
+        "altogether",
+        "in all",
+        "so far",
+        "to date",
+        "with us",
+        "on orders",
+        "on purchases",
+        "on products",
+        "on shopping",
+        "in purchases",
+        "in orders",
+        "in our shop",
+        "in our store",
+        "at our store",
+        "on our store",
+        "on the store",
+        "in lifetime",
+        "lifetime",
+    )
+)
+PER_ORDER_TAILS = _phrases(
+    (
+        "per order",
+        "an order",
+        "a order",
+        "each order",
+        "per purchase",
+        "a purchase",
+        "per transaction",
+        "per visit",
+        "per basket",
+        "per ticket",
+        "on average",
+        "in average",
+        "each time",
+        "average",
+    )
+)
+AVERAGE_WORDS = _phrases(
+    (
+        "average order value",
+        "average order",
+        "average order amount",
+        "average order size",
+        "average order total",
+        "average basket",
+        "average basket size",
+        "average basket value",
+        "average cart",
+        "average cart value",
+        "average spend per order",
+        "average spend",
+        "average spending",
+        "average purchase",
+        "average purchase value",
+        "average purchase amount",
+        "average ticket",
+        "average transaction",
+        "average transaction value",
+        "average transaction amount",
+        "avg order value",
+        "avg order",
+        "avg. order value",
+        "avg. order",
+        "avg basket",
+        "aov",
+        "mean order value",
+        "basket size",
+        "order average",
+    )
+)
+POINTS_WORDS = _phrases(
+    (
+        "loyalty points",
+        "points",
+        "point",
+        "point balance",
+        "points balance",
+        "loyalty balance",
+        "loyalty point balance",
+        "loyalty points balance",
+        "reward points",
+        "rewards points",
+        "loyalty point",
+    )
+)
+ORDER_VERBS = _phrases(
+    (
+        "ordered",
+        "order",
+        "bought",
+        "buy",
+        "buys",
+        "purchased",
+        "purchase",
+        "shopped",
+        "shop",
+        "shops",
+        "transacted",
+        "made a purchase",
+        "made purchases",
+        "made an order",
+        "made orders",
+        "placed an order",
+        "placed orders",
+        "placed a order",
+        "made a transaction",
+        "came back",
+        "returned",
+        "have ordered",
+        "have bought",
+        "have purchased",
+        "has ordered",
+        "has bought",
+        "has purchased",
+    )
+)
+LAST_ORDER_WORDS = _phrases(
+    (
+        "last ordered",
+        "last purchased",
+        "last bought",
+        "last shopped",
+        "last order",
+        "last purchase",
+        "last transaction",
+        "last visit",
+        "last order date",
+        "last purchase date",
+        "most recent order",
+        "most recent purchase",
+        "latest order",
+        "latest purchase",
+        "last ordered on",
+        "last purchased on",
+        "last bought on",
+        "last seen",
+        "last active",
+    )
+)
+FIRST_ORDER_WORDS = _phrases(
+    (
+        "first ordered",
+        "first purchased",
+        "first bought",
+        "first order",
+        "first purchase",
+        "first transaction",
+        "first order date",
+        "first purchase date",
+        "first ordered on",
+        "first purchased on",
+    )
+)
+ORDER_NOUNS = frozenset(
+    {"orders", "order", "purchases", "purchase", "transactions", "transaction", "buys", "visits"}
+)
+COUNT_FIELD_WORDS = _phrases(
+    (
+        "total orders",
+        "order count",
+        "orders count",
+        "number of orders",
+        "number of purchases",
+        "purchase count",
+        "total purchases",
+        "number of transactions",
+        "transaction count",
+        "total transactions",
+        "orders total",
+    )
+)
+COUNT_PREFIX = frozenset({"with", "placed", "made", "having", "placing", "making", "has", "have"})
+JOIN_WORDS = _phrases(
+    (
+        "joined",
+        "signed up",
+        "sign up",
+        "signed-up",
+        "registered",
+        "became a customer",
+        "became customers",
+        "became a client",
+        "became clients",
+        "became a member",
+        "became members",
+        "were created",
+        "was created",
+        "created",
+        "were added",
+        "was added",
+        "added",
+        "onboarded",
+        "enrolled",
+        "acquired",
+        "subscribed",
+        "customer since",
+        "customers since",
+        "client since",
+        "clients since",
+        "member since",
+        "members since",
+        "created at",
+        "creation date",
+        "registration date",
+        "signup date",
+        "sign-up date",
+        "date joined",
+        "join date",
+    )
+)
+NEW_WORDS = _phrases(
+    (
+        "new",
+        "newly registered",
+        "newly signed up",
+        "newly acquired",
+        "recently registered",
+        "recently joined",
+        "recent signups",
+        "recent sign-ups",
+        "new signups",
+        "new sign-ups",
+        "newcomers",
+        "new joiners",
+    )
+)
+TENURE_WORDS = _phrases(
+    (
+        "been with us for",
+        "with us for",
+        "been a customer for",
+        "been customers for",
+        "been a client for",
+        "been clients for",
+        "been a member for",
+        "been members for",
+        "customers for",
+        "customer for",
+        "clients for",
+        "members for",
+        "member for",
+    )
+)
+BIRTHDAY_WORDS = _phrases(("birthday", "birthdays", "birth day", "bday", "b-day", "bdays"))
+REGISTRATION_ANNIVERSARY_WORDS = _phrases(
+    (
+        "registration anniversary",
+        "signup anniversary",
+        "sign-up anniversary",
+        "membership anniversary",
+        "customer anniversary",
+        "joining anniversary",
+        "anniversary",
+        "anniversaries",
+        "registration anniversaries",
+    )
+)
+BORN_WORDS = _phrases(("born", "were born", "was born"))
+AGE_MARKERS = _phrases(
+    ("aged", "age", "ages", "of age", "whose age is", "age is", "with age")
+)
+AGE_SUFFIXES = _phrases(
+    (
+        "years old",
+        "year old",
+        "year olds",
+        "year-olds",
+        "year-old",
+        "yo",
+        "y/o",
+        "y.o",
+        "yrs old",
+        "years of age",
+        "yr old",
+        "yr olds",
+    )
+)
+GENERATIONS: dict[tuple[str, ...], tuple[int, int]] = {
+    ("millennials",): (1981, 1996),
+    ("millennial",): (1981, 1996),
+    ("gen", "z"): (1997, 2012),
+    ("generation", "z"): (1997, 2012),
+    ("zoomers",): (1997, 2012),
+    ("gen", "x"): (1965, 1980),
+    ("generation", "x"): (1965, 1980),
+    ("gen", "y"): (1981, 1996),
+    ("generation", "y"): (1981, 1996),
+    ("baby", "boomers"): (1946, 1964),
+    ("boomers",): (1946, 1964),
+}
+# Life stages as ages: (op, low, high).
+LIFE_STAGES: dict[tuple[str, ...], tuple[str, int, int | None]] = {
+    ("teenagers",): ("between", 13, 19),
+    ("teens",): ("between", 13, 19),
+    ("adults",): (">=", 18, None),
+    ("adult",): (">=", 18, None),
+    ("minors",): ("<", 18, None),
+    ("seniors",): (">=", 65, None),
+    ("senior", "citizens"): (">=", 65, None),
+    ("elderly",): (">=", 65, None),
+    ("retirees",): (">=", 65, None),
+    ("pensioners",): (">=", 65, None),
+    ("young", "adults"): ("between", 18, 24),
+}
+GENDERS: dict[str, str] = {
+    "women": "female",
+    "woman": "female",
+    "female": "female",
+    "females": "female",
+    "ladies": "female",
+    "lady": "female",
+    "girls": "female",
+    "gals": "female",
+    "f": "female",
+    "men": "male",
+    "man": "male",
+    "male": "male",
+    "males": "male",
+    "gentlemen": "male",
+    "gentleman": "male",
+    "guys": "male",
+    "boys": "male",
+    "lads": "male",
+    "m": "male",
+    "non-binary": "other",
+    "nonbinary": "other",
+    "other": "other",
+    "unknown": "unknown",
+}
+GENDER_NOUNS = frozenset(k for k in GENDERS if len(k) > 1 and k not in ("other", "unknown"))
+OPT_IN_WORDS = _phrases(
+    (
+        "opted in",
+        "opted-in",
+        "opt in",
+        "opt-in",
+        "opted into",
+        "optin",
+        "opted",
+        "subscribed",
+        "subscribe",
+        "subscribes",
+        "consented",
+        "consent",
+        "gave consent",
+        "agreed",
+        "agreed to receive",
+        "accept",
+        "accepts",
+        "accepted",
+        "allow",
+        "allows",
+        "want",
+        "wants",
+        "receive",
+        "receives",
+        "can receive",
+        "signed up",
+        "registered",
+        "enrolled",
+        "joined",
+    )
+)
+OPT_IN_NEEDS_CHANNEL = frozenset(
+    {
+        ("accept",),
+        ("accepts",),
+        ("accepted",),
+        ("allow",),
+        ("allows",),
+        ("want",),
+        ("wants",),
+        ("receive",),
+        ("receives",),
+        ("can", "receive"),
+        ("signed", "up"),
+        ("registered",),
+        ("enrolled",),
+        ("joined",),
+        ("agreed",),
+        ("consented",),
+        ("consent",),
+        ("opted",),
+        ("subscribe",),
+        ("subscribes",),
+    }
+)
+OPT_OUT_WORDS = _phrases(
+    (
+        "opted out",
+        "opted-out",
+        "opt out",
+        "opt-out",
+        "optout",
+        "unsubscribed",
+        "unsubscribe",
+        "have unsubscribed",
+        "refused",
+        "declined",
+        "withdrew consent",
+    )
+)
+CHANNEL_WORDS: dict[tuple[str, ...], str] = {
+    **{
+        tuple(p.split()): "sms"
+        for p in (
+            "sms",
+            "text",
+            "texts",
+            "text messages",
+            "text message",
+            "texting",
+            "sms messages",
+            "sms marketing",
+            "mobile messages",
+        )
+    },
+    **{
+        tuple(p.split()): "email"
+        for p in (
+            "email",
+            "emails",
+            "e-mail",
+            "e-mails",
+            "mail",
+            "mails",
+            "mailing",
+            "mailings",
+            "newsletter",
+            "newsletters",
+            "mailing list",
+            "marketing emails",
+            "marketing email",
+            "email marketing",
+            "email list",
+            "marketing",
+            "email campaigns",
+            "promotional emails",
+        )
+    },
+}
+CHANNEL_PHRASES = _phrases(" ".join(k) for k in CHANNEL_WORDS)
+OPT_SUFFIX_IN = _phrases(
+    (
+        "opt-in",
+        "opt in",
+        "opted in",
+        "opted-in",
+        "optin",
+        "opt-ins",
+        "subscribers",
+        "subscriber",
+        "subscribed",
+        "consent",
+        "permission",
+        "opt ins",
+    )
+)
+OPT_SUFFIX_OUT = _phrases(
+    ("opt-out", "opt out", "opted out", "opted-out", "optout", "unsubscribes", "unsubscribed")
+)
+CHANNEL_TAILS = _phrases(
+    (
+        "marketing",
+        "messages",
+        "communications",
+        "campaigns",
+        "updates",
+        "notifications",
+        "list",
+        "offers",
+        "promotions",
+    )
+)
+REACHABLE_WORDS = _phrases(
+    ("reachable by", "contactable by", "reachable via", "contactable via", "reachable on")
+)
+TAG_MARKERS = _phrases(
+    (
+        "tagged",
+        "tagged as",
+        "tagged with",
+        "tagged with the",
+        "with the tag",
+        "with tag",
+        "with the tags",
+        "with tags",
+        "having the tag",
+        "having tag",
+        "having the tags",
+        "has the tag",
+        "has tag",
+        "have the tag",
+        "have tag",
+        "labelled",
+        "labeled",
+        "labelled as",
+        "labeled as",
+        "with label",
+        "with the label",
+        "tag",
+        "tags include",
+        "tags contain",
+        "tags containing",
+        "tag is",
+        "tags are",
+        "marked as",
+        "flagged as",
+        "flagged",
+    )
+)
+VIP_WORDS = frozenset({"vip", "vips", "v.i.p", "v.i.p.", "vip's"})
+STATUS_WORDS: dict[str, str] = {"active": "active", "inactive": "inactive", "blocked": "blocked"}
+STATUS_WORDS.update({"banned": "blocked", "suspended": "blocked", "disabled": "inactive"})
+TYPE_WORDS: dict[tuple[str, ...], str] = {
+    ("business",): "business",
+    ("businesses",): "business",
+    ("companies",): "business",
+    ("company", "accounts"): "business",
+    ("b2b",): "business",
+    ("corporate",): "business",
+    ("corporates",): "business",
+    ("enterprise",): "business",
+    ("enterprises",): "business",
+    ("professional",): "business",
+    ("professionals",): "business",
+    ("organisations",): "business",
+    ("organizations",): "business",
+    ("individual",): "individual",
+    ("private",): "individual",
+    ("b2c",): "individual",
+    ("retail", "customers"): "individual",
+    ("private", "individuals"): "individual",
+}
+# (operator, days) on last_order_date, or (operator, days) on created_at for "new".
+LIFECYCLE_WORDS: dict[tuple[str, ...], tuple[str, str, int]] = {
+    ("churned",): ("last_order_date", "more_than_days_ago", 365),
+    ("lost",): ("last_order_date", "more_than_days_ago", 365),
+    ("lapsed",): ("last_order_date", "more_than_days_ago", 90),
+    ("dormant",): ("last_order_date", "more_than_days_ago", 90),
+    ("sleeping",): ("last_order_date", "more_than_days_ago", 90),
+    ("at", "risk"): ("last_order_date", "more_than_days_ago", 90),
+    ("at-risk",): ("last_order_date", "more_than_days_ago", 90),
+    ("recent", "customers"): ("last_order_date", "within_last_days", 30),
+    ("recent", "buyers"): ("last_order_date", "within_last_days", 30),
+    ("recent", "shoppers"): ("last_order_date", "within_last_days", 30),
+    ("recent", "purchasers"): ("last_order_date", "within_last_days", 30),
+}
+REPEAT_WORDS = _phrases(
+    ("repeat", "returning", "recurring", "regular", "repeat buyers", "multi-buyers")
+)
+ONE_TIME_WORDS = _phrases(
+    ("one-time", "one time", "first-time", "first time", "single-purchase", "one-off", "one off")
+)
+PROVIDERS: dict[str, str] = {
+    "gmail": "@gmail.com",
+    "googlemail": "@googlemail.com",
+    "yahoo": "@yahoo.com",
+    "hotmail": "@hotmail.com",
+    "outlook": "@outlook.com",
+    "icloud": "@icloud.com",
+    "aol": "@aol.com",
+    "protonmail": "@protonmail.com",
+    "proton": "@proton.me",
+    "gmx": "@gmx.com",
+    "laposte": "@laposte.net",
+    "wanadoo": "@wanadoo.fr",
+}
+PROVIDER_TAILS = frozenset(
+    {"address", "addresses", "email", "emails", "account", "accounts", "mail", "users", "user"}
+)
+PLACE_MARKERS_STRONG = _phrases(
+    (
+        "living in",
+        "who live in",
+        "who lives in",
+        "live in",
+        "lives in",
+        "based in",
+        "located in",
+        "residing in",
+        "reside in",
+        "resident in",
+        "residents of",
+        "resident of",
+        "inhabitants of",
+        "in the city of",
+        "from the city of",
+        "in the country of",
+        "who are from",
+        "coming from",
+    )
+)
+PLACE_MARKERS = _phrases(("in", "from"))
+PLACE_OUTSIDE = _phrases(("outside", "outside of", "not in", "not from", "out of"))
+PLACE_JOINERS = frozenset(
+    {
+        "de",
+        "del",
+        "la",
+        "le",
+        "les",
+        "sur",
+        "upon",
+        "am",
+        "en",
+        "da",
+        "do",
+        "dos",
+        "van",
+        "von",
+        "der",
+        "den",
+        "di",
+        "du",
+        "des",
+        "el",
+        "al",
+        "of",
+    }
+)
+STORE_WORDS = frozenset(
+    {"store", "stores", "shop", "shops", "boutique", "branch", "outlet", "location", "pos", "mall"}
+)
+BRAND_MARKERS = _phrases(
+    (
+        "brand",
+        "the brand",
+        "brands",
+        "the brands",
+        "products from",
+        "products by",
+        "products of",
+        "items from",
+        "items by",
+        "from the brand",
+        "from brand",
+        "made by",
+        "something from",
+        "anything from",
+        "from",
+    )
+)
+BRAND_TAILS = frozenset({"products", "items", "goods", "stuff", "brand", "articles", "gear"})
+SKU_MARKERS = _phrases(
+    (
+        "sku",
+        "skus",
+        "the sku",
+        "product",
+        "the product",
+        "products",
+        "item",
+        "the item",
+        "items",
+        "article",
+        "product code",
+        "product codes",
+        "ref",
+        "reference",
+        "product sku",
+    )
+)
+OBJECT_FILLERS = frozenset(
+    {"something", "anything", "from", "us", "with", "online", "again", "only", "just"}
+)
+
+# Fields a prompt may name ("whose city is", "with email ending in").
+FIELD_NAMES: dict[tuple[str, ...], str] = {
+    tuple(k.split()): v
+    for k, v in {
+        "first name": "first_name",
+        "firstname": "first_name",
+        "given name": "first_name",
+        "last name": "last_name",
+        "lastname": "last_name",
+        "surname": "last_name",
+        "family name": "last_name",
+        "email": "email",
+        "email address": "email",
+        "e-mail": "email",
+        "e-mail address": "email",
+        "mail": "email",
+        "emails": "email",
+        "phone": "phone",
+        "phone number": "phone",
+        "mobile": "phone",
+        "mobile number": "phone",
+        "cell": "phone",
+        "cell phone": "phone",
+        "telephone": "phone",
+        "telephone number": "phone",
+        "phones": "phone",
+        "company": "company",
+        "company name": "company",
+        "employer": "company",
+        "customer type": "type",
+        "type": "type",
+        "account type": "type",
+        "status": "status",
+        "customer status": "status",
+        "account status": "status",
+        "gender": "gender",
+        "sex": "gender",
+        "city": "city",
+        "town": "city",
+        "state": "state",
+        "region": "state",
+        "province": "state",
+        "zip": "zip",
+        "zip code": "zip",
+        "zipcode": "zip",
+        "postcode": "zip",
+        "postal code": "zip",
+        "post code": "zip",
+        "country": "country",
+        "address": "street",
+        "street": "street",
+        "street address": "street",
+        "tag": "tags",
+        "tags": "tags",
+        "date of birth": "date_of_birth",
+        "birth date": "date_of_birth",
+        "birthdate": "date_of_birth",
+        "dob": "date_of_birth",
+        "lifetime spend": "lifetime_spend",
+        "total spend": "lifetime_spend",
+        "spend": "lifetime_spend",
+        "total spent": "lifetime_spend",
+        "lifetime value": "lifetime_spend",
+        "total orders": "total_orders",
+        "order count": "total_orders",
+        "number of orders": "total_orders",
+        "orders": "total_orders",
+        "average order value": "average_order_value",
+        "average order": "average_order_value",
+        "aov": "average_order_value",
+        "loyalty points": "loyalty_points",
+        "points": "loyalty_points",
+        "point balance": "loyalty_points",
+        "points balance": "loyalty_points",
+        "email opt-in": "email_opt_in",
+        "email opt in": "email_opt_in",
+        "email_opt_in": "email_opt_in",
+        "sms opt-in": "sms_opt_in",
+        "sms opt in": "sms_opt_in",
+        "sms_opt_in": "sms_opt_in",
+        "last order date": "last_order_date",
+        "last order": "last_order_date",
+        "last purchase": "last_order_date",
+        "last purchase date": "last_order_date",
+        "first order date": "first_order_date",
+        "first order": "first_order_date",
+        "first purchase": "first_order_date",
+        "created": "created_at",
+        "created at": "created_at",
+        "created_at": "created_at",
+        "creation date": "created_at",
+        "signup date": "created_at",
+        "registration date": "created_at",
+        "first_name": "first_name",
+        "last_name": "last_name",
+        "lifetime_spend": "lifetime_spend",
+        "total_orders": "total_orders",
+        "average_order_value": "average_order_value",
+        "loyalty_points": "loyalty_points",
+        "date_of_birth": "date_of_birth",
+        "last_order_date": "last_order_date",
+        "first_order_date": "first_order_date",
+    }.items()
+}
+FIELD_PHRASES = _phrases(" ".join(k) for k in FIELD_NAMES)
+# Fields the rule language has; "street" is not one of them.
+TEXT_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "type",
+        "status",
+        "gender",
+        "city",
+        "state",
+        "zip",
+        "country",
+    }
+)
+NUMBER_FIELDS = frozenset(
+    {"lifetime_spend", "total_orders", "average_order_value", "loyalty_points"}
+)
+DATE_FIELDS = frozenset({"date_of_birth", "created_at", "first_order_date", "last_order_date"})
+BOOLEAN_FIELDS = frozenset({"email_opt_in", "sms_opt_in"})
+PRESENCE_FIELDS = _phrases(
+    (
+        "email",
+        "email address",
+        "e-mail",
+        "e-mail address",
+        "phone",
+        "phone number",
+        "mobile",
+        "mobile number",
+        "cell phone",
+        "telephone",
+        "telephone number",
+        "company",
+        "company name",
+        "zip",
+        "zip code",
+        "postcode",
+        "postal code",
+        "city",
+        "country",
+        "date of birth",
+        "birth date",
+        "birthdate",
+        "birthday",
+        "dob",
+        "first name",
+        "last name",
+        "state",
+    )
+)
+PRESENCE_FIELD_NAMES = {**FIELD_NAMES, ("birthday",): "date_of_birth"}
+PRESENCE_LEADS = _phrases(
+    (
+        "with",
+        "with a",
+        "with an",
+        "with their",
+        "having",
+        "having a",
+        "having an",
+        "who have",
+        "who have a",
+        "who have an",
+        "has a",
+        "has an",
+        "have a",
+        "have an",
+        "that have a",
+        "with a valid",
+        "with valid",
+        "with a known",
+        "with known",
+    )
+)
+ABSENCE_LEADS = _phrases(
+    (
+        "without",
+        "without a",
+        "without an",
+        "with no",
+        "missing",
+        "missing a",
+        "missing an",
+        "lacking",
+        "lacking a",
+        "lacking an",
+        "no",
+        "with missing",
+        "with an empty",
+        "with empty",
+        "with a missing",
+        "no known",
+    )
+)
+COPULA_EQ = _phrases(
+    (
+        "is",
+        "=",
+        "==",
+        ":",
+        "equals",
+        "equal to",
+        "is equal to",
+        "of",
+        "set to",
+        "is set to",
+        "matches",
+        "matching",
+        "was",
+        "are",
+        "being",
+        "as",
+    )
+)
+COPULA_NE = _phrases(
+    (
+        "is not",
+        "isn't",
+        "isnt",
+        "!=",
+        "≠",
+        "not",
+        "not equal to",
+        "is not equal to",
+        "was not",
+        "wasn't",
+        "are not",
+        "aren't",
+        "other than",
+        "is anything but",
+        "<>",
+    )
+)
+TEXT_OPERATOR_WORDS: dict[str, tuple[str, ...]] = {
+    "contains": (
+        "contains",
+        "containing",
+        "includes",
+        "including",
+        "include",
+        "contain",
+        "has",
+        "with",
+    ),
+    "not_contains": (
+        "does not contain",
+        "doesn't contain",
+        "doesnt contain",
+        "not containing",
+        "does not include",
+        "doesn't include",
+        "without",
+        "excludes",
+    ),
+    "starts_with": (
+        "starts with",
+        "starting with",
+        "begins with",
+        "beginning with",
+        "start with",
+        "begin with",
+        "starts",
+        "begins",
+        "prefixed with",
+    ),
+    "ends_with": (
+        "ends with",
+        "ending with",
+        "ending in",
+        "ends in",
+        "end with",
+        "end in",
+        "ends",
+        "finishing with",
+        "suffixed with",
+        "at",
+    ),
+    "is_empty": (
+        "is empty",
+        "is blank",
+        "is missing",
+        "is unknown",
+        "is not set",
+        "is null",
+        "is none",
+        "missing",
+        "empty",
+        "blank",
+        "unknown",
+        "not set",
+        "is not known",
+        "isn't set",
+        "is not provided",
+        "is not filled",
+        "is unset",
+    ),
+    "is_not_empty": (
+        "is not empty",
+        "is set",
+        "is known",
+        "is present",
+        "is filled",
+        "exists",
+        "is provided",
+        "is not blank",
+        "isn't empty",
+        "is not null",
+        "not empty",
+        "set",
+        "known",
+        "present",
+        "is available",
+    ),
+    "in": ("is one of", "is in", "in", "one of", "is any of", "any of", "among"),
+    "not_in": (
+        "is not one of",
+        "not one of",
+        "is not in",
+        "not in",
+        "is none of",
+        "none of",
+        "isn't one of",
+        "isn't in",
+    ),
+}
+TEXT_OPERATOR_PHRASES = _phrases(*TEXT_OPERATOR_WORDS.values())
+TEXT_OPERATOR_OF = {
+    tuple(p.split()): op for op, phrases in TEXT_OPERATOR_WORDS.items() for p in phrases
+}
+VALUE_STOP = frozenset(
+    {
+        "and",
+        "or",
+        "but",
+        "who",
+        "that",
+        "which",
+        "whose",
+        "where",
+        "with",
+        "without",
+        "from",
+        "since",
+        "before",
+        "after",
+        "in",
+        "during",
+        "not",
+        "&",
+        "|",
+        "while",
+        "plus",
+        "except",
+        "excluding",
+        "living",
+        "based",
+        "located",
+        "tagged",
+        "aged",
+        "born",
+        "spent",
+        "ordered",
+        "bought",
+        "purchased",
+        "having",
+        "has",
+        "have",
+        "are",
+        "is",
+        "between",
+        "whom",
+    }
+)
+TRUE_WORDS = frozenset({"true", "yes", "on", "1", "y", "enabled", "checked", "opted-in"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0", "n", "disabled", "unchecked", "opted-out"})
+ASSIGNED_WORDS = _phrases(
+    (
+        "assigned",
+        "assigned to an agent",
+        "assigned to someone",
+        "assigned to anyone",
+        "with an agent",
+        "with an account manager",
+        "have an account manager",
+        "with a sales rep",
+        "with an owner",
+        "assigned to a rep",
+        "with an assigned agent",
+    )
+)
+UNASSIGNED_WORDS = _phrases(
+    (
+        "unassigned",
+        "without an agent",
+        "with no agent",
+        "without an account manager",
+        "with no account manager",
+        "without an owner",
+        "with no owner",
+        "not assigned",
+        "not assigned to anyone",
+        "without a sales rep",
+        "not yet assigned",
+    )
+)
+WINDOW_LEADS = _phrases(
+    (
+        "in",
+        "within",
+        "during",
+        "over",
+        "for",
+        "from",
+        "in the course of",
+        "throughout",
+        "across",
+        "at any point in",
+        "sometime in",
+        "any time in",
+        "anytime in",
+    )
+)
+DATE_WORD_RANGES = frozenset({"today", "yesterday"})
+
+# Words the constructions know: never read as a place, a brand, a tag or a custom field.
+KNOWN_WORDS = (
+    lex.FILLERS
+    | lex.NEGATORS
+    | lex.CONNECTORS_AND
+    | lex.CONNECTORS_OR
+    | set(lex.MONTHS)
+    | set(lex.UNITS)
+    | set(lex.NUMBER_WORDS)
+    | set(lex.TIMES_WORDS)
+    | set(lex.MULTIPLIERS)
+    | lex.CURRENCY_WORDS
+    | lex.RECENT_WORDS
+    | set(GENDERS)
+    | set(STATUS_WORDS)
+    | ORDER_NOUNS
+    | STORE_WORDS
+    | VIP_WORDS
+    | set(lex.DECADE_WORDS)
+    | {word for phrases in lex.PREFIX_COMPARATORS.values() for p in phrases for word in p.split()}
+    | {word for phrases in lex.POSTFIX_COMPARATORS.values() for p in phrases for word in p.split()}
+    | {
+        word
+        for phrases in (
+            SPEND_WORDS,
+            AVERAGE_WORDS,
+            POINTS_WORDS,
+            ORDER_VERBS,
+            LAST_ORDER_WORDS,
+            FIRST_ORDER_WORDS,
+            JOIN_WORDS,
+            BIRTHDAY_WORDS,
+            BORN_WORDS,
+            AGE_MARKERS,
+            OPT_IN_WORDS,
+            OPT_OUT_WORDS,
+            TAG_MARKERS,
+            WINDOW_LEADS,
+        )
+        for phrase in phrases
+        for word in phrase
+    }
+    | {
+        "between",
+        "since",
+        "before",
+        "after",
+        "until",
+        "till",
+        "ago",
+        "this",
+        "next",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "recently",
+        "lately",
+        "whose",
+        "where",
+        "with",
+        "without",
+        "times",
+        "time",
+        "on",
+        "at",
+        "to",
+        "of",
+        "by",
+        "per",
+        "who",
+        "and",
+        "or",
+        "not",
+        "no",
+        "year",
+        "week",
+        "month",
+        "day",
+        "upcoming",
+        "coming",
+        "soon",
+    }
+)
+# Words that cannot start a custom field's name.
+FIELD_KEY_STOP = KNOWN_WORDS - {word for phrase in FIELD_NAMES for word in phrase} - {"tier"}
+
+
+# --- Results -------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """A comparison read from a prompt: `op` one of > >= < <= = != between (`value`
+    and `high`); `bare` when no comparator was written ("spent 500")."""
+
+    op: str
+    value: Decimal
+    high: Decimal | None = None
+    bare: bool = False
+    times: bool = False  # written as once/twice/thrice
+
+    def text(self) -> str:
+        if self.op == "between":
+            return f"between {_number_text(self.value)} and {_number_text(self.high)}"
+        words = {
+            ">": "more than",
+            ">=": "at least",
+            "<": "less than",
+            "<=": "at most",
+            "=": "exactly",
+            "!=": "other than",
+        }
+        return f"{words[self.op]} {_number_text(self.value)}"
+
+
+@dataclass
+class Window:
+    """A time frame: `within`/`ago` N `days`; `since`/`after`/`before`/`until` a day;
+    `period` [start, end]. `explicit_year` is False for a month named without a year."""
+
+    kind: str
+    days: int = 0
+    start: date | None = None
+    end: date | None = None
+    explicit_year: bool = True
+
+
+@dataclass
+class Item:
+    primary: list[Node]
+    start: int
+    end: int
+    secondary: list[Node] = field(default_factory=list)
+    connector: str = "and"
+    domain: str = ""  # order, join: what a floating time window attaches to
+    negation_applied: bool = False
+    window: Window | None = None  # a time window standing alone
+    window_negated: bool = False  # "... but not in the last 6 months"
+    unknown: bool = False  # a construction recognised but not expressible
+
+
+def _number_text(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")
+
+
+def _json_number(value: Decimal) -> int | str:
+    return int(value) if value == value.to_integral_value() else format(value.normalize(), "f")
+
+
+def years_before(day: date, years: int) -> date | None:
+    """The same day `years` years before (29 February -> 28 February), or None before
+    year 1."""
+    year = day.year - years
+    if year < 1 or year > 9999:
+        return None
+    try:
+        return day.replace(year=year)
+    except ValueError:
+        return date(year, 2, 28)
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+_COMPACT_DURATION = re.compile(r"(\d+)(d|w|wk|wks|mo|mos|m|y|yr|yrs)")
+_DECADE = re.compile(r"(?:(\d{2})(\d{2})|(\d{2}))'?s")
+
+
+class Grammar:
+    """Reads one prompt. `parse()` answers the alternatives (each a list of Items) and
+    leaves `self.state` telling, token by token, what was understood."""
+
+    USED, FILLER, UNKNOWN, CONNECTOR = "used", "filler", "unknown", "connector"
+
+    def __init__(
+        self,
+        prompt: str,
+        tokens: list[Token],
+        *,
+        today: date,
+        pos_resolver: PosResolver | None = None,
+    ) -> None:
+        self.prompt = prompt
+        self.tokens = tokens
+        self.n = len(tokens)
+        self.today = today
+        self.pos_resolver = pos_resolver
+        self.state: list[str] = [""] * self.n
+
+    # --- Token helpers ------------------------------------------------------------------
+
+    def key(self, i: int) -> str:
+        return self.tokens[i].key if 0 <= i < self.n else ""
+
+    def kind(self, i: int) -> str:
+        return self.tokens[i].kind if 0 <= i < self.n else ""
+
+    def match(
+        self, i: int, phrases: Iterable[tuple[str, ...]]
+    ) -> tuple[tuple[str, ...], int] | None:
+        """The longest of `phrases` (word tuples, longest first) at `i`, and the index
+        after it."""
+        for phrase in phrases:
+            end = i + len(phrase)
+            if end <= self.n and all(
+                self.tokens[i + k].key == word and self.tokens[i + k].kind != QUOTED
+                for k, word in enumerate(phrase)
+            ):
+                return phrase, end
+        return None
+
+    def at(self, i: int, phrases: Iterable[tuple[str, ...]]) -> int | None:
+        found = self.match(i, phrases)
+        return found[1] if found else None
+
+    def words(self, i: int, *words: str) -> int | None:
+        """The index after `words` if they are at `i`."""
+        return self.at(i, [tuple(words)])
+
+    def skip(self, i: int, words: Iterable[str]) -> int:
+        allowed = set(words)
+        while i < self.n and self.tokens[i].key in allowed and self.kind(i) == WORD:
+            i += 1
+        return i
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        return (start, end)
+
+    # --- Numbers ------------------------------------------------------------------------
+
+    def number_words(self, i: int) -> tuple[Decimal, int] | None:
+        """A number spelled out: "twenty five", "twenty-five", "a hundred", "3 thousand"
+        is read by amount()."""
+        total = Decimal(0)
+        current = Decimal(-1)
+        j = i
+        while j < self.n and self.kind(j) == WORD:
+            parts = self.key(j).split("-")
+            if not all(p in lex.NUMBER_WORDS for p in parts):
+                break
+            if parts[0] in ("a", "an") and (
+                len(parts) > 1 or self.key(j + 1) not in ("hundred", "thousand", "dozen")
+            ):
+                break
+            if parts[0] == "none":
+                break
+            for part in parts:
+                value = Decimal(lex.NUMBER_WORDS[part])
+                if part == "hundred":
+                    current = (current if current >= 0 else Decimal(1)) * 100
+                elif part == "thousand":
+                    total += (current if current >= 0 else Decimal(1)) * 1000
+                    current = Decimal(0)
+                elif part == "dozen":
+                    current = (current if current >= 0 else Decimal(1)) * 12
+                else:
+                    current = value if current < 0 else current + value
+            j += 1
+        if j == i:
+            return None
+        return total + max(current, Decimal(0)), j
+
+    def amount(self, i: int, *, times: bool = False) -> tuple[Decimal, int, bool, bool] | None:
+        """(value, end, written as money, written as once/twice) of a number at `i`:
+        "500", "€1.5k", "1,500 euros", "$ 200", "five hundred", "2 grand", "twice"."""
+        currency = False
+        j = i
+        if self.key(j) in lex.CURRENCY_WORDS and self.kind(j + 1) == NUMBER:
+            currency, j = True, j + 1
+        if times and self.key(j) in lex.TIMES_WORDS and self.kind(j) == WORD:
+            return Decimal(lex.TIMES_WORDS[self.key(j)]), j + 1, False, True
+        if self.kind(j) == NUMBER:
+            token = self.tokens[j]
+            assert token.number is not None
+            value, j = token.number, j + 1
+            currency = currency or token.currency
+        else:
+            spelled = self.number_words(j)
+            if spelled is None:
+                return None
+            value, j = spelled
+        while self.key(j) in lex.MULTIPLIERS and self.kind(j) == WORD:
+            value *= lex.MULTIPLIERS[self.key(j)]
+            j += 1
+        if self.key(j) in lex.CURRENCY_WORDS and self.kind(j) in (WORD, SYMBOL):
+            currency, j = True, j + 1
+        return value, j, currency, False
+
+    def comparison(self, i: int, *, times: bool = False) -> tuple[Comparison, int] | None:
+        """A comparison at `i` (see Comparison)."""
+        j = self.skip(i, ("of", "is", "was", "are", "a", "total", "be", "only", "just"))
+        if self.key(j) == "between":
+            low = self.amount(j + 1, times=times)
+            if low is None:
+                return None
+            k = low[1]
+            if self.key(k) in ("and", "to", "-", "\u2013", "&"):
+                high = self.amount(k + 1, times=times)
+                if high is not None:
+                    a, b = sorted((low[0], high[0]))
+                    return Comparison("between", a, b), high[1]
+            return None
+        if self.key(j) == "from":
+            low = self.amount(j + 1, times=times)
+            if low is None:
+                return None
+            k = low[1]
+            to = self.at(k, [("to",), ("-",), ("up", "to"), ("until",), ("through",), ("\u2013",)])
+            if to is not None:
+                high = self.amount(to, times=times)
+                if high is not None:
+                    a, b = sorted((low[0], high[0]))
+                    return Comparison("between", a, b), high[1]
+            return Comparison(">=", low[0]), k
+        prefix = self.match(j, _ALL_PREFIX)
+        if prefix is not None:
+            value = self.amount(prefix[1], times=times)
+            if value is None:
+                return None
+            # "more than once": the op keeps its meaning with a times word.
+            return Comparison(_PREFIX_OP[prefix[0]], value[0], times=value[3]), value[1]
+        value = self.amount(j, times=times)
+        if value is None:
+            return None
+        number, k, _, is_times = value
+        if self.key(k) in ("-", "\u2013", "to") and not is_times:
+            high = self.amount(k + 1, times=times)
+            if high is not None and (self.key(k) != "to" or high[0] >= number):
+                a, b = sorted((number, high[0]))
+                return Comparison("between", a, b), high[1]
+        for op in (">=", "<="):
+            end = self.at(k, _POSTFIX[op])
+            if end is not None:
+                return Comparison(op, number, times=is_times), end
+        return Comparison("=", number, bare=True, times=is_times), k
+
+    def duration(self, i: int) -> tuple[int, int] | None:
+        """(days, end) of "90 days", "2 weeks", "a year", "six months", "a few weeks",
+        "90d", "30-day"."""
+        compact = _COMPACT_DURATION.fullmatch(self.key(i)) if self.kind(i) == WORD else None
+        if compact:
+            unit = "mo" if compact.group(2) == "m" else compact.group(2)
+            return int(compact.group(1)) * lex.UNITS[unit], i + 1
+        j = i
+        count: Decimal
+        vague = self.match(j, _VAGUE)
+        if vague:
+            count, j = Decimal(lex.VAGUE_NUMBERS[" ".join(vague[0])]), vague[1]
+        elif self.key(j) in ("a", "an", "one", "the") and self.key(j + 1) in lex.UNITS:
+            count, j = Decimal(1), j + 1
+        elif self.words(j, "half", "a", "year") or self.words(j, "half", "year"):
+            return 182, (j + 3 if self.key(j + 1) == "a" else j + 2)
+        else:
+            value = self.amount(j)
+            if value is None:
+                return None
+            count, j = value[0], value[1]
+        if self.key(j) == "-":
+            j += 1
+        unit = self.key(j)
+        if unit not in lex.UNITS or self.kind(j) != WORD:
+            return None
+        days = count * lex.UNITS[unit]
+        if days < 0 or days > 10**6:
+            return None
+        return int(days.to_integral_value()), j + 1
+
+    # --- Dates and windows ----------------------------------------------------------------
+
+    def date_ref(self, i: int) -> tuple[date, date, bool, int] | None:
+        """(first day, last day, year given, end) of a day, month, year or decade:
+        "2024-03-01", "March 2024", "1st of March 2024", "March 1, 2024", "2024",
+        "March" (its last occurrence), "the 80s", "1980s", "today", "last month"."""
+        j = self.skip(i, ("the",))
+        token = self.tokens[j] if j < self.n else None
+        if token is None:
+            return None
+        if token.kind == DATE and token.day:
+            return token.day, token.day, True, j + 1
+        today = self.today
+        if token.key == "today":
+            return today, today, True, j + 1
+        if token.key == "yesterday":
+            day = today - timedelta(days=1)
+            return day, day, True, j + 1
+        relative = self.match(j, _RELATIVE_PERIODS)
+        if relative:
+            start, end = self.relative_period(relative[0])
+            return start, end, True, relative[1]
+        decade = self.decade(j)
+        if decade:
+            return decade
+        # 1st of March [2024] / 1 March [2024]
+        if (
+            token.kind == NUMBER
+            and token.number is not None
+            and self.key(j + 1 + (self.key(j + 1) == "of")) in lex.MONTHS
+        ):
+            day_number = token.number
+            k = j + 1 + (self.key(j + 1) == "of")
+            month = lex.MONTHS[self.key(k)]
+            year, end, explicit = self.year_after(k + 1, month)
+            return self._day(year, month, day_number, explicit, end)
+        if (
+            token.kind == WORD
+            and token.key in lex.MONTHS
+            and (token.capitalised or token.key not in ("may", "mar", "jan", "dec"))
+        ):
+            month = lex.MONTHS[token.key]
+            k = j + 1
+            if self.kind(k) == NUMBER and self.tokens[k].number is not None:
+                number = self.tokens[k].number
+                assert number is not None
+                if (
+                    1 <= number <= 31
+                    and number == int(number)
+                    and not (self.tokens[k].integer_text and number >= 1000)
+                ):
+                    year, end, explicit = self.year_after(k + 1 + (self.key(k + 1) == ","), month)
+                    return self._day(year, month, number, explicit, end)
+            year, end, explicit = self.year_after(k, month)
+            try:
+                return date(year, month, 1), _month_end(year, month), explicit, end
+            except ValueError:
+                return None
+        year = self.year(j)
+        if year is not None:
+            return date(year, 1, 1), date(year, 12, 31), True, j + 1
+        return None
+
+    def _day(
+        self, year: int, month: int, number: Decimal, explicit: bool, end: int
+    ) -> tuple[date, date, bool, int] | None:
+        if number != int(number):
+            return None
+        try:
+            day = date(year, month, int(number))
+        except ValueError:
+            return None
+        if not explicit and day > self.today:
+            day = years_before(day, 1) or day
+        return day, day, explicit, end
+
+    def year(self, i: int) -> int | None:
+        token = self.tokens[i] if 0 <= i < self.n else None
+        if token is None or token.kind != NUMBER or not token.integer_text or token.currency:
+            return None
+        assert token.number is not None
+        year = int(token.number)
+        return year if 1900 <= year <= 2100 else None
+
+    def year_after(self, i: int, month: int) -> tuple[int, int, bool]:
+        """(the year written at `i`, or the last year whose `month` has begun; end;
+        whether it was written)."""
+        j = i + 1 if self.key(i) in (",", "of") and self.year(i + 1) is not None else i
+        year = self.year(j)
+        if year is not None:
+            return year, j + 1, True
+        this_year = self.today.year
+        return (this_year if month <= self.today.month else this_year - 1), i, False
+
+    def decade(self, i: int) -> tuple[date, date, bool, int] | None:
+        key = self.key(i)
+        found = _DECADE.fullmatch(key) if self.kind(i) == WORD else None
+        if found:
+            if found.group(1):
+                start_year = int(found.group(1) + found.group(2))
+            else:
+                short = int(found.group(3))
+                start_year = (1900 if short >= 30 else 2000) + short
+            if start_year % 10 or not 1800 <= start_year <= 2100:
+                return None
+            return date(start_year, 1, 1), date(start_year + 9, 12, 31), True, i + 1
+        if key in lex.DECADE_WORDS:
+            start_year = 1900 + lex.DECADE_WORDS[key]
+            return date(start_year, 1, 1), date(start_year + 9, 12, 31), True, i + 1
+        return None
+
+    def relative_period(self, phrase: tuple[str, ...]) -> tuple[date, date]:
+        today = self.today
+        name = " ".join(phrase)
+        if name in ("this year", "the current year", "current year"):
+            return date(today.year, 1, 1), today
+        if name in ("this month", "the current month", "current month"):
+            return today.replace(day=1), today
+        if name == "last year":
+            return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
+        if name == "last month":
+            end = today.replace(day=1) - timedelta(days=1)
+            return end.replace(day=1), end
+        if name in (
+            "the start of the year",
+            "the beginning of the year",
+            "start of the year",
+            "beginning of the year",
+            "the start of this year",
+            "the beginning of this year",
+        ):
+            return date(today.year, 1, 1), date(today.year, 1, 1)
+        if name in (
+            "the start of the month",
+            "the beginning of the month",
+            "start of the month",
+            "beginning of the month",
+        ):
+            return today.replace(day=1), today.replace(day=1)
+        if name == "last week":
+            return today - timedelta(days=7), today - timedelta(days=7)
+        raise AssertionError(name)
+
+    def window(self, i: int) -> tuple[Window, int] | None:
+        """A time frame at `i` (see Window)."""
+        today = self.today
+        j = i
+        lead = self.match(j, WINDOW_LEADS)
+        after_lead = lead[1] if lead else j
+        # in the last 90 days / past year / over the previous 2 weeks / last month
+        k = self.skip(after_lead, ("the", "this"))
+        if self.key(k) in lex.RECENT_WORDS:
+            duration = self.duration(k + 1)
+            if duration is None and self.key(k + 1) in lex.UNITS:
+                duration = (lex.UNITS[self.key(k + 1)], k + 2)
+            if duration is not None:
+                return Window("within", days=duration[0]), duration[1]
+        # within 30 days / in 6 months / for 3 months / in under 30 days
+        if lead and lead[0] in (("within",), ("in",), ("for",), ("over",), ("during",)):
+            k = self.skip(
+                after_lead,
+                (
+                    "the",
+                    "more",
+                    "than",
+                    "over",
+                    "under",
+                    "less",
+                    "at",
+                    "least",
+                    "about",
+                    "around",
+                    "nearly",
+                    "almost",
+                ),
+            )
+            duration = self.duration(k)
+            if duration is not None and self.key(duration[1]) != "ago":
+                return Window("within", days=duration[0]), duration[1]
+        # [more than] 6 months ago / less than 30 days ago
+        comparator = self.match(j, _AGO_COMPARATORS)
+        k = comparator[1] if comparator else j
+        duration = self.duration(k)
+        if duration is not None and self.key(duration[1]) == "ago":
+            less = comparator is not None and comparator[0][0] in (
+                "less",
+                "under",
+                "within",
+                "fewer",
+            )
+            return Window("within" if less else "ago", days=duration[0]), duration[1] + 1
+        # recently, today, yesterday, this week
+        simple = self.match(j, _SIMPLE_WINDOWS)
+        if simple:
+            name = " ".join(simple[0])
+            if name in ("this month", "this year"):
+                start, _ = self.relative_period(("this", simple[0][-1]))
+                return Window("since", start=start), simple[1]
+            return Window("within", days=_SIMPLE_WINDOW_DAYS[name]), simple[1]
+        # since / after / before / until DATE, between DATE and DATE, in/on DATE
+        word = self.match(j, _DATE_LEADS)
+        if word is None:
+            return None
+        lead_word = " ".join(word[0])
+        if lead_word == "between":
+            first = self.date_ref(word[1])
+            if first and self.key(first[3]) in ("and", "to", "-", "&"):
+                second = self.date_ref(first[3] + 1)
+                if second:
+                    start, end = sorted((first[0], second[1]))
+                    return Window(
+                        "period", start=start, end=end, explicit_year=first[2] and second[2]
+                    ), second[3]
+            return None
+        found = self.date_ref(word[1])
+        if found is None:
+            return None
+        start, end, explicit, k = found
+        if lead_word in ("from",):
+            to = self.at(k, [("to",), ("until",), ("till",), ("through",), ("-",), ("\u2013",)])
+            if to is not None:
+                second = self.date_ref(to)
+                if second:
+                    low, high = sorted((start, second[1]))
+                    return Window(
+                        "period", start=low, end=high, explicit_year=explicit and second[2]
+                    ), second[3]
+            return Window("since", start=start, explicit_year=explicit), k
+        if lead_word in ("since", "starting", "starting from", "as of", "from", "beginning"):
+            return Window("since", start=start, explicit_year=explicit), k
+        if lead_word in ("after",):
+            return Window("after", start=end, explicit_year=explicit), k
+        if lead_word in ("before", "prior to", "earlier than"):
+            return Window("before", start=start, explicit_year=explicit), k
+        if lead_word in ("until", "till", "up to", "up until", "through", "by", "no later than"):
+            return Window("until", start=end, explicit_year=explicit), k
+        if lead_word in (
+            "in",
+            "during",
+            "on",
+            "throughout",
+            "sometime in",
+            "any time in",
+            "anytime in",
+            "at any point in",
+        ):
+            if today < start:
+                return None
+            return Window("period", start=start, end=end, explicit_year=explicit), k
+        return None
+
+    # --- The reader -----------------------------------------------------------------------
+
+    def parse(self) -> list[list[Item]]:
+        alternatives: list[list[Item]] = []
+        for start, end in self.alternative_spans():
+            alternatives.append(self.parse_span(start, end))
+        return alternatives
+
+    def alternative_spans(self) -> list[tuple[int, int]]:
+        """A prompt's alternatives: "customers in Paris, or customers who spent over
+        1000" is two prompts joined by OR."""
+        spans, start = [], 0
+        for i in range(self.n):
+            if self.key(i) != "or" or self.kind(i) != WORD:
+                continue
+            k = self.skip(i + 1, ("the", "all", "any", "else"))
+            if self.key(k) in _ALTERNATIVE_SUBJECTS and self.kind(k) == WORD and i > start:
+                self.state[i] = self.CONNECTOR
+                spans.append((start, i))
+                start = i + 1
+        spans.append((start, self.n))
+        return spans
+
+    def parse_span(self, start: int, stop: int) -> list[Item]:
+        items: list[Item] = []
+        connector: str | None = None
+        negation: int | None = None
+        i = start
+        while i < stop:
+            token = self.tokens[i]
+            if token.kind == PUNCT:
+                self.state[i] = self.CONNECTOR
+                if token.key in (",", ";") and connector is None:
+                    connector = ","
+                elif token.key in (".", ";", "!", "?"):
+                    connector = "and"
+                i += 1
+                continue
+            or_end = self.at(i, _OR)
+            if or_end is not None and token.kind in (WORD, SYMBOL):
+                self._mark(i, or_end, self.CONNECTOR)
+                connector = "or"
+                i = or_end
+                continue
+            negator = self.at(i, _NEGATORS)
+            if negator is not None and not self._negator_is_part_of_construction(i):
+                negation = i if negation is None else negation
+                i = negator
+                continue
+            and_end = self.at(i, _AND)
+            if and_end is not None:
+                self._mark(i, and_end, self.CONNECTOR)
+                if connector != "or":
+                    connector = "and"
+                i = and_end
+                continue
+            found = self.construction(i, negated=negation is not None, items=items)
+            if found is not None:
+                item, end = found
+                first = negation if negation is not None else i
+                if item.window is not None and negation is not None:
+                    item.window_negated = True
+                elif negation is not None and not item.negation_applied and not item.unknown:
+                    item = self._negated(item)
+                item.start = first
+                if item.unknown:
+                    self._mark(first, end, self.UNKNOWN)
+                else:
+                    self._mark(first, end, self.USED)
+                    item.connector = connector or "and"
+                    items.append(item)
+                connector, negation = None, None
+                i = end
+                continue
+            if token.kind == WORD and token.key in lex.FILLERS:
+                self.state[i] = self.FILLER
+                i += 1
+                continue
+            if negation is not None:
+                self._mark(negation, i, self.UNKNOWN)
+                negation = None
+            self.state[i] = self.UNKNOWN
+            i += 1
+        if negation is not None:
+            self._mark(negation, stop, self.UNKNOWN)
+        return self._attach_windows(items)
+
+    def _negator_is_part_of_construction(self, i: int) -> bool:
+        """ "no orders", "without email", "not assigned" read their negator themselves."""
+        return (
+            any(
+                self.at(i, phrases) is not None
+                for phrases in (ABSENCE_LEADS, UNASSIGNED_WORDS, PLACE_OUTSIDE, _NEGATED_OPT)
+            )
+            and self.construction(i, negated=False, items=[]) is not None
+        )
+
+    def _mark(self, start: int, end: int, state: str) -> None:
+        for k in range(start, min(end, self.n)):
+            self.state[k] = state
+
+    def _negated(self, item: Item) -> Item:
+        nodes = [negated(node) for node in item.primary]
+        if not nodes or any(node is None for node in nodes):
+            item.unknown = True
+            return item
+        primary: list[Node] = [node for node in nodes if node is not None]
+        if len(primary) > 1:  # not (a and b) = (not a) or (not b)
+            primary = [Group(OR, primary)]
+        # The window of a negated verb is its subject: "not ordered in 6 months".
+        return Item(primary, item.start, item.end, domain=item.domain)
+
+    def _attach_windows(self, items: list[Item]) -> list[Item]:
+        """A time window standing alone ("... who ordered twice, in the last year")
+        qualifies the nearest verb about orders or sign-ups before it, else after it."""
+        result: list[Item] = []
+        for index, item in enumerate(items):
+            if item.window is None:
+                result.append(item)
+                continue
+            before = [other for other in reversed(items[:index]) if other.domain]
+            after = [other for other in items[index + 1 :] if other.domain]
+            host = (before or after or [None])[0]
+            nodes = self.window_nodes(host.domain, "", item.window, item) if host else None
+            if nodes and item.window_negated:
+                flipped = [negated(node) for node in nodes]
+                nodes = None if any(n is None for n in flipped) else [n for n in flipped if n]
+            if host is None or not nodes:
+                self._mark(item.start, item.end, self.UNKNOWN)
+                continue
+            host.secondary.extend(nodes)
+        return result
+
+    # --- Constructions --------------------------------------------------------------------
+
+    def construction(self, i: int, *, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        for reader in (
+            self.read_place,
+            self.read_demonym,
+            self.read_optin,
+            self.read_tags,
+            self.read_birthday,
+            self.read_born,
+            self.read_age,
+            self.read_generation,
+            self.read_gender,
+            self.read_spend,
+            self.read_average,
+            self.read_points,
+            self.read_count,
+            self.read_last_first_order,
+            self.read_order,
+            self.read_join,
+            self.read_status,
+            self.read_lifecycle,
+            self.read_assigned,
+            self.read_email_provider,
+            self.read_field,
+            self.read_presence,
+            self.read_amount_first,
+            self.read_bare_age,
+            self.read_vip,
+            self.read_floating_window,
+        ):
+            found = reader(i, negated, items)
+            if found is not None:
+                return found
+        return None
+
+    # Places --------------------------------------------------------------------------
+
+    def read_place(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        outside = self.match(i, PLACE_OUTSIDE)
+        strong = self.match(i, PLACE_MARKERS_STRONG)
+        marker = outside or strong or self.match(i, PLACE_MARKERS)
+        if marker is None:
+            return None
+        j = self.skip(marker[1], ("the",))
+        found = self.place_list(j, strong=strong is not None or outside is not None)
+        if found is None:
+            return None
+        nodes, end = found
+        node: Node = nodes[0] if len(nodes) == 1 else Group(OR, nodes)
+        item = Item([node], i, end)
+        if outside is not None:
+            flipped = negated_node(node)
+            if flipped is None:
+                return Item([], i, end, unknown=True), end
+            item = Item([flipped], i, end)
+            if negated:  # "not outside France"
+                item = self._negated(item)
+            item.negation_applied = True
+        return item, end
+
+    def place_list(self, j: int, *, strong: bool) -> tuple[list[Node], int] | None:
+        """Places joined by commas, "or" and "and" (a customer lives in one place, so
+        "in Paris and Lyon" means either)."""
+        first = self.place(j, strong=strong)
+        if first is None:
+            return None
+        found = [first]
+        end = first[2]
+        while True:
+            k = end
+            if self.key(k) == ",":
+                k += 1
+            if self.key(k) in ("or", "and", "&"):
+                k += 1
+            if k == end:
+                break
+            k = self.skip(k, ("the",))
+            following = self.place(k, strong=strong)
+            if following is None:
+                break
+            found.append(following)
+            end = following[2]
+        by_field: dict[str, list[tuple[list[str], str]]] = {}
+        for (field_name, values, shown_name), _, _ in found:
+            by_field.setdefault(field_name, []).append((values, shown_name))
+        nodes: list[Node] = []
+        for field_name, entries in by_field.items():
+            values = [v for vs, _ in entries for v in vs]
+            shown_names = [s for _, s in entries]
+            unique = list(dict.fromkeys(values))
+            if field_name == "city" and len(unique) == 1:
+                nodes.append(condition("city", "=", unique[0], (j, end)))
+                continue
+            phrase = f"{field_name} is {listed(shown_names)}"
+            nodes.append(condition(field_name, "in", unique, (j, end), phrase))
+        return nodes, end
+
+    def place(self, j: int, *, strong: bool) -> tuple[tuple[str, list[str], str], int, int] | None:
+        """((field, values to match, name shown), start, end) of one place at `j`."""
+        if j >= self.n:
+            return None
+        token = self.tokens[j]
+        if token.kind == QUOTED:
+            named = _gazetteer_lookup(token.key, capitalised=True)
+            if named:
+                return named, j, j + 1
+            return ("city", [token.text[1:-1].strip()], token.text[1:-1].strip()), j, j + 1
+        for length in range(min(5, self.n - j), 0, -1):
+            words = self.tokens[j : j + length]
+            if any(t.kind != WORD for t in words):
+                continue
+            key = " ".join(t.key for t in words)
+            if key == "us" and words[0].text != "US":
+                continue
+            named = _gazetteer_lookup(key, capitalised=words[0].capitalised)
+            if named and not self._followed_by_store(j + length):
+                return named, j, j + length
+        # A capitalised phrase: "Rio de Janeiro", "Saint-Denis", "Springfield".
+        k = j
+        while k < self.n and self.kind(k) == WORD:
+            current = self.tokens[k]
+            if current.capitalised and current.key not in KNOWN_WORDS:
+                k += 1
+                continue
+            if (
+                k > j
+                and current.key in PLACE_JOINERS
+                and k + 1 < self.n
+                and self.tokens[k + 1].capitalised
+                and self.tokens[k + 1].key not in KNOWN_WORDS
+            ):
+                k += 1
+                continue
+            break
+        if k > j and k - j <= 5 and not self._followed_by_store(k):
+            name = " ".join(t.text for t in self.tokens[j:k])
+            return ("city", [name], name), j, k
+        if (
+            strong
+            and token.kind == WORD
+            and token.key not in KNOWN_WORDS
+            and not self._followed_by_store(j + 1)
+        ):
+            return ("city", [token.text], token.text), j, j + 1
+        return None
+
+    def _followed_by_store(self, k: int) -> bool:
+        return self.key(k) in STORE_WORDS
+
+    def read_demonym(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        code = places.DEMONYMS.get(self.key(i))
+        if code is None:
+            return None
+        following = self.key(i + 1)
+        if following not in lex.PERSON_NOUNS and following not in GENDER_NOUNS:
+            return None
+        node = _country_condition(code, (i, i + 1))
+        return Item([node], i, i + 1), i + 1
+
+    # Opt-ins -------------------------------------------------------------------------
+
+    def channels(self, j: int) -> tuple[list[tuple[str, str]], int] | None:
+        """Channels joined by and/or at `j`: ([(channel, joiner)], end)."""
+        j = self.skip(j, ("the", "our", "their", "receive", "receiving", "getting", "get"))
+        found = self.match(j, CHANNEL_PHRASES)
+        if found is None:
+            return None
+        result = [(CHANNEL_WORDS[found[0]], "")]
+        end = found[1]
+        while self.key(end) in ("and", "or", "&", ",") or self.words(end, "and", "or"):
+            joiner = "or" if self.key(end) == "or" else "and"
+            k = self.skip(end + 1, ("the", "by", "via"))
+            following = self.match(k, CHANNEL_PHRASES)
+            if following is None:
+                break
+            result.append((CHANNEL_WORDS[following[0]], joiner))
+            end = following[1]
+        end = self.at(end, CHANNEL_TAILS) or end
+        return result, end
+
+    def _optin_nodes(
+        self,
+        channels: list[tuple[str, str]],
+        value: bool,
+        span: tuple[int, int],
+        *,
+        reachable: bool = False,
+    ) -> list[Node]:
+        nodes: list[Node] = []
+        for channel, _ in channels:
+            field_name = "email_opt_in" if channel == "email" else "sms_opt_in"
+            node: Node = condition(field_name, "=", value, span)
+            if reachable:
+                address = condition(
+                    "email" if channel == "email" else "phone", "is_not_empty", None, span
+                )
+                node = Group(AND, [node, address])
+            nodes.append(node)
+        if len(nodes) > 1 and any(joiner == "or" for _, joiner in channels):
+            return [Group(OR, nodes)]
+        return nodes
+
+    def read_optin(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        reachable = self.match(i, REACHABLE_WORDS)
+        if reachable:
+            found = self.channels(reachable[1])
+            if found:
+                nodes = self._optin_nodes(found[0], True, (i, found[1]), reachable=True)
+                return Item(nodes, i, found[1]), found[1]
+        for word in ("emailable", "textable"):
+            if self.key(i) == word:
+                nodes = self._optin_nodes(
+                    [("email" if word == "emailable" else "sms", "")], True, (i, i + 1)
+                )
+                return Item(nodes, i, i + 1), i + 1
+        for phrases, value in ((OPT_OUT_WORDS, False), (OPT_IN_WORDS, True)):
+            verb = self.match(i, phrases)
+            if verb is None:
+                continue
+            j = self.skip(verb[1], ("to", "for", "into", "of", "from", "on", "with"))
+            found = self.channels(j)
+            if found is None and self.window(verb[1]) is not None:
+                continue  # "subscribed in the last month": a sign-up
+            if found is None:
+                if verb[0] in OPT_IN_NEEDS_CHANNEL or (
+                    value is False and verb[0] in (("refused",), ("declined",))
+                ):
+                    continue
+                if (
+                    self.key(verb[1]) in ("to", "for", "from", "of")
+                    and self.kind(verb[1] + 1) == WORD
+                ):
+                    continue  # opted in to something we do not know
+                # "opted in" alone: email, the default channel of campaigns.
+                nodes = self._optin_nodes([("email", "")], value, (i, verb[1]))
+                return Item(nodes, i, verb[1]), verb[1]
+            nodes = self._optin_nodes(found[0], value, (i, found[1]))
+            return Item(nodes, i, found[1]), found[1]
+        found = self.channels(i)
+        if found is not None:
+            channels, end = found
+            suffix_in = self.at(end, OPT_SUFFIX_IN)
+            suffix_out = self.at(end, OPT_SUFFIX_OUT)
+            if suffix_in is not None or suffix_out is not None:
+                stop = suffix_in or suffix_out
+                assert stop is not None
+                nodes = self._optin_nodes(channels, suffix_in is not None, (i, stop))
+                return Item(nodes, i, stop), stop
+        return None
+
+    # Tags ----------------------------------------------------------------------------
+
+    def tag_value(self, j: int) -> tuple[str, int] | None:
+        if j >= self.n:
+            return None
+        token = self.tokens[j]
+        if token.kind == QUOTED:
+            return token.text[1:-1].strip(), j + 1
+        if token.kind == WORD and token.key.startswith("#") and len(token.key) > 1:
+            return token.text[1:], j + 1
+        if token.kind in (WORD, NUMBER) and (
+            token.key not in KNOWN_WORDS or token.key in VIP_WORDS
+        ):
+            return (token.text if token.key not in VIP_WORDS else "vip"), j + 1
+        return None
+
+    def read_tags(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        token = self.tokens[i]
+        if token.kind == WORD and token.key.startswith("#") and len(token.key) > 1:
+            node = condition("tags", "contains", token.text[1:], (i, i + 1))
+            return Item([node], i, i + 1), i + 1
+        if self.key(i) in ("non-vip", "non-vips"):
+            node = condition("tags", "not_contains", "vip", (i, i + 1))
+            return Item([node], i, i + 1), i + 1
+        marker = self.match(i, TAG_MARKERS)
+        if marker is None:
+            return None
+        j = self.skip(marker[1], ("as", "with", "the", "a", "an"))
+        first = self.tag_value(j)
+        if first is None:
+            return None
+        values, joiners, end = [first[0]], [], first[1]
+        while True:
+            k = end
+            joiner = None
+            if self.key(k) == ",":
+                k, joiner = k + 1, "or"
+            if self.key(k) in ("or", "and", "&"):
+                joiner = "and" if self.key(k) in ("and", "&") else "or"
+                k += 1
+            if joiner is None:
+                break
+            k = self.skip(k, ("as", "with"))
+            following = self.tag_value(k)
+            if following is None:
+                break
+            # "tagged vip and spent ...": "and" joins the tags only when the word after
+            # is a tag and not the start of another construction.
+            if joiner == "and" and self.construction(k, negated=False, items=[]) is not None:
+                break
+            values.append(following[0])
+            joiners.append(joiner)
+            end = following[1]
+        end = self.at(end, [("tag",), ("tags",), ("label",)]) or end
+        span = (i, end)
+        if len(values) == 1:
+            return Item([condition("tags", "contains", values[0], span)], i, end), end
+        if all(joiner == "or" for joiner in joiners) or "or" in joiners:
+            return Item([condition("tags", "in", list(dict.fromkeys(values)), span)], i, end), end
+        nodes: list[Node] = [condition("tags", "contains", value, span) for value in values]
+        return Item(nodes, i, end), end
+
+    def read_vip(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        if self.key(i) in VIP_WORDS and self.kind(i) == WORD:
+            return Item([condition("tags", "contains", "vip", (i, i + 1))], i, i + 1), i + 1
+        return None
+
+    # Birthdays, births, ages, genders ---------------------------------------------------
+
+    def upcoming_days(self, j: int) -> tuple[int, int] | None:
+        """(days, end) of "in the next 7 days", "this week", "this month", "today",
+        "tomorrow", "coming up", "soon", "next month"."""
+        j = self.skip(j, ("is", "are", "falls", "fall", "falling", "occurs", "coming"))
+        lead = self.at(
+            j,
+            [
+                ("in", "the", "next"),
+                ("within", "the", "next"),
+                ("in", "the", "coming"),
+                ("within", "the", "coming"),
+                ("over", "the", "next"),
+                ("during", "the", "next"),
+                ("the", "next"),
+                ("next",),
+                ("within",),
+                ("in",),
+                ("within", "the"),
+            ],
+        )
+        if lead is not None:
+            duration = self.duration(lead)
+            if duration is not None:
+                return duration
+            if self.key(lead) in lex.UNITS:  # "in the next week"
+                return lex.UNITS[self.key(lead)], lead + 1
+        simple = self.match(j, _UPCOMING)
+        if simple is None:
+            return None
+        name = " ".join(simple[0])
+        today = self.today
+        if name in ("this month", "in this month"):
+            return _month_end(today.year, today.month).day - today.day, simple[1]
+        if name == "next month":
+            following = _month_end(today.year, today.month) + timedelta(days=1)
+            last = _month_end(following.year, following.month)
+            return (last - today).days, simple[1]
+        return _UPCOMING_DAYS[name], simple[1]
+
+    def read_birthday(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        j = self.skip(i, ("with", "a", "an", "their", "whose", "having", "have", "has", "the"))
+        upcoming_first = self.at(j, [("upcoming",), ("coming",), ("next",)])
+        if upcoming_first is not None:
+            j = upcoming_first
+        registration = self.match(j, REGISTRATION_ANNIVERSARY_WORDS)
+        birthday = self.match(j, BIRTHDAY_WORDS)
+        found = birthday or registration
+        if found is None:
+            return None
+        kind = "birthday" if birthday else "registration"
+        end = found[1]
+        if upcoming_first is not None:
+            days, stop = 30, end
+            later = self.upcoming_days(end)
+            if later is not None:
+                days, stop = later
+        else:
+            later = self.upcoming_days(end)
+            if later is None:
+                return None
+            days, stop = later
+        node = criterion("anniversary", (i, stop), anniversary_type=kind, days=days)
+        return Item([node], i, stop), stop
+
+    def born_nodes(self, window: Window, span: tuple[int, int]) -> list[Node] | None:
+        if not window.explicit_year or window.start is None:
+            return None
+        start = window.start.isoformat()
+        if window.kind == "period":
+            assert window.end is not None
+            if window.start == window.end:
+                return [condition("date_of_birth", "=", start, span)]
+            return [condition("date_of_birth", "between", [start, window.end.isoformat()], span)]
+        operator = {"since": ">=", "after": ">", "before": "<", "until": "<="}.get(window.kind)
+        if operator is None:
+            return None
+        return [condition("date_of_birth", operator, start, span)]
+
+    def read_born(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        verb = self.at(i, BORN_WORDS)
+        if verb is None:
+            return None
+        window = self.window(verb)
+        if window is None:
+            return None
+        nodes = self.born_nodes(window[0], (i, window[1]))
+        if nodes is None:
+            return Item([], i, window[1], unknown=True), window[1]
+        return Item(nodes, i, window[1]), window[1]
+
+    def age_item(self, comparison: Comparison, span: tuple[int, int]) -> Item | None:
+        """Ages as date_of_birth bounds, relative to today: age >= N is born on or before
+        today N years ago; age <= N is born after today N+1 years ago."""
+        low, high = comparison.value, comparison.high
+        for value in (low, high):
+            if value is not None and (value != int(value) or not 0 <= value <= MAX_AGE):
+                return None
+        a = int(low)
+        b = int(high) if high is not None else a
+        op = comparison.op
+        if op == "=":
+            op = "between"
+        if op == "between":
+            older, younger = years_before(self.today, b + 1), years_before(self.today, a)
+            if older is None or younger is None:
+                return None
+            value = [(older + timedelta(days=1)).isoformat(), younger.isoformat()]
+            words = f"aged {a}" if a == b else f"aged {a} to {b}"
+            phrase = f"{words} (date of birth between {value[0]} and {value[1]})"
+            return Item([condition("date_of_birth", "between", value, span, phrase)], *span)
+        if op in (">", ">="):
+            years = a + 1 if op == ">" else a
+            bound = years_before(self.today, years)
+            if bound is None:
+                return None
+            words = f"older than {a}" if op == ">" else f"aged {a} or over"
+            phrase = f"{words} (date of birth on or before {bound.isoformat()})"
+            return Item([condition("date_of_birth", "<=", bound.isoformat(), span, phrase)], *span)
+        if op in ("<", "<="):
+            years = a if op == "<" else a + 1
+            bound = years_before(self.today, years)
+            if bound is None:
+                return None
+            words = f"younger than {a}" if op == "<" else f"aged {a} or under"
+            phrase = f"{words} (date of birth after {bound.isoformat()})"
+            return Item([condition("date_of_birth", ">", bound.isoformat(), span, phrase)], *span)
+        return None
+
+    def read_age(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        # between the ages of 25 and 34
+        j = self.words(i, "between", "the", "ages", "of") or self.words(i, "between", "ages")
+        if j is not None:
+            low = self.amount(j)
+            if low and self.key(low[1]) in ("and", "to", "-"):
+                high = self.amount(low[1] + 1)
+                if high:
+                    a, b = sorted((low[0], high[0]))
+                    end = self.at(high[1], AGE_SUFFIXES) or high[1]
+                    item = self.age_item(Comparison("between", a, b), (i, end))
+                    return (item, end) if item else None
+        # older than 40 / younger than 30
+        for words, op in (
+            (("older", "than"), ">"),
+            (("younger", "than"), "<"),
+            (("over", "the", "age", "of"), ">"),
+            (("under", "the", "age", "of"), "<"),
+            (("above", "the", "age", "of"), ">"),
+            (("below", "the", "age", "of"), "<"),
+        ):
+            j = self.words(i, *words)
+            if j is not None:
+                value = self.amount(j)
+                if value is None:
+                    return None
+                end = self.at(value[1], AGE_SUFFIXES) or value[1]
+                item = self.age_item(Comparison(op, value[0]), (i, end))
+                return (item, end) if item else None
+        # in their 30s / in their early thirties
+        j = self.words(i, "in", "their") or self.words(i, "in", "his", "or", "her")
+        if j is not None:
+            part = self.key(j) if self.key(j) in ("early", "mid", "late") else ""
+            k = j + 1 if part else j
+            decade = self._age_decade(k)
+            if decade is not None:
+                low = decade + {"": 0, "early": 0, "mid": 4, "late": 7}[part]
+                high = decade + {"": 9, "early": 3, "mid": 6, "late": 9}[part]
+                item = self.age_item(Comparison("between", Decimal(low), Decimal(high)), (i, k + 1))
+                return (item, k + 1) if item else None
+        # aged 25 to 34 / age > 40 / aged 65+
+        marker = self.at(i, AGE_MARKERS)
+        if marker is not None:
+            found = self.comparison(
+                self.skip(marker, (":", "=")) if self.key(marker) == ":" else marker
+            )
+            if found is not None:
+                comparison, end = found
+                end = self.at(end, AGE_SUFFIXES) or end
+                end = self.at(end, [("and", "older"), ("or", "older"), ("and", "over")]) or end
+                item = self.age_item(comparison, (i, end))
+                return (item, end) if item else None
+        # 25-34 year olds / over 40 years old / 30 years old / 40 and older
+        found = self.comparison(i)
+        if found is not None:
+            comparison, end = found
+            suffix = self.at(end, AGE_SUFFIXES)
+            older = self.at(end, [("and", "older"), ("or", "older"), ("and", "up")])
+            younger = self.at(end, [("and", "younger"), ("or", "younger")])
+            if suffix is not None:
+                stop = self.at(
+                    suffix,
+                    [
+                        ("and", "older"),
+                        ("or", "older"),
+                        ("and", "over"),
+                        ("or", "more"),
+                        ("and", "up"),
+                        ("plus",),
+                        ("+",),
+                    ],
+                )
+                if stop is not None:
+                    comparison = Comparison(">=", comparison.value)
+                    suffix = stop
+                item = self.age_item(comparison, (i, suffix))
+                return (item, suffix) if item else None
+            if (older or younger) and comparison.bare:
+                op = ">=" if older else "<="
+                stop = older or younger
+                assert stop is not None
+                item = self.age_item(Comparison(op, comparison.value), (i, stop))
+                return (item, stop) if item else None
+        return None
+
+    def _age_decade(self, k: int) -> int | None:
+        key = self.key(k)
+        if key in lex.DECADE_WORDS:
+            return lex.DECADE_WORDS[key]
+        found = re.fullmatch(r"([1-9]0)'?s", key)
+        return int(found.group(1)) if found else None
+
+    def read_bare_age(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        """ "women over 40", "customers under 25": a comparison right after a noun of
+        people, with no unit, is an age."""
+        previous = self.key(i - 1)
+        if previous not in lex.PERSON_NOUNS and previous not in GENDER_NOUNS:
+            return None
+        found = self.comparison(i)
+        if found is None:
+            return None
+        comparison, end = found
+        if comparison.bare or comparison.times or comparison.value > 120:
+            return None
+        following = self.key(end)
+        if (
+            following in lex.CURRENCY_WORDS
+            or following in ORDER_NOUNS
+            or following in lex.UNITS
+            or following in ("times", "points", "%", "percent")
+            or self.match(end, SPEND_AFTER_AMOUNT)
+            or (self.tokens[i:end] and any(t.currency for t in self.tokens[i:end]))
+        ):
+            return None
+        item = self.age_item(comparison, (i, end))
+        return (item, end) if item else None
+
+    def read_generation(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        for words, (first, last) in GENERATIONS.items():
+            end = self.words(i, *words)
+            if end is not None:
+                span = (i, end)
+                value = [date(first, 1, 1).isoformat(), date(last, 12, 31).isoformat()]
+                phrase = f"{' '.join(words)} (born {first} to {last})"
+                node = condition("date_of_birth", "between", value, span, phrase)
+                return Item([node], i, end), end
+        for words, (op, low, high) in LIFE_STAGES.items():
+            end = self.words(i, *words)
+            if end is not None:
+                comparison = Comparison(op, Decimal(low), Decimal(high) if high else None)
+                item = self.age_item(comparison, (i, end))
+                return (item, end) if item else None
+        return None
+
+    def read_gender(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        key = self.key(i)
+        if key not in GENDER_NOUNS or self.kind(i) != WORD:
+            return None
+        values, end = [GENDERS[key]], i + 1
+        while self.key(end) in ("or", "and", "&", ","):
+            following = self.key(end + 1)
+            if following not in GENDER_NOUNS:
+                break
+            values.append(GENDERS[following])
+            end += 2
+        values = list(dict.fromkeys(values))
+        if len(values) == 1:
+            return Item([condition("gender", "=", values[0], (i, end))], i, end), end
+        return Item([condition("gender", "in", values, (i, end))], i, end), end
+
+    # Spend, average, points, counts ------------------------------------------------------
+
+    def _number_condition(
+        self, field_name: str, comparison: Comparison, span: tuple[int, int], *, money: bool
+    ) -> Cond | None:
+        if comparison.op == "between":
+            assert comparison.high is not None
+            value: object = [_json_number(comparison.value), _json_number(comparison.high)]
+        else:
+            value = _json_number(comparison.value)
+        if not money and (
+            comparison.value != int(comparison.value)
+            or (comparison.high is not None and comparison.high != int(comparison.high))
+        ):
+            return None
+        return condition(field_name, comparison.op, value, span)
+
+    def _with_window(self, item: Item, end: int) -> tuple[Item, int]:
+        """The verb's time window after `end`, if any, as the item's secondary recency."""
+        found = self.window(end)
+        if found is None:
+            return item, end
+        nodes = self.window_nodes("order", "", found[0], item)
+        if nodes is None:
+            return item, end
+        item.secondary.extend(nodes)
+        item.end = found[1]
+        return item, found[1]
+
+    def read_spend(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        verb = self.at(self.skip(i, _FIELD_LEADS), SPEND_WORDS)
+        if verb is None:
+            return None
+        j = verb
+        per_order = False
+        on_average = self.at(
+            j,
+            [
+                ("on", "average"),
+                ("in", "average"),
+                ("an", "average", "of"),
+                ("on", "average", "per", "order"),
+            ],
+        )
+        if on_average is not None:
+            per_order, j = True, on_average
+        window_first = self.window(j)
+        if window_first is not None:
+            j = window_first[1]
+        j = self.skip(j, ("a",))
+        j = self.at(j, [("total", "of"), ("in", "total"), ("overall",)]) or j
+        found = self.comparison(j)
+        if found is None:
+            return None
+        comparison, end = found
+        if comparison.times:
+            return None
+        if comparison.bare:
+            comparison.op = ">="
+        for _ in range(2):
+            tail = self.at(end, SPEND_TAILS)
+            if tail is not None:
+                end = tail
+            per = self.at(end, PER_ORDER_TAILS)
+            if per is not None:
+                per_order, end = True, per
+        field_name = "average_order_value" if per_order else "lifetime_spend"
+        node = self._number_condition(field_name, comparison, (i, end), money=True)
+        if node is None:
+            return None
+        item = Item([node], i, end, domain="order")
+        if window_first is not None:
+            nodes = self.window_nodes("order", "", window_first[0], item)
+            if nodes:
+                item.secondary.extend(nodes)
+            return item, end
+        return self._with_window(item, end)
+
+    def read_average(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        j = self.skip(i, _FIELD_LEADS)
+        phrase = self.at(j, AVERAGE_WORDS)
+        if phrase is None:
+            return None
+        k = self.at(phrase, [("value",), ("amount",), ("size",)]) or phrase
+        k = self.skip(k, ("of", "is", "was", ":", "are"))
+        found = self.comparison(k)
+        if found is None:
+            return None
+        comparison, end = found
+        if comparison.bare:
+            comparison.op = ">="
+        node = self._number_condition("average_order_value", comparison, (i, end), money=True)
+        if node is None:
+            return None
+        return self._with_window(Item([node], i, end, domain="order"), end)
+
+    def read_points(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        j = self.skip(i, ("with", "having", "their", "a"))
+        phrase = self.at(j, POINTS_WORDS)
+        if phrase is not None:
+            k = self.skip(phrase, ("of", "is", "are", "balance", ":"))
+            found = self.comparison(k)
+            if found is not None:
+                comparison, end = found
+                if comparison.bare:
+                    comparison.op = ">="
+                node = self._number_condition("loyalty_points", comparison, (i, end), money=True)
+                if node is not None:
+                    return Item([node], i, end), end
+        found = self.comparison(j)
+        if found is None:
+            return None
+        comparison, end = found
+        suffix = self.at(end, POINTS_WORDS)
+        if suffix is None:
+            return None
+        if comparison.bare:
+            comparison.op = ">="
+        node = self._number_condition("loyalty_points", comparison, (i, suffix), money=True)
+        if node is None:
+            return None
+        return Item([node], i, suffix), suffix
+
+    def read_count(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        # total orders over 5 / number of orders at least 3
+        field_phrase = self.at(self.skip(i, ("their", "the", "a")), COUNT_FIELD_WORDS)
+        if field_phrase is not None:
+            k = self.skip(field_phrase, ("of", "is", "are", ":", "was"))
+            found = self.comparison(k)
+            if found is not None:
+                comparison, end = found
+                node = self._number_condition("total_orders", comparison, (i, end), money=False)
+                if node is not None:
+                    return self._with_window(Item([node], i, end, domain="order"), end)
+        # ordered at least 3 times / bought twice / purchased more than once
+        verb = self.at(i, ORDER_VERBS)
+        if verb is not None:
+            j = self.skip(verb, OBJECT_FILLERS)
+            window_first = self.window(j)
+            if window_first is not None:
+                j = window_first[1]
+            found = self.comparison(j, times=True)
+            if found is not None:
+                comparison, end = found
+                if not comparison.times:
+                    times = self.at(
+                        end, [("times",), ("time",), ("x",), ("orders",), ("purchases",)]
+                    )
+                    if times is None:
+                        found = None
+                    else:
+                        end = times
+                if found is not None:
+                    node = self._number_condition("total_orders", comparison, (i, end), money=False)
+                    if node is None:
+                        return None
+                    item = Item([node], i, end, domain="order")
+                    if window_first is not None:
+                        item.secondary.extend(
+                            self.window_nodes("order", "", window_first[0], item) or []
+                        )
+                        return item, end
+                    return self._with_window(item, end)
+        # with more than 3 orders / placed at least 5 orders / 3+ purchases / no orders
+        j = self.skip(i, COUNT_PREFIX)
+        if self.key(j) in ("no", "zero") and self.key(j + 1) in ORDER_NOUNS:
+            end = j + 2
+            node = condition("total_orders", "=", 0, (i, end), "never ordered")
+            return Item([node], i, end, domain="order", negation_applied=negated), end
+        if negated and self.key(j) in ORDER_NOUNS and self.key(j) != "order":
+            end = j + 1
+            node = condition("total_orders", "=", 0, (i, end), "never ordered")
+            return Item([node], i, end, domain="order", negation_applied=True), end
+        multiple = self.at(j, [("multiple",), ("several",), ("many",), ("repeated",)])
+        if multiple is not None and self.key(multiple) in ORDER_NOUNS:
+            end = multiple + 1
+            node = condition("total_orders", ">=", 2, (i, end))
+            return self._with_window(Item([node], i, end, domain="order"), end)
+        found = self.comparison(j)
+        if found is not None:
+            comparison, end = found
+            end_noun = end
+            if self.key(end_noun) in ("counted", "completed", "separate", "different", "total"):
+                end_noun += 1
+            if self.key(end_noun) in ORDER_NOUNS and not comparison.times:
+                node = self._number_condition(
+                    "total_orders", comparison, (i, end_noun + 1), money=False
+                )
+                if node is None:
+                    return None
+                return self._with_window(
+                    Item([node], i, end_noun + 1, domain="order"), end_noun + 1
+                )
+        # repeat customers / one-time buyers
+        repeat = self.at(i, REPEAT_WORDS)
+        if repeat is not None and (
+            self.key(repeat) in lex.PERSON_NOUNS
+            or self.key(repeat) in ("purchasers", "orderers")
+            or repeat - i > 1
+        ):
+            node = condition("total_orders", ">=", 2, (i, repeat), "ordered more than once")
+            return Item([node], i, repeat, domain="order"), repeat
+        once = self.at(i, ONE_TIME_WORDS)
+        if once is not None and (
+            self.key(once) in lex.PERSON_NOUNS or self.key(once) in ("purchasers", "orderers")
+        ):
+            node = condition("total_orders", "=", 1, (i, once), "ordered exactly once")
+            return Item([node], i, once, domain="order"), once
+        return None
+
+    # Orders: recency, objects ------------------------------------------------------------
+
+    def window_nodes(
+        self, domain: str, target: str, window: Window, item: Item | None
+    ) -> list[Node] | None:
+        """The conditions of a time window on orders (`target` "", "last" or "first") or
+        on sign-ups (domain "join")."""
+        span = (item.start, item.end) if item else (0, 0)
+        days, start, end = window.days, window.start, window.end
+        if domain == "join":
+            field_name = "created_at"
+        elif target == "first":
+            field_name = "first_order_date"
+        else:
+            field_name = "last_order_date"
+        if window.kind == "within":
+            return [condition(field_name, "within_last_days", days, span)]
+        if window.kind == "ago":
+            return [condition(field_name, "more_than_days_ago", days, span)]
+        assert start is not None
+        if window.kind == "since":
+            return [condition(field_name, ">=", start.isoformat(), span)]
+        if window.kind == "after":
+            return [condition(field_name, ">", start.isoformat(), span)]
+        if window.kind in ("before", "until"):
+            operator = "<" if window.kind == "before" else "<="
+            if domain == "order" and target == "":
+                # Some order before a day: the first one was.
+                field_name = "first_order_date"
+            return [condition(field_name, operator, start.isoformat(), span)]
+        assert end is not None
+        if domain == "order" and target == "":
+            return [
+                criterion(
+                    "purchase_period", span, from_date=start.isoformat(), to_date=end.isoformat()
+                )
+            ]
+        if start == end:
+            return [condition(field_name, "=", start.isoformat(), span)]
+        return [condition(field_name, "between", [start.isoformat(), end.isoformat()], span)]
+
+    def read_last_first_order(
+        self, i: int, negated: bool, items: list[Item]
+    ) -> tuple[Item, int] | None:
+        j = self.skip(i, ("their", "the", "whose", "with", "a"))
+        last = self.at(j, LAST_ORDER_WORDS)
+        first = self.at(j, FIRST_ORDER_WORDS)
+        if last is None and first is None:
+            return None
+        target = "last" if last is not None else "first"
+        k = last if last is not None else first
+        assert k is not None
+        k = self.at(k, [("date",)]) or k
+        k = self.skip(k, ("was", "is", "being", ":", "placed", "made", "happened", "on"))
+        found = self.window(k)
+        if found is None:
+            return None
+        item = Item([], i, found[1], domain="order")
+        nodes = self.window_nodes("order", target, found[0], item)
+        if not nodes:
+            return None
+        item.primary = nodes
+        return item, found[1]
+
+    def pos_object(self, j: int) -> tuple[str, int] | None:
+        """(name, end) of "at the Paris store", "in store PAR-01", "at shop 'Lyon'"."""
+        k = self.at(j, [("at",), ("in",), ("from",)])
+        if k is None:
+            return None
+        k = self.skip(k, ("the", "our"))
+        if self.key(k) in STORE_WORDS or self.words(k, "point", "of", "sale"):
+            k = self.words(k, "point", "of", "sale") or k + 1
+            name_start = k
+            while (
+                k < self.n
+                and self.kind(k) in (WORD, NUMBER, QUOTED)
+                and self.key(k) not in VALUE_STOP
+            ):
+                k += 1
+                if k - name_start >= 4:
+                    break
+            if k > name_start:
+                return self._name(name_start, k), k
+            return None
+        name_start = k
+        while (
+            k < self.n and self.kind(k) in (WORD, NUMBER, QUOTED) and self.key(k) not in STORE_WORDS
+        ):
+            if self.key(k) in VALUE_STOP or k - name_start >= 4:
+                return None
+            k += 1
+        if k > name_start and self.key(k) in STORE_WORDS:
+            return self._name(name_start, k), k + 1
+        return None
+
+    def _name(self, start: int, end: int) -> str:
+        tokens = self.tokens[start:end]
+        if len(tokens) == 1 and tokens[0].kind == QUOTED:
+            return tokens[0].text[1:-1].strip()
+        return " ".join(t.text for t in tokens)
+
+    def brand_list(self, j: int) -> tuple[list[str], list[str], int] | None:
+        """(brands, joiners, end) of capitalised or quoted names: "Nike or Adidas"."""
+        first = self.brand_name(j)
+        if first is None:
+            return None
+        names, joiners, end = [first[0]], [], first[1]
+        while self.key(end) in ("or", "and", "&", ","):
+            joiner = "and" if self.key(end) in ("and", "&") else "or"
+            following = self.brand_name(end + 1)
+            if following is None:
+                break
+            names.append(following[0])
+            joiners.append(joiner)
+            end = following[1]
+        end = self.at(end, [(t,) for t in BRAND_TAILS]) or end
+        return names, joiners, end
+
+    def brand_name(self, j: int) -> tuple[str, int] | None:
+        if j >= self.n:
+            return None
+        token = self.tokens[j]
+        if token.kind == QUOTED:
+            return token.text[1:-1].strip(), j + 1
+        k = j
+        while k < self.n and self.tokens[k].capitalised and self.key(k) not in KNOWN_WORDS:
+            k += 1
+            if k - j >= 4:
+                break
+        if k == j:
+            return None
+        key = " ".join(self.key(x) for x in range(j, k))
+        if _gazetteer_lookup(key, capitalised=True) is not None:
+            return None
+        return " ".join(t.text for t in self.tokens[j:k]), k
+
+    def sku_list(self, j: int, *, marked: bool) -> tuple[list[str], int] | None:
+        values, end = [], j
+        while True:
+            if end >= self.n:
+                break
+            token = self.tokens[end]
+            if token.kind == QUOTED:
+                values.append(token.text[1:-1].strip())
+            elif token.kind in (WORD, NUMBER) and _looks_like_sku(token.text, marked=marked):
+                values.append(token.text)
+            else:
+                break
+            end += 1
+            if self.key(end) in (",", "or") and end + 1 < self.n:
+                following = self.tokens[end + 1]
+                if following.kind == QUOTED or _looks_like_sku(following.text, marked=marked):
+                    end += 1
+                    continue
+            break
+        return (values, end) if values else None
+
+    def read_order(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        verb = self.at(i, ORDER_VERBS)
+        if verb is None:
+            return None
+        j = self.skip(
+            verb, ("something", "anything", "products", "items", "again", "online", "with", "us")
+        )
+        span_start = i
+        # at a point of sale
+        pos = self.pos_object(j)
+        if pos is not None:
+            name, end = pos
+            ids = self.pos_resolver(name) if self.pos_resolver else None
+            if not ids:
+                return Item([], i, end, unknown=True), end
+            node = criterion("bought_in_pos", (i, end), f"bought at {name}", pos_ids=ids)
+            return self._with_window(Item([node], i, end, domain="order"), end)
+        # a SKU
+        marker = self.at(j, SKU_MARKERS)
+        skus = self.sku_list(marker if marker is not None else j, marked=marker is not None)
+        if skus is not None:
+            values, end = skus
+            node = criterion("bought_skus", (i, end), skus=values)
+            return self._with_window(Item([node], i, end, domain="order"), end)
+        # a brand
+        brand_marker = self.match(j, BRAND_MARKERS)
+        k = brand_marker[1] if brand_marker else j
+        k = self.skip(k, ("the",))
+        brands = self.brand_list(k)
+        if brands is not None and (
+            brand_marker is None or brand_marker[0] != ("from",) or brands is not None
+        ):
+            names, joiners, end = brands
+            if "and" in joiners and "or" not in joiners:
+                nodes: list[Node] = [
+                    criterion("bought_makers", (i, end), makers=[n]) for n in names
+                ]
+            else:
+                nodes = [criterion("bought_makers", (i, end), makers=list(dict.fromkeys(names)))]
+            return self._with_window(Item(nodes, i, end, domain="order"), end)
+        if brand_marker is not None and brand_marker[0] != ("from",):
+            return None
+        # a time window
+        found = self.window(j)
+        if found is not None:
+            item = Item([], span_start, found[1], domain="order")
+            nodes = self.window_nodes("order", "", found[0], item)
+            if nodes:
+                item.primary = nodes
+                return item, found[1]
+        # nothing more: has ordered (never ordered when negated)
+        end = j
+        if negated:
+            node = condition("total_orders", "=", 0, (i, end), "never ordered")
+            return Item([node], i, end, domain="order", negation_applied=True), end
+        node = condition("total_orders", ">=", 1, (i, end), "ordered at least once")
+        return Item([node], i, end, domain="order"), end
+
+    # Sign-ups, status, lifecycle, assignment ---------------------------------------------
+
+    def read_join(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        tenure = self.at(i, TENURE_WORDS)
+        if tenure is not None:
+            k = tenure
+            less = self.at(k, [("less", "than"), ("under",), ("fewer", "than")])
+            more = self.at(k, [("more", "than"), ("over",), ("at", "least"), ("longer", "than")])
+            k = less or more or k
+            duration = self.duration(k)
+            if duration is not None:
+                days, end = duration
+                operator = "within_last_days" if less else "more_than_days_ago"
+                node = condition("created_at", operator, days, (i, end))
+                return Item([node], i, end, domain="join"), end
+        new = self.match(i, NEW_WORDS)
+        verb = self.at(i, JOIN_WORDS)
+        if verb is None and new is None:
+            return None
+        if verb is not None:
+            j = self.skip(verb, ("us", "up", "with", "on", "at", "date", "is", "was"))
+            found = self.window(j)
+            if found is None and self.key(j - 1) in ("since",):
+                found = self.window(j - 1)
+            if found is None:
+                return None
+            item = Item([], i, found[1], domain="join")
+            nodes = self.window_nodes("join", "", found[0], item)
+            if not nodes:
+                return None
+            item.primary = nodes
+            return item, found[1]
+        assert new is not None
+        end = new[1]
+        if (
+            new[0] == ("new",)
+            and self.key(end) not in lex.PERSON_NOUNS
+            and self.key(end)
+            not in ("signups", "sign-ups", "registrations", "joiners", "subscribers", "members")
+        ):
+            return None
+        found = self.window(
+            self.skip(end, lex.PERSON_NOUNS | {"who", "joined", "registered", "signed", "up"})
+        )
+        if found is not None:
+            item = Item([], i, found[1], domain="join")
+            nodes = self.window_nodes("join", "", found[0], item)
+            if nodes:
+                item.primary = nodes
+                return item, found[1]
+        node = condition(
+            "created_at", "within_last_days", 30, (i, end), "new (created within the last 30 days)"
+        )
+        return Item([node], i, end, domain="join"), end
+
+    def read_status(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        key = self.key(i)
+        if key in STATUS_WORDS and self.kind(i) == WORD:
+            status = STATUS_WORDS[key]
+            found = self.window(i + 1)
+            if found is not None and status in ("active", "inactive"):
+                window = found[0]
+                if status == "inactive" and window.kind == "within":
+                    window = Window("ago", days=window.days)
+                item = Item([], i, found[1], domain="order")
+                nodes = self.window_nodes("order", "", window, item)
+                if nodes:
+                    item.primary = nodes
+                    return item, found[1]
+            values, end = [status], i + 1
+            while self.key(end) in ("or", "and", ",") and self.key(end + 1) in STATUS_WORDS:
+                values.append(STATUS_WORDS[self.key(end + 1)])
+                end += 2
+            values = list(dict.fromkeys(values))
+            if len(values) == 1:
+                return Item([condition("status", "=", values[0], (i, end))], i, end), end
+            return Item([condition("status", "in", values, (i, end))], i, end), end
+        if key in ("unblocked", "non-blocked"):
+            return Item([condition("status", "!=", "blocked", (i, i + 1))], i, i + 1), i + 1
+        for words, customer_type in TYPE_WORDS.items():
+            end = self.words(i, *words)
+            if end is None:
+                continue
+            if words == ("individual",) and self.key(end) not in lex.PERSON_NOUNS:
+                return None
+            if words == ("private",) and self.key(end) not in lex.PERSON_NOUNS | {"individuals"}:
+                return None
+            return Item([condition("type", "=", customer_type, (i, end))], i, end), end
+        return None
+
+    def read_lifecycle(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        for words, (field_name, operator, days) in LIFECYCLE_WORDS.items():
+            end = self.words(i, *words)
+            if end is None:
+                continue
+            if words[0] in ("lost",) and self.key(end) not in lex.PERSON_NOUNS:
+                continue
+            when = (
+                f"within the last {days} days"
+                if operator == "within_last_days"
+                else f"more than {days} days ago"
+            )
+            phrase = f"{' '.join(words)} (last order {when})"
+            node = condition(field_name, operator, days, (i, end), phrase)
+            return Item([node], i, end, domain="order"), end
+        return None
+
+    def read_assigned(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        unassigned = self.at(i, UNASSIGNED_WORDS)
+        if unassigned is not None:
+            node = condition("assigned_to", "is_empty", None, (i, unassigned))
+            return Item([node], i, unassigned), unassigned
+        assigned = self.at(i, ASSIGNED_WORDS)
+        if assigned is not None and not (self.key(assigned) == "to" and assigned == i + 1):
+            node = condition("assigned_to", "is_not_empty", None, (i, assigned))
+            return Item([node], i, assigned), assigned
+        return None
+
+    # Fields: contact details, custom fields ---------------------------------------------
+
+    def read_email_provider(
+        self, i: int, negated: bool, items: list[Item]
+    ) -> tuple[Item, int] | None:
+        j = self.skip(i, ("with", "using", "use", "on", "a", "an", "who", "uses"))
+        token = self.tokens[j] if j < self.n else None
+        if token is None or token.kind != WORD:
+            return None
+        if token.key.startswith("@") and "." in token.key:
+            end = self.at(j + 1, [(t,) for t in PROVIDER_TAILS]) or j + 1
+            node = condition("email", "ends_with", token.key, (i, end))
+            return Item([node], i, end), end
+        domain = PROVIDERS.get(token.key)
+        if domain is None:
+            return None
+        tail = self.at(j + 1, [(t,) for t in PROVIDER_TAILS])
+        if tail is None and j == i:
+            return None
+        end = tail or j + 1
+        return Item([condition("email", "ends_with", domain, (i, end))], i, end), end
+
+    def value_words(self, j: int) -> tuple[str, int] | None:
+        """A value: quoted, a number, or up to 6 words before a stop word."""
+        if j >= self.n:
+            return None
+        token = self.tokens[j]
+        if token.kind == QUOTED:
+            return token.text[1:-1], j + 1
+        k = j + 1 if token.key in ("+", "@", "#") and self.kind(j + 1) in (WORD, NUMBER) else j
+        while k < self.n and self.kind(k) in (WORD, NUMBER) and k - j < 6:
+            if self.key(k) in VALUE_STOP or self.key(k) in lex.CONNECTORS_OR:
+                break
+            k += 1
+        if k == j or self.kind(k - 1) not in (WORD, NUMBER):
+            return None
+        return self.prompt_text(j, k), k
+
+    def prompt_text(self, start: int, end: int) -> str:
+        """The prompt's own text from token `start` to token `end` (excluded)."""
+        return self.prompt[self.tokens[start].start : self.tokens[end - 1].end]
+
+    def field_key(self, j: int) -> tuple[str, str, int] | None:
+        """(field, shown name, end) of a field named at `j`: a known field's words, or up
+        to 3 words of a custom field ("loyalty tier" -> metadata.loyalty_tier)."""
+        known = self.match(j, FIELD_PHRASES)
+        if known is not None:
+            return FIELD_NAMES[known[0]], " ".join(known[0]), known[1]
+        k = j
+        while k < self.n and self.kind(k) == WORD and k - j < 3:
+            key = self.key(k)
+            if key in FIELD_KEY_STOP or not re.fullmatch(r"[\w-]+", key):
+                break
+            k += 1
+        if k == j:
+            return None
+        words = [re.sub(r"\W+", "_", self.key(x)).strip("_") for x in range(j, k)]
+        name = "_".join(w for w in words if w)
+        if not name:
+            return None
+        return f"metadata.{name}", name.replace("_", " "), k
+
+    def read_field(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        lead = self.at(
+            i,
+            [
+                ("whose",),
+                ("where",),
+                ("with", "a"),
+                ("with", "an"),
+                ("with",),
+                ("having", "a"),
+                ("having",),
+                ("and", "whose"),
+                ("who", "have", "a"),
+            ],
+        )
+        j = self.skip(lead if lead is not None else i, ("their", "the", "a", "an"))
+        key = self.field_key(j)
+        if key is None:
+            return None
+        field_name, shown_name, k = key
+        if field_name == "street":
+            return None
+        # Without a lead word, only "KEY is VALUE" right at a clause start.
+        if lead is None and self.key(i - 1) not in (
+            "",
+            ",",
+            "and",
+            "or",
+            "but",
+            "who",
+            "customers",
+            "clients",
+            "that",
+        ):
+            return None
+        if field_name in NUMBER_FIELDS:
+            found = self.comparison(self.skip(k, (":",)))
+            if found is None:
+                return None
+            comparison, end = found
+            node = self._number_condition(
+                field_name, comparison, (i, end), money=field_name != "total_orders"
+            )
+            return (Item([node], i, end), end) if node else None
+        if field_name in DATE_FIELDS:
+            window = self.window(self.skip(k, ("is", "was", ":", "on")))
+            if window is None:
+                return None
+            if field_name == "date_of_birth":
+                nodes = self.born_nodes(window[0], (i, window[1]))
+            else:
+                domain = "join" if field_name == "created_at" else "order"
+                target = {"first_order_date": "first", "last_order_date": "last"}.get(
+                    field_name, ""
+                )
+                nodes = self.window_nodes(domain, target, window[0], None)
+                for node in nodes or []:
+                    if isinstance(node, Cond):
+                        node.span = (i, window[1])
+            if not nodes:
+                return None
+            return Item(nodes, i, window[1]), window[1]
+        operator, value_start = self.field_operator(k, metadata=field_name.startswith("metadata."))
+        if operator is None:
+            return None
+        if operator in ("is_empty", "is_not_empty"):
+            node = condition(field_name, operator, None, (i, value_start))
+            return Item([node], i, value_start), value_start
+        return self.field_value(field_name, shown_name, operator, i, value_start)
+
+    def field_operator(self, k: int, *, metadata: bool) -> tuple[str | None, int]:
+        found = self.match(k, TEXT_OPERATOR_PHRASES)
+        ne = self.match(k, COPULA_NE)
+        eq = self.match(k, COPULA_EQ)
+        prefix = self.match(k, _ALL_PREFIX) if metadata else None
+        if (
+            prefix is not None
+            and _PREFIX_OP[prefix[0]] in (">", ">=", "<", "<=")
+            and self.amount(prefix[1]) is not None
+        ):
+            return _PREFIX_OP[prefix[0]], prefix[1]
+        candidates = []
+        if found:
+            candidates.append((len(found[0]), TEXT_OPERATOR_OF[found[0]], found[1]))
+        if ne:
+            candidates.append((len(ne[0]), "!=", ne[1]))
+        if eq:
+            candidates.append((len(eq[0]), "=", eq[1]))
+        if not candidates:
+            return None, k
+        candidates.sort(key=lambda c: -c[0])
+        _, operator, end = candidates[0]
+        if operator in ("is_empty", "is_not_empty"):
+            return operator, end
+        # "is in": a list follows; "is between" / "is over" on a custom field: numbers.
+        if operator == "=" and metadata:
+            for op in (">", ">=", "<", "<="):
+                number_op = self.at(end, _PREFIX[op])
+                if number_op is not None and self.amount(number_op) is not None:
+                    return op, number_op
+            if self.key(end) == "between":
+                return "between", end
+        return operator, end
+
+    def field_value(
+        self, field_name: str, shown_name: str, operator: str, i: int, j: int
+    ) -> tuple[Item, int] | None:
+        metadata = field_name.startswith("metadata.")
+        if operator in (">", ">=", "<", "<=", "between"):
+            if not metadata:
+                return None
+            if operator == "between":
+                found = self.comparison(j)
+                if found is None or found[0].op != "between":
+                    return None
+                comparison, end = found
+            else:
+                value = self.amount(j)
+                if value is None:
+                    return None
+                comparison, end = Comparison(operator, value[0]), value[1]
+            values: object = (
+                [comparison.value, comparison.high]
+                if comparison.op == "between"
+                else comparison.value
+            )
+            node = condition(field_name, comparison.op, values, (i, end))
+            node.phrase = f"{shown_name} is {comparison.text()}"
+            node.custom = True
+            return Item([node], i, end), end
+        collected: list[tuple[object, str]] = []
+        end = j
+        while True:
+            parsed = self.typed_value(field_name, end)
+            if parsed is None:
+                break
+            collected.append(parsed[0])
+            end = parsed[1]
+            if self.key(end) in ("or", ",") and self.typed_value(field_name, end + 1) is not None:
+                end += 1
+                continue
+            break
+        if not collected:
+            return None
+        values_only = [v for v, _ in collected]
+        shown = [s for _, s in collected]
+        span = (i, end)
+        if field_name == "tags":
+            op = {
+                "=": "contains",
+                "!=": "not_contains",
+                "contains": "contains",
+                "not_contains": "not_contains",
+                "in": "in",
+                "not_in": None,
+            }.get(operator)
+            if op is None:
+                return None
+            if len(values_only) > 1:
+                if op == "not_contains":
+                    nodes: list[Node] = [
+                        condition("tags", "not_contains", v, span) for v in values_only
+                    ]
+                    return Item(nodes, i, end), end
+                op = "in"
+            value = values_only if op == "in" else values_only[0]
+            if op == "in" and not isinstance(value, list):
+                value = [value]
+            return Item([condition("tags", op, value, span)], i, end), end
+        if field_name in BOOLEAN_FIELDS:
+            if (
+                len(values_only) != 1
+                or not isinstance(values_only[0], bool)
+                or operator not in ("=", "!=")
+            ):
+                return None
+            value = values_only[0] if operator == "=" else not values_only[0]
+            return Item([condition(field_name, "=", value, span)], i, end), end
+        if field_name == "country":
+            nodes = [_country_condition_values(v, s, span) for v, s in collected]
+            if any(n is None for n in nodes):
+                return None
+            merged = [n for n in nodes if n is not None]
+            node: Node = merged[0] if len(merged) == 1 else Group(OR, merged)  # type: ignore[list-item]
+            if operator in ("!=", "not_in"):
+                flipped = negated_node(node)
+                if flipped is None:
+                    return None
+                node = flipped
+            elif operator not in ("=", "in"):
+                return None
+            return Item([node], i, end), end
+        if len(values_only) > 1:
+            if operator in ("=", "in"):
+                operator = "in"
+            elif operator in ("!=", "not_in"):
+                operator = "not_in"
+            else:
+                return None
+            negation, conjunction = ("not ", "nor") if operator == "not_in" else ("", "or")
+            phrase = f"{shown_name} is {negation}{listed(shown, conjunction)}"
+            return Item([condition(field_name, operator, values_only, span, phrase)], i, end), end
+        value = values_only[0]
+        if operator in ("in", "not_in"):
+            value = [value]
+        node = condition(field_name, operator, value, span)
+        if metadata:
+            node.phrase = f"{shown_name} {_OPERATOR_WORDS.get(operator, operator)} {shown[0]}"
+            node.custom = True
+        return Item([node], i, end), end
+
+    def typed_value(self, field_name: str, j: int) -> tuple[tuple[object, str], int] | None:
+        """One value for `field_name` at `j`: ((value, shown), end)."""
+        if field_name in BOOLEAN_FIELDS:
+            key = self.key(j)
+            if key in TRUE_WORDS:
+                return (True, "yes"), j + 1
+            if key in FALSE_WORDS:
+                return (False, "no"), j + 1
+            return None
+        if field_name == "gender":
+            gender = GENDERS.get(self.key(j))
+            return ((gender, gender), j + 1) if gender else None
+        if field_name == "status":
+            status = STATUS_WORDS.get(self.key(j))
+            return ((status, status), j + 1) if status else None
+        if field_name == "type":
+            for words, customer_type in TYPE_WORDS.items():
+                end = self.words(j, *words)
+                if end is not None:
+                    return (customer_type, customer_type), end
+            if self.key(j) in ("individual", "business"):
+                return (self.key(j), self.key(j)), j + 1
+            return None
+        if field_name == "country":
+            found = self.place(j, strong=True)
+            if found is None:
+                return None
+            (kind, values, shown), _, end = found
+            if kind != "country":
+                return None
+            return (values, shown), end
+        if field_name.startswith("metadata.") and self.kind(j) == NUMBER:
+            value = self.amount(j)
+            if value is not None and not value[2]:
+                return (value[0], _number_text(value[0])), value[1]
+        if field_name == "tags":
+            tag = self.tag_value(j)
+            return ((tag[0], tag[0]), tag[1]) if tag else None
+        found_value = self.value_words(j)
+        if found_value is None:
+            return None
+        text, end = found_value
+        return (text, text), end
+
+    def read_presence(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
+        absent = self.at(i, ABSENCE_LEADS)
+        present = self.at(i, PRESENCE_LEADS)
+        lead = absent if absent is not None else present
+        if lead is None:
+            return None
+        found = self.match(lead, PRESENCE_FIELDS)
+        if found is None:
+            return None
+        field_name = PRESENCE_FIELD_NAMES[found[0]]
+        end = self.at(found[1], [("address",), ("number",), ("on", "file"), ("set",)]) or found[1]
+        operator = "is_empty" if absent is not None else "is_not_empty"
+        node = condition(field_name, operator, None, (i, end))
+        return Item([node], i, end, negation_applied=absent is not None and negated), end
+
+    # Amounts written first, time windows alone -------------------------------------------
+
+    def read_amount_first(
+        self, i: int, negated: bool, items: list[Item]
+    ) -> tuple[Item, int] | None:
+        """ "with over €500 spent", "€1k+ in purchases", "80+ per order"."""
+        j = self.skip(i, ("with", "having"))
+        found = self.comparison(j)
+        if found is None:
+            return None
+        comparison, end = found
+        if comparison.times:
+            return None
+        spent = self.at(end, SPEND_AFTER_AMOUNT)
+        per = self.at(end, PER_ORDER_TAILS) if spent is None else None
+        if spent is None and per is None:
+            return None
+        stop = spent or per
+        assert stop is not None
+        if comparison.bare:
+            comparison.op = ">="
+        stop = self.at(stop, SPEND_TAILS) or stop
+        field_name = "lifetime_spend" if spent is not None else "average_order_value"
+        node = self._number_condition(field_name, comparison, (i, stop), money=True)
+        if node is None:
+            return None
+        return self._with_window(Item([node], i, stop, domain="order"), stop)
+
+    def read_floating_window(
+        self, i: int, negated: bool, items: list[Item]
+    ) -> tuple[Item, int] | None:
+        found = self.window(i)
+        if found is None:
+            return None
+        return Item([], i, found[1], window=found[0]), found[1]
+
+
+# --- Shared helpers --------------------------------------------------------------------
+
+_FIELD_LEADS = frozenset({"with", "having", "a", "an", "their", "whose", "the", "where"})
+_PREFIX = {op: _phrases(phrases) for op, phrases in lex.PREFIX_COMPARATORS.items()}
+_PREFIX_OP = {
+    tuple(phrase.split()): op
+    for op, phrases in lex.PREFIX_COMPARATORS.items()
+    for phrase in phrases
+}
+_ALL_PREFIX = _phrases(*lex.PREFIX_COMPARATORS.values())
+_POSTFIX = {op: _phrases(phrases) for op, phrases in lex.POSTFIX_COMPARATORS.items()}
+_VAGUE = _phrases(lex.VAGUE_NUMBERS)
+_OR = _phrases(("or", "|", "or else"))
+_AND = _phrases(
+    (
+        "and",
+        "&",
+        "but",
+        "plus",
+        "as well as",
+        "while",
+        "whilst",
+        "also",
+        "and also",
+        "and who",
+        "and that",
+        "but who",
+    )
+)
+_NEGATORS = _phrases(lex.NEGATORS)
+_NEGATED_OPT = _phrases(("not opted in", "not opted-in", "not subscribed"))
+_AGO_COMPARATORS = _phrases(
+    (
+        "more than",
+        "over",
+        "at least",
+        "less than",
+        "under",
+        "within",
+        "fewer than",
+        "about",
+        "around",
+        "nearly",
+        "almost",
+        "some",
+    )
+)
+_SIMPLE_WINDOWS = _phrases(
+    (
+        "recently",
+        "lately",
+        "today",
+        "yesterday",
+        "this week",
+        "this month",
+        "this year",
+        "in recent weeks",
+        "in recent months",
+        "of late",
+    )
+)
+_SIMPLE_WINDOW_DAYS = {
+    "recently": 30,
+    "lately": 30,
+    "today": 0,
+    "yesterday": 1,
+    "this week": 7,
+    "in recent weeks": 30,
+    "in recent months": 90,
+    "of late": 30,
+}
+_DATE_LEADS = _phrases(
+    (
+        "since",
+        "starting",
+        "starting from",
+        "as of",
+        "from",
+        "beginning",
+        "after",
+        "before",
+        "prior to",
+        "earlier than",
+        "until",
+        "till",
+        "up to",
+        "up until",
+        "through",
+        "by",
+        "no later than",
+        "in",
+        "during",
+        "on",
+        "throughout",
+        "between",
+        "sometime in",
+        "any time in",
+        "anytime in",
+        "at any point in",
+    )
+)
+_RELATIVE_PERIODS = _phrases(
+    (
+        "this year",
+        "the current year",
+        "current year",
+        "this month",
+        "the current month",
+        "current month",
+        "last year",
+        "last month",
+        "the start of the year",
+        "the beginning of the year",
+        "start of the year",
+        "beginning of the year",
+        "the start of this year",
+        "the beginning of this year",
+        "the start of the month",
+        "the beginning of the month",
+        "start of the month",
+        "beginning of the month",
+        "last week",
+    )
+)
+_UPCOMING = _phrases(
+    (
+        "today",
+        "tomorrow",
+        "this week",
+        "this month",
+        "in this month",
+        "next week",
+        "next month",
+        "coming up",
+        "soon",
+        "upcoming",
+        "in the coming days",
+        "in the coming weeks",
+    )
+)
+_UPCOMING_DAYS = {
+    "today": 0,
+    "tomorrow": 1,
+    "this week": 7,
+    "next week": 14,
+    "coming up": 30,
+    "soon": 14,
+    "upcoming": 30,
+    "in the coming days": 7,
+    "in the coming weeks": 30,
+}
+_ALTERNATIVE_SUBJECTS = lex.PERSON_NOUNS | {"whoever", "anyone", "those"}
+_OPERATOR_WORDS = {
+    "=": "is",
+    "!=": "is not",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "starts_with": "starts with",
+    "ends_with": "ends with",
+    "in": "is",
+    "not_in": "is not",
+}
+_SKU = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{1,40}|[A-Z0-9]+-[A-Z0-9-]+")
+
+
+def _looks_like_sku(text: str, *, marked: bool) -> bool:
+    if marked:
+        return bool(re.fullmatch(r"[\w-]{1,60}", text)) and fold(text) not in KNOWN_WORDS
+    return bool(_SKU.fullmatch(text)) and not _COMPACT_DURATION.fullmatch(text.lower())
+
+
+def _gazetteer_lookup(key: str, *, capitalised: bool) -> tuple[str, list[str], str] | None:
+    """(field, values, shown name) of a country, state or city named by `key`."""
+    code = _COUNTRY_KEYS.get(key)
+    if code is not None:
+        return "country", _country_values(code), places.COUNTRY_NAMES[code]
+    state = _STATE_KEYS.get(key)
+    if state is not None:
+        name = places.STATES[state]
+        return "state", [state, name, *places.STATE_STORED_NAMES.get(state, ())], name
+    city = _CITY_KEYS.get(key)
+    if city is not None and (capitalised or city not in places.CITIES_CAPITALISED_ONLY):
+        return "city", [city, *places.CITIES[city]], city
+    return None
+
+
+def _country_values(code: str) -> list[str]:
+    return [code, places.COUNTRY_NAMES[code], *places.COUNTRY_STORED_NAMES.get(code, ())]
+
+
+def _country_condition(code: str, span: tuple[int, int]) -> Cond:
+    name = places.COUNTRY_NAMES[code]
+    return condition("country", "in", _country_values(code), span, f"country is {name}")
+
+
+def _country_condition_values(values: object, shown: str, span: tuple[int, int]) -> Cond | None:
+    if not isinstance(values, list):
+        return None
+    return condition("country", "in", values, span, f"country is {shown}")
+
+
+def negated_node(node: Node) -> Node | None:
+    result = negated(node)
+    if isinstance(result, Cond) and result.node.get("field") == "country":
+        shown = result.phrase.removeprefix("not country is ")
+        result.phrase = f"country is not {shown}"
+    return result
+
+
+_COUNTRY_KEYS: dict[str, str] = {
+    **{fold(name): code for code, name in places.COUNTRY_NAMES.items()},
+    **{fold(name): code for code, names in places.COUNTRY_STORED_NAMES.items() for name in names},
+    **places.COUNTRY_ALIASES,
+    **{
+        alias.replace(".", ""): code
+        for alias, code in places.COUNTRY_ALIASES.items()
+        if "." in alias
+    },
+    **{alias.rstrip("."): code for alias, code in places.COUNTRY_ALIASES.items() if "." in alias},
+}
+_STATE_KEYS: dict[str, str] = {
+    **{fold(name): code for code, name in places.STATES.items()},
+    **{
+        fold(name): code
+        for code, names in places.STATE_STORED_NAMES.items()
+        for name in names
+        if fold(name) not in ("new york",)
+    },
+}
+_CITY_KEYS: dict[str, str] = {
+    **{
+        fold(alt): city
+        for city, alts in places.CITIES.items()
+        for alt in alts
+        if fold(alt) not in _STATE_KEYS
+    },
+    **{fold(city): city for city in places.CITIES},
+}
