@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from crm_project.ids import uuid7
-from crm_project.tenancy import TenantModel
+from crm_project.models import TenantModel
 
 
 class Role(models.TextChoices):

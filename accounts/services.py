@@ -141,9 +141,8 @@ def _note_api_key_use(api_key: ApiKey) -> None:
     if cache.add(f"api-key-used:{api_key.pk}", 1, timeout=LAST_USED_RESOLUTION.seconds):
         from accounts.tasks import api_key_mark_used
 
-        api_key_mark_used.apply_async(
-            args=[str(api_key.pk), timezone.now().isoformat()],
-            headers={"account_id": str(api_key.account_id)},
+        api_key_mark_used.delay_on_commit_for(
+            api_key.account_id, str(api_key.pk), timezone.now().isoformat()
         )
 
 

@@ -1,9 +1,9 @@
-from celery import shared_task
+"""Celery tasks of accounts: thin, they call accounts.services."""
 
 from accounts import services
+from crm_project.celery import app
 
 
-@shared_task(ignore_result=True)
+@app.task
 def api_key_mark_used(api_key_id: str, used_at: str) -> None:
-    """Runs in the key's account scope (the `account_id` header)."""
     services.api_key_mark_used(api_key_id=api_key_id, used_at=used_at)

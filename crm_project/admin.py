@@ -28,7 +28,7 @@ from django.http import HttpRequest
 
 from accounts.models import Account, Role
 from crm_project.api.permissions import role_at_least
-from crm_project.tenancy import TenantModel
+from crm_project.models import TenantModel
 
 admin.site.site_header = "CRM admin"
 admin.site.site_title = "CRM admin"

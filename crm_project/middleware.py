@@ -4,13 +4,15 @@ A NUL in a query string is refused before any view runs."""
 
 from collections.abc import Callable
 
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request
 from rest_framework.exceptions import APIException
 
 from crm_project.api.errors import error_body
+from crm_project.api.exceptions import StatementTimeout
 from crm_project.api.parsers import NUL_CODE, NUL_DETAIL
-from crm_project.tenancy import account_scope, unscoped
+from crm_project.tenancy import account_scope, is_statement_timeout, unscoped
 
 UNSCOPED_PREFIXES = ("/api/", "/static/", "/healthz", "/readyz")
 
@@ -41,6 +43,18 @@ class AccountScopeMiddleware:
         # A superuser with no account chosen: the admin across all accounts.
         with unscoped():
             return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A page that ran past DB_STATEMENT_TIMEOUT answers 503, as the API does."""
+        if not is_statement_timeout(exception):
+            return None
+        if connection.in_atomic_block:
+            transaction.set_rollback(True)  # the scope's transaction was aborted
+        response = HttpResponse(
+            StatementTimeout.default_detail, status=503, content_type="text/plain"
+        )
+        response["Retry-After"] = str(StatementTimeout.retry_after)
+        return response
 
 
 class RefuseNulInQueryMiddleware:

@@ -2,27 +2,43 @@
 
 `EnforceTenancy("customer")` in an app's migration:
 - enables and forces row-level security with the `tenant_isolation` policy, so even
-  the table's owner sees only the rows of `app.account_id` (or all rows inside an
-  explicit `unscoped()` block, `app.unscoped = 'on'`);
+  the table's owner sees only the rows of `app.account_id`, and every row only when the
+  current role is the maintenance role (`settings.DB_MAINTENANCE_ROLE`, which
+  `unscoped()` switches to): no setting the application role can change opens them;
 - adds `UNIQUE (account_id, id)`, the target of composite foreign keys;
 - for every foreign key of the model to another tenant model, adds
   `FOREIGN KEY (account_id, <fk>_id) REFERENCES <target> (account_id, id)`, so a row
   can never point into another account.
 It is idempotent: run it again after adding a foreign key to an existing model.
-`tests/test_tenancy.py` checks that every tenant model is covered.
+`tests/crm_project/test_tenancy.py` checks that every tenant model is covered.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import migrations
 
 POLICY = "tenant_isolation"
-POLICY_PREDICATE = (
-    "(current_setting('app.unscoped', true) = 'on' "
-    "OR account_id = NULLIF(current_setting('app.account_id', true), '')::uuid)"
-)
+
+
+def policy_predicate() -> str:
+    """The rows a role may see and write: the account in scope's, or all of them for
+    the maintenance role (a plain identifier, checked by settings)."""
+    return (
+        f"(current_user = '{settings.DB_MAINTENANCE_ROLE}' "
+        "OR account_id = NULLIF(current_setting('app.account_id', true), '')::uuid)"
+    )
+
+
+def create_tenant_policy(schema_editor: Any, table: str) -> None:
+    qt = schema_editor.quote_name(table)
+    predicate = policy_predicate()
+    schema_editor.execute(f"DROP POLICY IF EXISTS {POLICY} ON {qt}")
+    schema_editor.execute(
+        f"CREATE POLICY {POLICY} ON {qt} USING {predicate} WITH CHECK {predicate}"
+    )
 
 
 def is_tenant_model(model: Any) -> bool:
@@ -83,10 +99,7 @@ class EnforceTenancy(migrations.operations.base.Operation):
         qt = schema_editor.quote_name(table)
         schema_editor.execute(f"ALTER TABLE {qt} ENABLE ROW LEVEL SECURITY")
         schema_editor.execute(f"ALTER TABLE {qt} FORCE ROW LEVEL SECURITY")
-        schema_editor.execute(f"DROP POLICY IF EXISTS {POLICY} ON {qt}")
-        schema_editor.execute(
-            f"CREATE POLICY {POLICY} ON {qt} USING {POLICY_PREDICATE} WITH CHECK {POLICY_PREDICATE}"
-        )
+        create_tenant_policy(schema_editor, table)
         ensure_account_id_unique(schema_editor, table)
         for column, target in tenant_foreign_keys(model):
             target_table = target._meta.db_table
@@ -121,7 +134,7 @@ class EnforceTenancy(migrations.operations.base.Operation):
         return (self.__class__.__qualname__, [], {"model_name": self.model_name})
 
 
-CREATE_APP_ROLE_SQL = """
+CREATE_ROLE_SQL = """
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
@@ -134,53 +147,107 @@ BEGIN
     EXECUTE format('GRANT %I TO %I', '{role}', current_user);
   END IF;
 EXCEPTION WHEN insufficient_privilege THEN
-  RAISE WARNING 'cannot create or join role {role}: the app will run as %', current_user;
+  RAISE WARNING 'cannot create or join role {role}: the application will refuse to '
+    'start until an administrator creates it and grants it to %', current_user;
 END
 $$;
 """
 
 
 def create_app_role(apps: Any, schema_editor: Any) -> None:
-    from django.conf import settings
+    """Create the application and maintenance roles (cluster-wide, kept if they exist)
+    and let the migrating role switch to them."""
+    for role in (settings.DB_APP_ROLE, settings.DB_MAINTENANCE_ROLE):
+        if role:
+            schema_editor.execute(CREATE_ROLE_SQL.format(role=role), params=None)
 
-    if settings.DB_APP_ROLE:
-        schema_editor.execute(CREATE_APP_ROLE_SQL.format(role=settings.DB_APP_ROLE), params=None)
+
+def recreate_tenant_policies(apps: Any, schema_editor: Any) -> None:
+    """The current policy on every tenant table of the migration state."""
+    for model in apps.get_models():
+        if is_tenant_model(model) and not model._meta.abstract:
+            create_tenant_policy(schema_editor, model._meta.db_table)
 
 
 def grant_app_role(connection: Any) -> None:
-    """Give the application role what it needs on every table and sequence; called
+    """Give the application and maintenance roles what they need on every table and
+    sequence, and nothing more (no TRUNCATE: it ignores row-level security); called
     after each migrate so new tables are covered."""
-    from django.conf import settings
-
-    role = settings.DB_APP_ROLE
-    if not role:
-        return
+    roles = [role for role in (settings.DB_APP_ROLE, settings.DB_MAINTENANCE_ROLE) if role]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        if cursor.fetchone() is None:
+        cursor.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", [roles])
+        existing = ", ".join(f'"{name}"' for (name,) in cursor.fetchall())
+        if not existing:
             return
-        cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {existing}")
         cursor.execute(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES "
-            f'ON ALL TABLES IN SCHEMA public TO "{role}"'
+            "GRANT SELECT, INSERT, UPDATE, DELETE, REFERENCES "
+            f"ON ALL TABLES IN SCHEMA public TO {existing}"
         )
-        cursor.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+        cursor.execute(f"REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM {existing}")
+        cursor.execute(
+            f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {existing}"
+        )
 
 
+# The counters are written at commit, not when the rows are: a statement's triggers
+# note its delta in `crm_project_rowcount_pending`, and a deferred constraint trigger
+# folds each pending delta into the account's counter row as the transaction commits.
+# The counter row is then locked for the commit only, never across a transaction (a
+# 1,000-row bulk call would otherwise hold back every create of the account until it
+# ends). A reader adds the pending deltas it can see: its own (crm_project.api.
+# pagination.row_count).
 COUNT_FUNCTION_SQL = """
+CREATE TABLE IF NOT EXISTS crm_project_rowcount_pending (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id uuid NOT NULL,
+  name varchar(63) NOT NULL,
+  delta bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS crm_project_rowcount_pending_name
+  ON crm_project_rowcount_pending (account_id, name);
+
 CREATE OR REPLACE FUNCTION crm_count_rows() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO crm_project_rowcount (id, account_id, name, count)
-  SELECT gen_random_uuid(), account_id, TG_ARGV[0],
+  INSERT INTO crm_project_rowcount_pending (account_id, name, delta)
+  SELECT account_id, TG_ARGV[0],
          CASE WHEN TG_OP = 'INSERT' THEN count(*) ELSE -count(*) END
-    FROM changed GROUP BY account_id
-  ON CONFLICT (account_id, name) DO UPDATE
-    SET count = crm_project_rowcount.count + EXCLUDED.count;
+    FROM changed GROUP BY account_id;
   RETURN NULL;
 END
 $$;
+
+-- Run at commit, whatever account the transaction's scope names by then: the counter
+-- is written in the pending delta's own account (row-level security), and the scope
+-- put back.
+CREATE OR REPLACE FUNCTION crm_count_rows_settle() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  scope text := current_setting('app.account_id', true);
+BEGIN
+  PERFORM set_config('app.account_id', NEW.account_id::text, true);
+  INSERT INTO crm_project_rowcount (id, account_id, name, count)
+  VALUES (gen_random_uuid(), NEW.account_id, NEW.name, NEW.delta)
+  ON CONFLICT (account_id, name) DO UPDATE
+    SET count = crm_project_rowcount.count + EXCLUDED.count;
+  PERFORM set_config('app.account_id', coalesce(scope, ''), true);
+  DELETE FROM crm_project_rowcount_pending WHERE id = NEW.id;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS crm_project_rowcount_pending_settle ON crm_project_rowcount_pending;
+CREATE CONSTRAINT TRIGGER crm_project_rowcount_pending_settle
+  AFTER INSERT ON crm_project_rowcount_pending
+  DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION crm_count_rows_settle();
 """
+
+
+def install_row_counting(apps: Any, schema_editor: Any) -> None:
+    """The counting functions as COUNT_FUNCTION_SQL has them now."""
+    schema_editor.execute(COUNT_FUNCTION_SQL, params=None)
 
 
 class CountRows(migrations.operations.base.Operation):

@@ -161,10 +161,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The role every application connection switches to (`SET ROLE`), so PostgreSQL's
 # row-level security applies even when DATABASE_URL names a superuser or the owner.
-# Created by accounts' migrations; empty disables the switch.
+# Created by accounts' migrations; empty: the login role is the application role.
 DB_APP_ROLE = env_str("DB_APP_ROLE", "crm_app")
-if DB_APP_ROLE and not DB_APP_ROLE.replace("_", "").isalnum():
-    raise ImproperlyConfigured(f"DB_APP_ROLE={DB_APP_ROLE!r} must be a plain identifier.")
+# The role `unscoped()` switches to for its transaction: the only one the row-level
+# security policies show every account's rows (see README, Tenancy).
+DB_MAINTENANCE_ROLE = env_str("DB_MAINTENANCE_ROLE", "crm_maintenance")
+for _name, _role in (("DB_APP_ROLE", DB_APP_ROLE), ("DB_MAINTENANCE_ROLE", DB_MAINTENANCE_ROLE)):
+    if _role and not _role.replace("_", "").isalnum():
+        raise ImproperlyConfigured(f"{_name}={_role!r} must be a plain identifier.")
+if not DB_MAINTENANCE_ROLE or DB_MAINTENANCE_ROLE == DB_APP_ROLE:
+    raise ImproperlyConfigured("DB_MAINTENANCE_ROLE must be set and differ from DB_APP_ROLE.")
+# Seconds one SQL statement may run (0: no limit): a request's, a Celery task's, an
+# import's and a segment count's (crm_project.tenancy.statement_timeout).
+DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 30)
+DB_TASK_STATEMENT_TIMEOUT = env_int("DB_TASK_STATEMENT_TIMEOUT", 120)
+DB_IMPORT_STATEMENT_TIMEOUT = env_int("DB_IMPORT_STATEMENT_TIMEOUT", 1800)
+DB_COUNT_STATEMENT_TIMEOUT = env_int("DB_COUNT_STATEMENT_TIMEOUT", 600)
 
 # --- Redis, cache, Celery -------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -197,8 +209,6 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

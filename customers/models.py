@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Func, Q, TextField, Value
 from django.db.models.functions import Cast, Lower
 
-from crm_project.tenancy import TenantForeignKey, TenantModel
+from crm_project.models import TenantForeignKey, TenantModel
 
 
 class CustomerType(models.TextChoices):

@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from crm_project.tenancy import TenantForeignKey, TenantModel
+from crm_project.models import TenantForeignKey, TenantModel
 
 
 class Product(TenantModel):

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from crm_project.tenancy import TenantModel
+from crm_project.models import TenantModel
 
 
 class Segment(TenantModel):

@@ -13,7 +13,8 @@ from drf_standardized_errors.handler import ExceptionHandler as BaseHandler
 from drf_standardized_errors.types import ErrorResponse
 from rest_framework import exceptions
 
-from crm_project.api.exceptions import PayloadTooLarge
+from crm_project.api.exceptions import PayloadTooLarge, StatementTimeout
+from crm_project.tenancy import is_statement_timeout
 
 
 class ExceptionFormatter(BaseFormatter):
@@ -36,6 +37,8 @@ class ExceptionHandler(BaseHandler):
             return exceptions.PermissionDenied(str(exc) or None)
         if isinstance(exc, RequestDataTooBig):
             return PayloadTooLarge()
+        if is_statement_timeout(exc):
+            return StatementTimeout()
         return exc
 
     def set_rollback(self) -> None:
@@ -49,6 +52,8 @@ class ExceptionHandler(BaseHandler):
         headers = super().get_headers(exc)
         if isinstance(exc, exceptions.Throttled) and "Retry-After" not in headers:
             headers["Retry-After"] = "1"
+        if isinstance(exc, StatementTimeout):
+            headers["Retry-After"] = str(exc.retry_after)
         return headers
 
 

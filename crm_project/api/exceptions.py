@@ -19,3 +19,12 @@ class PayloadTooLarge(exceptions.APIException):
 class AccountInactive(exceptions.PermissionDenied):
     default_detail = "This account is inactive."
     default_code = "account_inactive"
+
+
+class StatementTimeout(exceptions.APIException):
+    """A database statement ran past the request's `DB_STATEMENT_TIMEOUT`."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database took too long to answer; try again later or narrow the request."
+    default_code = "statement_timeout"
+    retry_after = 30

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-import crm_project.tenancy
+import crm_project.models
 
 
 class Migration(migrations.Migration):
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="customer",
             name="assigned_to",
-            field=crm_project.tenancy.TenantForeignKey(
+            field=crm_project.models.TenantForeignKey(
                 blank=True,
                 db_constraint=False,
                 db_index=False,
@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="interaction",
             name="agent",
-            field=crm_project.tenancy.TenantForeignKey(
+            field=crm_project.models.TenantForeignKey(
                 blank=True,
                 db_constraint=False,
                 null=True,
@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="interaction",
             name="customer",
-            field=crm_project.tenancy.TenantForeignKey(
+            field=crm_project.models.TenantForeignKey(
                 blank=True,
                 db_constraint=False,
                 null=True,

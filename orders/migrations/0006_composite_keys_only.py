@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations
 
-import crm_project.tenancy
+import crm_project.models
 
 
 class Migration(migrations.Migration):
@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="order",
             name="customer",
-            field=crm_project.tenancy.TenantForeignKey(
+            field=crm_project.models.TenantForeignKey(
                 db_constraint=False,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="orders",
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="order",
             name="pos",
-            field=crm_project.tenancy.TenantForeignKey(
+            field=crm_project.models.TenantForeignKey(
                 blank=True,
                 db_constraint=False,
                 null=True,
@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="orderitem",
             name="order",
-            field=crm_project.tenancy.TenantForeignKey(
+            field=crm_project.models.TenantForeignKey(
                 db_constraint=False,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="items",
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="orderitem",
             name="product",
-            field=crm_project.tenancy.TenantForeignKey(
+            field=crm_project.models.TenantForeignKey(
                 blank=True,
                 db_constraint=False,
                 null=True,

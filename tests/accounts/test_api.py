@@ -162,8 +162,10 @@ def test_another_accounts_key_is_404(api_client, other_api_client):
     assert api_client.get(f"/api/v1/api-keys/{key_id}/").status_code == 200
 
 
-def test_last_used_at_is_recorded(api_client):
-    key_id = api_client.get("/api/v1/api-keys/").json()["results"][0]["id"]
+def test_last_used_at_is_recorded(api_client, django_capture_on_commit_callbacks):
+    # Recorded by a task sent once the request's authentication has committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        key_id = api_client.get("/api/v1/api-keys/").json()["results"][0]["id"]
     assert api_client.get(f"/api/v1/api-keys/{key_id}/").json()["last_used_at"] is not None
 
 

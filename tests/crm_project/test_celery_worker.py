@@ -100,6 +100,6 @@ def test_a_task_sent_without_an_account_cannot_touch_tenant_rows(worker):
     api_key_mark_used.apply_async(args=[str(api_key.pk), timezone.now().isoformat()])
     # A second, scoped task on the same queue proves the worker has run the first.
     with account_scope(other):
-        api_key_mark_used.apply_async(args=[str(other_key.pk), timezone.now().isoformat()])
+        api_key_mark_used.delay_on_commit(str(other_key.pk), timezone.now().isoformat())
     assert wait_until(lambda: last_used(other, other_key.pk) is not None)
     assert last_used(account, api_key.pk) is None

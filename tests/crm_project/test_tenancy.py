@@ -3,7 +3,8 @@
 
 import pytest
 from django.apps import apps
-from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, ProgrammingError, connection, connections, transaction
 
 from accounts.models import Agent
 from crm_project.api.views import TenantModelViewSet
@@ -82,6 +83,81 @@ def test_application_role_is_neither_superuser_nor_bypassrls(db):
     assert user == "crm_app"
     assert not is_superuser
     assert not bypasses_rls
+
+
+def current_user():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        return cursor.fetchone()[0]
+
+
+def test_setting_app_unscoped_as_the_application_role_shows_no_other_accounts_rows(agents, account):
+    with account_scope(account), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('app.unscoped', 'on', true)")
+        cursor.execute("SELECT account_id FROM accounts_agent")
+        assert [row[0] for row in cursor.fetchall()] == [account.pk]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL app.unscoped = 'on'")
+        assert raw_count("accounts_agent") == 0
+
+
+def test_the_application_role_cannot_truncate_a_tenant_table(agents, account):
+    with (
+        pytest.raises(ProgrammingError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE accounts_agent, customers_customer CASCADE")
+    with unscoped():
+        assert Agent.objects.count() == 2
+
+
+@pytest.mark.parametrize("role", ["crm_app", "crm_maintenance"])
+def test_no_role_of_the_application_may_truncate_a_tenant_table(db, role):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relrowsecurity "
+            "AND has_table_privilege(%s, c.oid, 'TRUNCATE')",
+            [role],
+        )
+        assert cursor.fetchall() == []
+
+
+def test_unscoped_runs_as_the_maintenance_role_and_a_scope_as_the_application_role(account):
+    assert current_user() == "crm_app"
+    with unscoped():
+        assert current_user() == "crm_maintenance"
+        with account_scope(account):
+            assert current_user() == "crm_app"
+        assert current_user() == "crm_maintenance"
+    assert current_user() == "crm_app"
+
+
+def test_the_application_role_cannot_become_the_maintenance_role(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_has_role('crm_app', 'crm_maintenance', 'MEMBER')")
+        assert cursor.fetchone() == (False,)
+
+
+@pytest.mark.parametrize(
+    ("setting", "role", "reason"),
+    [
+        ("DB_APP_ROLE", "crm_no_such_role", "does not exist"),
+        ("DB_APP_ROLE", "postgres", "superuser"),
+        ("DB_MAINTENANCE_ROLE", "crm_no_such_role", "does not exist"),
+    ],
+)
+def test_a_connection_that_cannot_switch_to_the_application_role_refuses_to_run(
+    db, settings, setting, role, reason
+):
+    setattr(settings, setting, role)
+    fresh = connections.create_connection("default")
+
+    with pytest.raises(ImproperlyConfigured, match=f"{setting}: role '{role}' .*{reason}"):
+        fresh.ensure_connection()
+
+    assert fresh.connection is None  # nothing can run on it afterwards
 
 
 def test_raw_sql_with_no_account_set_returns_nothing(agents):

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AccountStatus
-from crm_project.tenancy import account_scope
+from crm_project.tenancy import ScopeError, account_scope
 from segments import services, tasks
 from segments.models import Segment
 from tests.factories import CustomerFactory
@@ -38,6 +38,12 @@ def lyon(account, api_client):
 def move_to_lyon(account, count=1):
     for _ in range(count):
         CustomerFactory(account=account, city="Lyon")
+
+
+def count_task(account, **kwargs):
+    """The per-account task as a worker runs it: for the account of its message header."""
+    headers = {"account_id": str(account.pk)}
+    return tasks.segment_counts_refresh.apply(kwargs=kwargs, headers=headers).get()
 
 
 # --- On save -----------------------------------------------------------------------------
@@ -94,7 +100,7 @@ def test_an_invalid_save_leaves_the_count(account, api_client, lyon):
 def test_the_account_task_recounts_active_segments(account, lyon):
     move_to_lyon(account, 2)
 
-    counted = tasks.segment_counts_refresh(str(account.pk))
+    counted = count_task(account)
 
     assert counted == 1
     assert stored(account, lyon["id"]).customers_count == 4
@@ -106,7 +112,7 @@ def test_the_periodic_refresh_ignores_inactive_segments(account, api_client, lyo
     before = stored(account, sleeping["id"])
     move_to_lyon(account)
 
-    counted = tasks.segment_counts_refresh(str(account.pk))
+    counted = count_task(account)
 
     assert counted == 1
     after = stored(account, sleeping["id"])
@@ -118,14 +124,14 @@ def test_a_segment_deactivated_after_being_enqueued_is_skipped(account, api_clie
     api_client.post(f"{SEGMENTS}{lyon['id']}/deactivate/")
     move_to_lyon(account)
 
-    counted = tasks.segment_counts_refresh(str(account.pk), segment_ids=[lyon["id"]])
+    counted = count_task(account, segment_ids=[lyon["id"]])
 
     assert counted == 0
     assert stored(account, lyon["id"]).customers_count == 2
 
 
 def test_beat_recounts_every_account_through_celery(
-    account, other_account, api_client, other_api_client, lyon
+    account, other_account, api_client, other_api_client, lyon, django_capture_on_commit_callbacks
 ):
     """Celery in eager mode (tests/conftest.py): the beat task sends the per-account
     tasks, which run in their account's scope."""
@@ -134,14 +140,17 @@ def test_beat_recounts_every_account_through_celery(
     move_to_lyon(account)
     CustomerFactory(account=other_account, city="Lyon")
 
-    result = tasks.segment_counts_refresh_all.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = tasks.segment_counts_refresh_all.delay()
 
     assert result.get() == 2  # one task per account
     assert stored(account, lyon["id"]).customers_count == 3
     assert stored(other_account, theirs["id"]).customers_count == 2
 
 
-def test_beat_chunks_many_segments_of_one_account(account, api_client, lyon, monkeypatch):
+def test_beat_chunks_many_segments_of_one_account(
+    account, api_client, lyon, monkeypatch, django_capture_on_commit_callbacks
+):
     for number in range(4):
         create(api_client, name=f"Lyon {number}", rules=LYON)
     monkeypatch.setattr(tasks, "COUNT_CHUNK_SIZE", 2)
@@ -155,7 +164,8 @@ def test_beat_chunks_many_segments_of_one_account(account, api_client, lyon, mon
     monkeypatch.setattr(tasks.segment_counts_refresh, "apply_async", spy)
     move_to_lyon(account)
 
-    assert tasks.segment_counts_refresh_all() == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.segment_counts_refresh_all() == 3
 
     assert [len(kwargs["segment_ids"]) for _args, kwargs, _headers in sent] == [2, 2, 1]
     assert {headers["account_id"] for _args, _kwargs, headers in sent} == {str(account.pk)}
@@ -179,7 +189,7 @@ def test_the_periodic_count_is_one_update_per_segment_and_locks_no_customer(
     create(api_client, name="Lyon again", rules=LYON)
 
     with CaptureQueriesContext(connection) as queries:
-        tasks.segment_counts_refresh(str(account.pk))
+        count_task(account)
 
     sqls = [q["sql"] for q in queries.captured_queries]
     updates = [sql for sql in sqls if sql.startswith("UPDATE")]
@@ -188,6 +198,11 @@ def test_the_periodic_count_is_one_update_per_segment_and_locks_no_customer(
     assert not any("FOR UPDATE" in sql or "FOR SHARE" in sql for sql in sqls)
 
 
-def test_a_task_refuses_another_accounts_segments(account, other_account, lyon):
-    with account_scope(other_account), pytest.raises(PermissionError):
-        tasks.segment_counts_refresh(str(account.pk))
+def test_an_account_cannot_send_the_count_of_another_account(account, other_account, lyon):
+    with account_scope(other_account), pytest.raises(ScopeError):
+        tasks.segment_counts_refresh.delay_on_commit_for(account.pk)
+
+
+def test_the_account_task_refuses_to_run_for_no_account(lyon):
+    with pytest.raises(ScopeError):
+        tasks.segment_counts_refresh.apply().get()
