@@ -4,6 +4,6 @@ segments validator as the last word, and a plain-English explanation. `parse_seg
 asks the optional LLM first (LLM_URL) and falls back to the offline parser."""
 
 from campaigns.nlp.explain import explain_rule
-from campaigns.nlp.parser import SegmentParse, offline_parse
+from campaigns.nlp.parser import SegmentParse, llm_parse, offline_parse, parse_segment
 
-__all__ = ["SegmentParse", "explain_rule", "offline_parse"]
+__all__ = ["SegmentParse", "explain_rule", "llm_parse", "offline_parse", "parse_segment"]

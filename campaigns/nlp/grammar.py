@@ -24,8 +24,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from campaigns.nlp import lexicon as lex
+from campaigns.nlp import phrases as ph
 from campaigns.nlp import places
 from campaigns.nlp.explain import listed
+from campaigns.nlp.phrases import phrase_list, phrase_list_of
 from campaigns.nlp.tokens import DATE, NUMBER, PUNCT, QUOTED, SYMBOL, WORD, Token, fold
 from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion, negated
 
@@ -33,1255 +35,6 @@ from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion,
 PosResolver = Callable[[str], list[str] | None]
 
 MAX_AGE = 130
-
-
-def _phrases(*groups: Iterable[str]) -> list[tuple[str, ...]]:
-    """Phrases as word tuples, longest first (so "at least" wins over "at")."""
-    result = {tuple(phrase.split()) for group in groups for phrase in group}
-    return sorted(result, key=len, reverse=True)
-
-
-# --- Vocabulary of the constructions ----------------------------------------------------
-
-SPEND_WORDS = _phrases(
-    (
-        "spent",
-        "spend",
-        "spends",
-        "spending",
-        "have spent",
-        "has spent",
-        "total spend",
-        "total spent",
-        "total spending",
-        "lifetime spend",
-        "lifetime spending",
-        "lifetime spent",
-        "lifetime value",
-        "ltv",
-        "clv",
-        "customer lifetime value",
-        "revenue",
-        "total revenue",
-        "lifetime revenue",
-        "total order value",
-        "total amount spent",
-        "amount spent",
-        "money spent",
-        "total purchases amount",
-        "total purchase amount",
-    )
-)
-SPEND_AFTER_AMOUNT = _phrases(
-    (
-        "spent",
-        "spend",
-        "in spend",
-        "in spending",
-        "of spend",
-        "of spending",
-        "in purchases",
-        "in sales",
-        "in revenue",
-        "in orders",
-        "lifetime spend",
-        "lifetime value",
-        "in lifetime spend",
-        "in lifetime value",
-        "in total spend",
-        "total spend",
-    )
-)
-SPEND_TAILS = _phrases(
-    (
-        "in total",
-        "total",
-        "overall",
-        "altogether",
-        "in all",
-        "so far",
-        "to date",
-        "with us",
-        "on orders",
-        "on purchases",
-        "on products",
-        "on shopping",
-        "in purchases",
-        "in orders",
-        "in our shop",
-        "in our store",
-        "at our store",
-        "on our store",
-        "on the store",
-        "in lifetime",
-        "lifetime",
-    )
-)
-PER_ORDER_TAILS = _phrases(
-    (
-        "per order",
-        "an order",
-        "a order",
-        "each order",
-        "per purchase",
-        "a purchase",
-        "per transaction",
-        "per visit",
-        "per basket",
-        "per ticket",
-        "on average",
-        "in average",
-        "each time",
-        "average",
-    )
-)
-AVERAGE_WORDS = _phrases(
-    (
-        "average order value",
-        "average order",
-        "average order amount",
-        "average order size",
-        "average order total",
-        "average basket",
-        "average basket size",
-        "average basket value",
-        "average cart",
-        "average cart value",
-        "average spend per order",
-        "average spend",
-        "average spending",
-        "average purchase",
-        "average purchase value",
-        "average purchase amount",
-        "average ticket",
-        "average transaction",
-        "average transaction value",
-        "average transaction amount",
-        "avg order value",
-        "avg order",
-        "avg. order value",
-        "avg. order",
-        "avg basket",
-        "aov",
-        "mean order value",
-        "basket size",
-        "order average",
-    )
-)
-POINTS_WORDS = _phrases(
-    (
-        "loyalty points",
-        "points",
-        "point",
-        "point balance",
-        "points balance",
-        "loyalty balance",
-        "loyalty point balance",
-        "loyalty points balance",
-        "reward points",
-        "rewards points",
-        "loyalty point",
-    )
-)
-ORDER_VERBS = _phrases(
-    (
-        "ordered",
-        "order",
-        "bought",
-        "buy",
-        "buys",
-        "purchased",
-        "purchase",
-        "shopped",
-        "shop",
-        "shops",
-        "transacted",
-        "made a purchase",
-        "made purchases",
-        "made an order",
-        "made orders",
-        "placed an order",
-        "placed orders",
-        "placed a order",
-        "made a transaction",
-        "came back",
-        "returned",
-        "have ordered",
-        "have bought",
-        "have purchased",
-        "has ordered",
-        "has bought",
-        "has purchased",
-    )
-)
-LAST_ORDER_WORDS = _phrases(
-    (
-        "last ordered",
-        "last purchased",
-        "last bought",
-        "last shopped",
-        "last order",
-        "last purchase",
-        "last transaction",
-        "last visit",
-        "last order date",
-        "last purchase date",
-        "most recent order",
-        "most recent purchase",
-        "latest order",
-        "latest purchase",
-        "last ordered on",
-        "last purchased on",
-        "last bought on",
-        "last seen",
-        "last active",
-    )
-)
-FIRST_ORDER_WORDS = _phrases(
-    (
-        "first ordered",
-        "first purchased",
-        "first bought",
-        "first order",
-        "first purchase",
-        "first transaction",
-        "first order date",
-        "first purchase date",
-        "first ordered on",
-        "first purchased on",
-    )
-)
-ORDER_NOUNS = frozenset(
-    {"orders", "order", "purchases", "purchase", "transactions", "transaction", "buys", "visits"}
-)
-COUNT_FIELD_WORDS = _phrases(
-    (
-        "total orders",
-        "order count",
-        "orders count",
-        "number of orders",
-        "number of purchases",
-        "purchase count",
-        "total purchases",
-        "number of transactions",
-        "transaction count",
-        "total transactions",
-        "orders total",
-    )
-)
-COUNT_PREFIX = frozenset({"with", "placed", "made", "having", "placing", "making", "has", "have"})
-JOIN_WORDS = _phrases(
-    (
-        "joined",
-        "signed up",
-        "sign up",
-        "signed-up",
-        "registered",
-        "became a customer",
-        "became customers",
-        "became a client",
-        "became clients",
-        "became a member",
-        "became members",
-        "were created",
-        "was created",
-        "created",
-        "were added",
-        "was added",
-        "added",
-        "onboarded",
-        "enrolled",
-        "acquired",
-        "subscribed",
-        "customer since",
-        "customers since",
-        "client since",
-        "clients since",
-        "member since",
-        "members since",
-        "created at",
-        "creation date",
-        "registration date",
-        "signup date",
-        "sign-up date",
-        "date joined",
-        "join date",
-    )
-)
-NEW_WORDS = _phrases(
-    (
-        "new",
-        "newly registered",
-        "newly signed up",
-        "newly acquired",
-        "recently registered",
-        "recently joined",
-        "recent signups",
-        "recent sign-ups",
-        "new signups",
-        "new sign-ups",
-        "newcomers",
-        "new joiners",
-    )
-)
-TENURE_WORDS = _phrases(
-    (
-        "been with us for",
-        "with us for",
-        "been a customer for",
-        "been customers for",
-        "been a client for",
-        "been clients for",
-        "been a member for",
-        "been members for",
-        "customers for",
-        "customer for",
-        "clients for",
-        "members for",
-        "member for",
-    )
-)
-BIRTHDAY_WORDS = _phrases(("birthday", "birthdays", "birth day", "bday", "b-day", "bdays"))
-REGISTRATION_ANNIVERSARY_WORDS = _phrases(
-    (
-        "registration anniversary",
-        "signup anniversary",
-        "sign-up anniversary",
-        "membership anniversary",
-        "customer anniversary",
-        "joining anniversary",
-        "anniversary",
-        "anniversaries",
-        "registration anniversaries",
-    )
-)
-BORN_WORDS = _phrases(("born", "were born", "was born"))
-AGE_MARKERS = _phrases(
-    ("aged", "age", "ages", "of age", "whose age is", "age is", "with age")
-)
-AGE_SUFFIXES = _phrases(
-    (
-        "years old",
-        "year old",
-        "year olds",
-        "year-olds",
-        "year-old",
-        "yo",
-        "y/o",
-        "y.o",
-        "yrs old",
-        "years of age",
-        "yr old",
-        "yr olds",
-    )
-)
-GENERATIONS: dict[tuple[str, ...], tuple[int, int]] = {
-    ("millennials",): (1981, 1996),
-    ("millennial",): (1981, 1996),
-    ("gen", "z"): (1997, 2012),
-    ("generation", "z"): (1997, 2012),
-    ("zoomers",): (1997, 2012),
-    ("gen", "x"): (1965, 1980),
-    ("generation", "x"): (1965, 1980),
-    ("gen", "y"): (1981, 1996),
-    ("generation", "y"): (1981, 1996),
-    ("baby", "boomers"): (1946, 1964),
-    ("boomers",): (1946, 1964),
-}
-# Life stages as ages: (op, low, high).
-LIFE_STAGES: dict[tuple[str, ...], tuple[str, int, int | None]] = {
-    ("teenagers",): ("between", 13, 19),
-    ("teens",): ("between", 13, 19),
-    ("adults",): (">=", 18, None),
-    ("adult",): (">=", 18, None),
-    ("minors",): ("<", 18, None),
-    ("seniors",): (">=", 65, None),
-    ("senior", "citizens"): (">=", 65, None),
-    ("elderly",): (">=", 65, None),
-    ("retirees",): (">=", 65, None),
-    ("pensioners",): (">=", 65, None),
-    ("young", "adults"): ("between", 18, 24),
-}
-GENDERS: dict[str, str] = {
-    "women": "female",
-    "woman": "female",
-    "female": "female",
-    "females": "female",
-    "ladies": "female",
-    "lady": "female",
-    "girls": "female",
-    "gals": "female",
-    "f": "female",
-    "men": "male",
-    "man": "male",
-    "male": "male",
-    "males": "male",
-    "gentlemen": "male",
-    "gentleman": "male",
-    "guys": "male",
-    "boys": "male",
-    "lads": "male",
-    "m": "male",
-    "non-binary": "other",
-    "nonbinary": "other",
-    "other": "other",
-    "unknown": "unknown",
-}
-GENDER_NOUNS = frozenset(k for k in GENDERS if len(k) > 1 and k not in ("other", "unknown"))
-OPT_IN_WORDS = _phrases(
-    (
-        "opted in",
-        "opted-in",
-        "opt in",
-        "opt-in",
-        "opted into",
-        "optin",
-        "opted",
-        "subscribed",
-        "subscribe",
-        "subscribes",
-        "consented",
-        "consent",
-        "gave consent",
-        "agreed",
-        "agreed to receive",
-        "accept",
-        "accepts",
-        "accepted",
-        "allow",
-        "allows",
-        "want",
-        "wants",
-        "receive",
-        "receives",
-        "can receive",
-        "signed up",
-        "registered",
-        "enrolled",
-        "joined",
-    )
-)
-OPT_IN_NEEDS_CHANNEL = frozenset(
-    {
-        ("accept",),
-        ("accepts",),
-        ("accepted",),
-        ("allow",),
-        ("allows",),
-        ("want",),
-        ("wants",),
-        ("receive",),
-        ("receives",),
-        ("can", "receive"),
-        ("signed", "up"),
-        ("registered",),
-        ("enrolled",),
-        ("joined",),
-        ("agreed",),
-        ("consented",),
-        ("consent",),
-        ("opted",),
-        ("subscribe",),
-        ("subscribes",),
-    }
-)
-OPT_OUT_WORDS = _phrases(
-    (
-        "opted out",
-        "opted-out",
-        "opt out",
-        "opt-out",
-        "optout",
-        "unsubscribed",
-        "unsubscribe",
-        "have unsubscribed",
-        "refused",
-        "declined",
-        "withdrew consent",
-    )
-)
-CHANNEL_WORDS: dict[tuple[str, ...], str] = {
-    **{
-        tuple(p.split()): "sms"
-        for p in (
-            "sms",
-            "text",
-            "texts",
-            "text messages",
-            "text message",
-            "texting",
-            "sms messages",
-            "sms marketing",
-            "mobile messages",
-        )
-    },
-    **{
-        tuple(p.split()): "email"
-        for p in (
-            "email",
-            "emails",
-            "e-mail",
-            "e-mails",
-            "mail",
-            "mails",
-            "mailing",
-            "mailings",
-            "newsletter",
-            "newsletters",
-            "mailing list",
-            "marketing emails",
-            "marketing email",
-            "email marketing",
-            "email list",
-            "marketing",
-            "email campaigns",
-            "promotional emails",
-        )
-    },
-}
-CHANNEL_PHRASES = _phrases(" ".join(k) for k in CHANNEL_WORDS)
-OPT_SUFFIX_IN = _phrases(
-    (
-        "opt-in",
-        "opt in",
-        "opted in",
-        "opted-in",
-        "optin",
-        "opt-ins",
-        "subscribers",
-        "subscriber",
-        "subscribed",
-        "consent",
-        "permission",
-        "opt ins",
-    )
-)
-OPT_SUFFIX_OUT = _phrases(
-    ("opt-out", "opt out", "opted out", "opted-out", "optout", "unsubscribes", "unsubscribed")
-)
-CHANNEL_TAILS = _phrases(
-    (
-        "marketing",
-        "messages",
-        "communications",
-        "campaigns",
-        "updates",
-        "notifications",
-        "list",
-        "offers",
-        "promotions",
-    )
-)
-REACHABLE_WORDS = _phrases(
-    ("reachable by", "contactable by", "reachable via", "contactable via", "reachable on")
-)
-TAG_MARKERS = _phrases(
-    (
-        "tagged",
-        "tagged as",
-        "tagged with",
-        "tagged with the",
-        "with the tag",
-        "with tag",
-        "with the tags",
-        "with tags",
-        "having the tag",
-        "having tag",
-        "having the tags",
-        "has the tag",
-        "has tag",
-        "have the tag",
-        "have tag",
-        "labelled",
-        "labeled",
-        "labelled as",
-        "labeled as",
-        "with label",
-        "with the label",
-        "tag",
-        "tags include",
-        "tags contain",
-        "tags containing",
-        "tag is",
-        "tags are",
-        "marked as",
-        "flagged as",
-        "flagged",
-    )
-)
-VIP_WORDS = frozenset({"vip", "vips", "v.i.p", "v.i.p.", "vip's"})
-STATUS_WORDS: dict[str, str] = {"active": "active", "inactive": "inactive", "blocked": "blocked"}
-STATUS_WORDS.update({"banned": "blocked", "suspended": "blocked", "disabled": "inactive"})
-TYPE_WORDS: dict[tuple[str, ...], str] = {
-    ("business",): "business",
-    ("businesses",): "business",
-    ("companies",): "business",
-    ("company", "accounts"): "business",
-    ("b2b",): "business",
-    ("corporate",): "business",
-    ("corporates",): "business",
-    ("enterprise",): "business",
-    ("enterprises",): "business",
-    ("professional",): "business",
-    ("professionals",): "business",
-    ("organisations",): "business",
-    ("organizations",): "business",
-    ("individual",): "individual",
-    ("private",): "individual",
-    ("b2c",): "individual",
-    ("retail", "customers"): "individual",
-    ("private", "individuals"): "individual",
-}
-# (operator, days) on last_order_date, or (operator, days) on created_at for "new".
-LIFECYCLE_WORDS: dict[tuple[str, ...], tuple[str, str, int]] = {
-    ("churned",): ("last_order_date", "more_than_days_ago", 365),
-    ("lost",): ("last_order_date", "more_than_days_ago", 365),
-    ("lapsed",): ("last_order_date", "more_than_days_ago", 90),
-    ("dormant",): ("last_order_date", "more_than_days_ago", 90),
-    ("sleeping",): ("last_order_date", "more_than_days_ago", 90),
-    ("at", "risk"): ("last_order_date", "more_than_days_ago", 90),
-    ("at-risk",): ("last_order_date", "more_than_days_ago", 90),
-    ("recent", "customers"): ("last_order_date", "within_last_days", 30),
-    ("recent", "buyers"): ("last_order_date", "within_last_days", 30),
-    ("recent", "shoppers"): ("last_order_date", "within_last_days", 30),
-    ("recent", "purchasers"): ("last_order_date", "within_last_days", 30),
-}
-REPEAT_WORDS = _phrases(
-    ("repeat", "returning", "recurring", "regular", "repeat buyers", "multi-buyers")
-)
-ONE_TIME_WORDS = _phrases(
-    ("one-time", "one time", "first-time", "first time", "single-purchase", "one-off", "one off")
-)
-PROVIDERS: dict[str, str] = {
-    "gmail": "@gmail.com",
-    "googlemail": "@googlemail.com",
-    "yahoo": "@yahoo.com",
-    "hotmail": "@hotmail.com",
-    "outlook": "@outlook.com",
-    "icloud": "@icloud.com",
-    "aol": "@aol.com",
-    "protonmail": "@protonmail.com",
-    "proton": "@proton.me",
-    "gmx": "@gmx.com",
-    "laposte": "@laposte.net",
-    "wanadoo": "@wanadoo.fr",
-}
-PROVIDER_TAILS = frozenset(
-    {"address", "addresses", "email", "emails", "account", "accounts", "mail", "users", "user"}
-)
-PLACE_MARKERS_STRONG = _phrases(
-    (
-        "living in",
-        "who live in",
-        "who lives in",
-        "live in",
-        "lives in",
-        "based in",
-        "located in",
-        "residing in",
-        "reside in",
-        "resident in",
-        "residents of",
-        "resident of",
-        "inhabitants of",
-        "in the city of",
-        "from the city of",
-        "in the country of",
-        "who are from",
-        "coming from",
-    )
-)
-PLACE_MARKERS = _phrases(("in", "from"))
-PLACE_OUTSIDE = _phrases(("outside", "outside of", "not in", "not from", "out of"))
-PLACE_JOINERS = frozenset(
-    {
-        "de",
-        "del",
-        "la",
-        "le",
-        "les",
-        "sur",
-        "upon",
-        "am",
-        "en",
-        "da",
-        "do",
-        "dos",
-        "van",
-        "von",
-        "der",
-        "den",
-        "di",
-        "du",
-        "des",
-        "el",
-        "al",
-        "of",
-    }
-)
-STORE_WORDS = frozenset(
-    {"store", "stores", "shop", "shops", "boutique", "branch", "outlet", "location", "pos", "mall"}
-)
-BRAND_MARKERS = _phrases(
-    (
-        "brand",
-        "the brand",
-        "brands",
-        "the brands",
-        "products from",
-        "products by",
-        "products of",
-        "items from",
-        "items by",
-        "from the brand",
-        "from brand",
-        "made by",
-        "something from",
-        "anything from",
-        "from",
-    )
-)
-BRAND_TAILS = frozenset({"products", "items", "goods", "stuff", "brand", "articles", "gear"})
-SKU_MARKERS = _phrases(
-    (
-        "sku",
-        "skus",
-        "the sku",
-        "product",
-        "the product",
-        "products",
-        "item",
-        "the item",
-        "items",
-        "article",
-        "product code",
-        "product codes",
-        "ref",
-        "reference",
-        "product sku",
-    )
-)
-OBJECT_FILLERS = frozenset(
-    {"something", "anything", "from", "us", "with", "online", "again", "only", "just"}
-)
-
-# Fields a prompt may name ("whose city is", "with email ending in").
-FIELD_NAMES: dict[tuple[str, ...], str] = {
-    tuple(k.split()): v
-    for k, v in {
-        "first name": "first_name",
-        "firstname": "first_name",
-        "given name": "first_name",
-        "last name": "last_name",
-        "lastname": "last_name",
-        "surname": "last_name",
-        "family name": "last_name",
-        "email": "email",
-        "email address": "email",
-        "e-mail": "email",
-        "e-mail address": "email",
-        "mail": "email",
-        "emails": "email",
-        "phone": "phone",
-        "phone number": "phone",
-        "mobile": "phone",
-        "mobile number": "phone",
-        "cell": "phone",
-        "cell phone": "phone",
-        "telephone": "phone",
-        "telephone number": "phone",
-        "phones": "phone",
-        "company": "company",
-        "company name": "company",
-        "employer": "company",
-        "customer type": "type",
-        "type": "type",
-        "account type": "type",
-        "status": "status",
-        "customer status": "status",
-        "account status": "status",
-        "gender": "gender",
-        "sex": "gender",
-        "city": "city",
-        "town": "city",
-        "state": "state",
-        "region": "state",
-        "province": "state",
-        "zip": "zip",
-        "zip code": "zip",
-        "zipcode": "zip",
-        "postcode": "zip",
-        "postal code": "zip",
-        "post code": "zip",
-        "country": "country",
-        "address": "street",
-        "street": "street",
-        "street address": "street",
-        "tag": "tags",
-        "tags": "tags",
-        "date of birth": "date_of_birth",
-        "birth date": "date_of_birth",
-        "birthdate": "date_of_birth",
-        "dob": "date_of_birth",
-        "lifetime spend": "lifetime_spend",
-        "total spend": "lifetime_spend",
-        "spend": "lifetime_spend",
-        "total spent": "lifetime_spend",
-        "lifetime value": "lifetime_spend",
-        "total orders": "total_orders",
-        "order count": "total_orders",
-        "number of orders": "total_orders",
-        "orders": "total_orders",
-        "average order value": "average_order_value",
-        "average order": "average_order_value",
-        "aov": "average_order_value",
-        "loyalty points": "loyalty_points",
-        "points": "loyalty_points",
-        "point balance": "loyalty_points",
-        "points balance": "loyalty_points",
-        "email opt-in": "email_opt_in",
-        "email opt in": "email_opt_in",
-        "email_opt_in": "email_opt_in",
-        "sms opt-in": "sms_opt_in",
-        "sms opt in": "sms_opt_in",
-        "sms_opt_in": "sms_opt_in",
-        "last order date": "last_order_date",
-        "last order": "last_order_date",
-        "last purchase": "last_order_date",
-        "last purchase date": "last_order_date",
-        "first order date": "first_order_date",
-        "first order": "first_order_date",
-        "first purchase": "first_order_date",
-        "created": "created_at",
-        "created at": "created_at",
-        "created_at": "created_at",
-        "creation date": "created_at",
-        "signup date": "created_at",
-        "registration date": "created_at",
-        "first_name": "first_name",
-        "last_name": "last_name",
-        "lifetime_spend": "lifetime_spend",
-        "total_orders": "total_orders",
-        "average_order_value": "average_order_value",
-        "loyalty_points": "loyalty_points",
-        "date_of_birth": "date_of_birth",
-        "last_order_date": "last_order_date",
-        "first_order_date": "first_order_date",
-    }.items()
-}
-FIELD_PHRASES = _phrases(" ".join(k) for k in FIELD_NAMES)
-# Fields the rule language has; "street" is not one of them.
-TEXT_FIELDS = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "company",
-        "type",
-        "status",
-        "gender",
-        "city",
-        "state",
-        "zip",
-        "country",
-    }
-)
-NUMBER_FIELDS = frozenset(
-    {"lifetime_spend", "total_orders", "average_order_value", "loyalty_points"}
-)
-DATE_FIELDS = frozenset({"date_of_birth", "created_at", "first_order_date", "last_order_date"})
-BOOLEAN_FIELDS = frozenset({"email_opt_in", "sms_opt_in"})
-PRESENCE_FIELDS = _phrases(
-    (
-        "email",
-        "email address",
-        "e-mail",
-        "e-mail address",
-        "phone",
-        "phone number",
-        "mobile",
-        "mobile number",
-        "cell phone",
-        "telephone",
-        "telephone number",
-        "company",
-        "company name",
-        "zip",
-        "zip code",
-        "postcode",
-        "postal code",
-        "city",
-        "country",
-        "date of birth",
-        "birth date",
-        "birthdate",
-        "birthday",
-        "dob",
-        "first name",
-        "last name",
-        "state",
-    )
-)
-PRESENCE_FIELD_NAMES = {**FIELD_NAMES, ("birthday",): "date_of_birth"}
-PRESENCE_LEADS = _phrases(
-    (
-        "with",
-        "with a",
-        "with an",
-        "with their",
-        "having",
-        "having a",
-        "having an",
-        "who have",
-        "who have a",
-        "who have an",
-        "has a",
-        "has an",
-        "have a",
-        "have an",
-        "that have a",
-        "with a valid",
-        "with valid",
-        "with a known",
-        "with known",
-    )
-)
-ABSENCE_LEADS = _phrases(
-    (
-        "without",
-        "without a",
-        "without an",
-        "with no",
-        "missing",
-        "missing a",
-        "missing an",
-        "lacking",
-        "lacking a",
-        "lacking an",
-        "no",
-        "with missing",
-        "with an empty",
-        "with empty",
-        "with a missing",
-        "no known",
-    )
-)
-COPULA_EQ = _phrases(
-    (
-        "is",
-        "=",
-        "==",
-        ":",
-        "equals",
-        "equal to",
-        "is equal to",
-        "of",
-        "set to",
-        "is set to",
-        "matches",
-        "matching",
-        "was",
-        "are",
-        "being",
-        "as",
-    )
-)
-COPULA_NE = _phrases(
-    (
-        "is not",
-        "isn't",
-        "isnt",
-        "!=",
-        "≠",
-        "not",
-        "not equal to",
-        "is not equal to",
-        "was not",
-        "wasn't",
-        "are not",
-        "aren't",
-        "other than",
-        "is anything but",
-        "<>",
-    )
-)
-TEXT_OPERATOR_WORDS: dict[str, tuple[str, ...]] = {
-    "contains": (
-        "contains",
-        "containing",
-        "includes",
-        "including",
-        "include",
-        "contain",
-        "has",
-        "with",
-    ),
-    "not_contains": (
-        "does not contain",
-        "doesn't contain",
-        "doesnt contain",
-        "not containing",
-        "does not include",
-        "doesn't include",
-        "without",
-        "excludes",
-    ),
-    "starts_with": (
-        "starts with",
-        "starting with",
-        "begins with",
-        "beginning with",
-        "start with",
-        "begin with",
-        "starts",
-        "begins",
-        "prefixed with",
-    ),
-    "ends_with": (
-        "ends with",
-        "ending with",
-        "ending in",
-        "ends in",
-        "end with",
-        "end in",
-        "ends",
-        "finishing with",
-        "suffixed with",
-        "at",
-    ),
-    "is_empty": (
-        "is empty",
-        "is blank",
-        "is missing",
-        "is unknown",
-        "is not set",
-        "is null",
-        "is none",
-        "missing",
-        "empty",
-        "blank",
-        "unknown",
-        "not set",
-        "is not known",
-        "isn't set",
-        "is not provided",
-        "is not filled",
-        "is unset",
-    ),
-    "is_not_empty": (
-        "is not empty",
-        "is set",
-        "is known",
-        "is present",
-        "is filled",
-        "exists",
-        "is provided",
-        "is not blank",
-        "isn't empty",
-        "is not null",
-        "not empty",
-        "set",
-        "known",
-        "present",
-        "is available",
-    ),
-    "in": ("is one of", "is in", "in", "one of", "is any of", "any of", "among"),
-    "not_in": (
-        "is not one of",
-        "not one of",
-        "is not in",
-        "not in",
-        "is none of",
-        "none of",
-        "isn't one of",
-        "isn't in",
-    ),
-}
-TEXT_OPERATOR_PHRASES = _phrases(*TEXT_OPERATOR_WORDS.values())
-TEXT_OPERATOR_OF = {
-    tuple(p.split()): op for op, phrases in TEXT_OPERATOR_WORDS.items() for p in phrases
-}
-VALUE_STOP = frozenset(
-    {
-        "and",
-        "or",
-        "but",
-        "who",
-        "that",
-        "which",
-        "whose",
-        "where",
-        "with",
-        "without",
-        "from",
-        "since",
-        "before",
-        "after",
-        "in",
-        "during",
-        "not",
-        "&",
-        "|",
-        "while",
-        "plus",
-        "except",
-        "excluding",
-        "living",
-        "based",
-        "located",
-        "tagged",
-        "aged",
-        "born",
-        "spent",
-        "ordered",
-        "bought",
-        "purchased",
-        "having",
-        "has",
-        "have",
-        "are",
-        "is",
-        "between",
-        "whom",
-    }
-)
-TRUE_WORDS = frozenset({"true", "yes", "on", "1", "y", "enabled", "checked", "opted-in"})
-FALSE_WORDS = frozenset({"false", "no", "off", "0", "n", "disabled", "unchecked", "opted-out"})
-ASSIGNED_WORDS = _phrases(
-    (
-        "assigned",
-        "assigned to an agent",
-        "assigned to someone",
-        "assigned to anyone",
-        "with an agent",
-        "with an account manager",
-        "have an account manager",
-        "with a sales rep",
-        "with an owner",
-        "assigned to a rep",
-        "with an assigned agent",
-    )
-)
-UNASSIGNED_WORDS = _phrases(
-    (
-        "unassigned",
-        "without an agent",
-        "with no agent",
-        "without an account manager",
-        "with no account manager",
-        "without an owner",
-        "with no owner",
-        "not assigned",
-        "not assigned to anyone",
-        "without a sales rep",
-        "not yet assigned",
-    )
-)
-WINDOW_LEADS = _phrases(
-    (
-        "in",
-        "within",
-        "during",
-        "over",
-        "for",
-        "from",
-        "in the course of",
-        "throughout",
-        "across",
-        "at any point in",
-        "sometime in",
-        "any time in",
-        "anytime in",
-    )
-)
-DATE_WORD_RANGES = frozenset({"today", "yesterday"})
-
-# Words the constructions know: never read as a place, a brand, a tag or a custom field.
-KNOWN_WORDS = (
-    lex.FILLERS
-    | lex.NEGATORS
-    | lex.CONNECTORS_AND
-    | lex.CONNECTORS_OR
-    | set(lex.MONTHS)
-    | set(lex.UNITS)
-    | set(lex.NUMBER_WORDS)
-    | set(lex.TIMES_WORDS)
-    | set(lex.MULTIPLIERS)
-    | lex.CURRENCY_WORDS
-    | lex.RECENT_WORDS
-    | set(GENDERS)
-    | set(STATUS_WORDS)
-    | ORDER_NOUNS
-    | STORE_WORDS
-    | VIP_WORDS
-    | set(lex.DECADE_WORDS)
-    | {word for phrases in lex.PREFIX_COMPARATORS.values() for p in phrases for word in p.split()}
-    | {word for phrases in lex.POSTFIX_COMPARATORS.values() for p in phrases for word in p.split()}
-    | {
-        word
-        for phrases in (
-            SPEND_WORDS,
-            AVERAGE_WORDS,
-            POINTS_WORDS,
-            ORDER_VERBS,
-            LAST_ORDER_WORDS,
-            FIRST_ORDER_WORDS,
-            JOIN_WORDS,
-            BIRTHDAY_WORDS,
-            BORN_WORDS,
-            AGE_MARKERS,
-            OPT_IN_WORDS,
-            OPT_OUT_WORDS,
-            TAG_MARKERS,
-            WINDOW_LEADS,
-        )
-        for phrase in phrases
-        for word in phrase
-    }
-    | {
-        "between",
-        "since",
-        "before",
-        "after",
-        "until",
-        "till",
-        "ago",
-        "this",
-        "next",
-        "today",
-        "yesterday",
-        "tomorrow",
-        "recently",
-        "lately",
-        "whose",
-        "where",
-        "with",
-        "without",
-        "times",
-        "time",
-        "on",
-        "at",
-        "to",
-        "of",
-        "by",
-        "per",
-        "who",
-        "and",
-        "or",
-        "not",
-        "no",
-        "year",
-        "week",
-        "month",
-        "day",
-        "upcoming",
-        "coming",
-        "soon",
-    }
-)
-# Words that cannot start a custom field's name.
-FIELD_KEY_STOP = KNOWN_WORDS - {word for phrase in FIELD_NAMES for word in phrase} - {"tier"}
 
 
 # --- Results -------------------------------------------------------------------------
@@ -1716,7 +469,7 @@ class Grammar:
         """A time frame at `i` (see Window)."""
         today = self.today
         j = i
-        lead = self.match(j, WINDOW_LEADS)
+        lead = self.match(j, ph.WINDOW_LEADS)
         after_lead = lead[1] if lead else j
         # in the last 90 days / past year / over the previous 2 weeks / last month
         k = self.skip(after_lead, ("the", "this"))
@@ -1836,7 +589,13 @@ class Grammar:
             if self.key(i) != "or" or self.kind(i) != WORD:
                 continue
             k = self.skip(i + 1, ("the", "all", "any", "else"))
-            if self.key(k) in _ALTERNATIVE_SUBJECTS and self.kind(k) == WORD and i > start:
+            subject = self.key(k) in _ALTERNATIVE_SUBJECTS or (
+                # "women in Paris or men in Lyon", but not "women or men in Lyon"
+                self.key(k) in ph.GENDER_NOUNS
+                and self.key(i - 1) not in ph.GENDER_NOUNS
+                and self.key(i - 1) != ","
+            )
+            if subject and self.kind(k) == WORD and i > start:
                 self.state[i] = self.CONNECTOR
                 spans.append((start, i))
                 start = i + 1
@@ -1912,7 +671,12 @@ class Grammar:
         return (
             any(
                 self.at(i, phrases) is not None
-                for phrases in (ABSENCE_LEADS, UNASSIGNED_WORDS, PLACE_OUTSIDE, _NEGATED_OPT)
+                for phrases in (
+                    ph.ABSENCE_LEADS,
+                    ph.UNASSIGNED_WORDS,
+                    ph.PLACE_OUTSIDE,
+                    _NEGATED_OPT,
+                )
             )
             and self.construction(i, negated=False, items=[]) is not None
         )
@@ -1992,9 +756,9 @@ class Grammar:
     # Places --------------------------------------------------------------------------
 
     def read_place(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        outside = self.match(i, PLACE_OUTSIDE)
-        strong = self.match(i, PLACE_MARKERS_STRONG)
-        marker = outside or strong or self.match(i, PLACE_MARKERS)
+        outside = self.match(i, ph.PLACE_OUTSIDE)
+        strong = self.match(i, ph.PLACE_MARKERS_STRONG)
+        marker = outside or strong or self.match(i, ph.PLACE_MARKERS)
         if marker is None:
             return None
         j = self.skip(marker[1], ("the",))
@@ -2075,15 +839,15 @@ class Grammar:
         k = j
         while k < self.n and self.kind(k) == WORD:
             current = self.tokens[k]
-            if current.capitalised and current.key not in KNOWN_WORDS:
+            if current.capitalised and current.key not in ph.KNOWN_WORDS:
                 k += 1
                 continue
             if (
                 k > j
-                and current.key in PLACE_JOINERS
+                and current.key in ph.PLACE_JOINERS
                 and k + 1 < self.n
                 and self.tokens[k + 1].capitalised
-                and self.tokens[k + 1].key not in KNOWN_WORDS
+                and self.tokens[k + 1].key not in ph.KNOWN_WORDS
             ):
                 k += 1
                 continue
@@ -2094,21 +858,21 @@ class Grammar:
         if (
             strong
             and token.kind == WORD
-            and token.key not in KNOWN_WORDS
+            and token.key not in ph.KNOWN_WORDS
             and not self._followed_by_store(j + 1)
         ):
             return ("city", [token.text], token.text), j, j + 1
         return None
 
     def _followed_by_store(self, k: int) -> bool:
-        return self.key(k) in STORE_WORDS
+        return self.key(k) in ph.STORE_WORDS
 
     def read_demonym(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         code = places.DEMONYMS.get(self.key(i))
         if code is None:
             return None
         following = self.key(i + 1)
-        if following not in lex.PERSON_NOUNS and following not in GENDER_NOUNS:
+        if following not in lex.PERSON_NOUNS and following not in ph.GENDER_NOUNS:
             return None
         node = _country_condition(code, (i, i + 1))
         return Item([node], i, i + 1), i + 1
@@ -2118,20 +882,20 @@ class Grammar:
     def channels(self, j: int) -> tuple[list[tuple[str, str]], int] | None:
         """Channels joined by and/or at `j`: ([(channel, joiner)], end)."""
         j = self.skip(j, ("the", "our", "their", "receive", "receiving", "getting", "get"))
-        found = self.match(j, CHANNEL_PHRASES)
+        found = self.match(j, ph.CHANNEL_PHRASES)
         if found is None:
             return None
-        result = [(CHANNEL_WORDS[found[0]], "")]
+        result = [(ph.CHANNEL_WORDS[found[0]], "")]
         end = found[1]
         while self.key(end) in ("and", "or", "&", ",") or self.words(end, "and", "or"):
             joiner = "or" if self.key(end) == "or" else "and"
             k = self.skip(end + 1, ("the", "by", "via"))
-            following = self.match(k, CHANNEL_PHRASES)
+            following = self.match(k, ph.CHANNEL_PHRASES)
             if following is None:
                 break
-            result.append((CHANNEL_WORDS[following[0]], joiner))
+            result.append((ph.CHANNEL_WORDS[following[0]], joiner))
             end = following[1]
-        end = self.at(end, CHANNEL_TAILS) or end
+        end = self.at(end, ph.CHANNEL_TAILS) or end
         return result, end
 
     def _optin_nodes(
@@ -2157,7 +921,7 @@ class Grammar:
         return nodes
 
     def read_optin(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        reachable = self.match(i, REACHABLE_WORDS)
+        reachable = self.match(i, ph.REACHABLE_WORDS)
         if reachable:
             found = self.channels(reachable[1])
             if found:
@@ -2169,7 +933,7 @@ class Grammar:
                     [("email" if word == "emailable" else "sms", "")], True, (i, i + 1)
                 )
                 return Item(nodes, i, i + 1), i + 1
-        for phrases, value in ((OPT_OUT_WORDS, False), (OPT_IN_WORDS, True)):
+        for phrases, value in ((ph.OPT_OUT_WORDS, False), (ph.OPT_IN_WORDS, True)):
             verb = self.match(i, phrases)
             if verb is None:
                 continue
@@ -2178,7 +942,7 @@ class Grammar:
             if found is None and self.window(verb[1]) is not None:
                 continue  # "subscribed in the last month": a sign-up
             if found is None:
-                if verb[0] in OPT_IN_NEEDS_CHANNEL or (
+                if verb[0] in ph.OPT_IN_NEEDS_CHANNEL or (
                     value is False and verb[0] in (("refused",), ("declined",))
                 ):
                     continue
@@ -2195,8 +959,8 @@ class Grammar:
         found = self.channels(i)
         if found is not None:
             channels, end = found
-            suffix_in = self.at(end, OPT_SUFFIX_IN)
-            suffix_out = self.at(end, OPT_SUFFIX_OUT)
+            suffix_in = self.at(end, ph.OPT_SUFFIX_IN)
+            suffix_out = self.at(end, ph.OPT_SUFFIX_OUT)
             if suffix_in is not None or suffix_out is not None:
                 stop = suffix_in or suffix_out
                 assert stop is not None
@@ -2215,9 +979,9 @@ class Grammar:
         if token.kind == WORD and token.key.startswith("#") and len(token.key) > 1:
             return token.text[1:], j + 1
         if token.kind in (WORD, NUMBER) and (
-            token.key not in KNOWN_WORDS or token.key in VIP_WORDS
+            token.key not in ph.KNOWN_WORDS or token.key in ph.VIP_WORDS
         ):
-            return (token.text if token.key not in VIP_WORDS else "vip"), j + 1
+            return (token.text if token.key not in ph.VIP_WORDS else "vip"), j + 1
         return None
 
     def read_tags(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
@@ -2228,7 +992,7 @@ class Grammar:
         if self.key(i) in ("non-vip", "non-vips"):
             node = condition("tags", "not_contains", "vip", (i, i + 1))
             return Item([node], i, i + 1), i + 1
-        marker = self.match(i, TAG_MARKERS)
+        marker = self.match(i, ph.TAG_MARKERS)
         if marker is None:
             return None
         j = self.skip(marker[1], ("as", "with", "the", "a", "an"))
@@ -2267,7 +1031,7 @@ class Grammar:
         return Item(nodes, i, end), end
 
     def read_vip(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        if self.key(i) in VIP_WORDS and self.kind(i) == WORD:
+        if self.key(i) in ph.VIP_WORDS and self.kind(i) == WORD:
             return Item([condition("tags", "contains", "vip", (i, i + 1))], i, i + 1), i + 1
         return None
 
@@ -2317,8 +1081,8 @@ class Grammar:
         upcoming_first = self.at(j, [("upcoming",), ("coming",), ("next",)])
         if upcoming_first is not None:
             j = upcoming_first
-        registration = self.match(j, REGISTRATION_ANNIVERSARY_WORDS)
-        birthday = self.match(j, BIRTHDAY_WORDS)
+        registration = self.match(j, ph.REGISTRATION_ANNIVERSARY_WORDS)
+        birthday = self.match(j, ph.BIRTHDAY_WORDS)
         found = birthday or registration
         if found is None:
             return None
@@ -2352,7 +1116,7 @@ class Grammar:
         return [condition("date_of_birth", operator, start, span)]
 
     def read_born(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        verb = self.at(i, BORN_WORDS)
+        verb = self.at(i, ph.BORN_WORDS)
         if verb is None:
             return None
         window = self.window(verb)
@@ -2410,7 +1174,7 @@ class Grammar:
                 high = self.amount(low[1] + 1)
                 if high:
                     a, b = sorted((low[0], high[0]))
-                    end = self.at(high[1], AGE_SUFFIXES) or high[1]
+                    end = self.at(high[1], ph.AGE_SUFFIXES) or high[1]
                     item = self.age_item(Comparison("between", a, b), (i, end))
                     return (item, end) if item else None
         # older than 40 / younger than 30
@@ -2427,7 +1191,7 @@ class Grammar:
                 value = self.amount(j)
                 if value is None:
                     return None
-                end = self.at(value[1], AGE_SUFFIXES) or value[1]
+                end = self.at(value[1], ph.AGE_SUFFIXES) or value[1]
                 item = self.age_item(Comparison(op, value[0]), (i, end))
                 return (item, end) if item else None
         # in their 30s / in their early thirties
@@ -2442,14 +1206,14 @@ class Grammar:
                 item = self.age_item(Comparison("between", Decimal(low), Decimal(high)), (i, k + 1))
                 return (item, k + 1) if item else None
         # aged 25 to 34 / age > 40 / aged 65+
-        marker = self.at(i, AGE_MARKERS)
+        marker = self.at(i, ph.AGE_MARKERS)
         if marker is not None:
             found = self.comparison(
                 self.skip(marker, (":", "=")) if self.key(marker) == ":" else marker
             )
             if found is not None:
                 comparison, end = found
-                end = self.at(end, AGE_SUFFIXES) or end
+                end = self.at(end, ph.AGE_SUFFIXES) or end
                 end = self.at(end, [("and", "older"), ("or", "older"), ("and", "over")]) or end
                 item = self.age_item(comparison, (i, end))
                 return (item, end) if item else None
@@ -2457,7 +1221,7 @@ class Grammar:
         found = self.comparison(i)
         if found is not None:
             comparison, end = found
-            suffix = self.at(end, AGE_SUFFIXES)
+            suffix = self.at(end, ph.AGE_SUFFIXES)
             older = self.at(end, [("and", "older"), ("or", "older"), ("and", "up")])
             younger = self.at(end, [("and", "younger"), ("or", "younger")])
             if suffix is not None:
@@ -2497,7 +1261,7 @@ class Grammar:
         """ "women over 40", "customers under 25": a comparison right after a noun of
         people, with no unit, is an age."""
         previous = self.key(i - 1)
-        if previous not in lex.PERSON_NOUNS and previous not in GENDER_NOUNS:
+        if previous not in lex.PERSON_NOUNS and previous not in ph.GENDER_NOUNS:
             return None
         found = self.comparison(i)
         if found is None:
@@ -2508,10 +1272,10 @@ class Grammar:
         following = self.key(end)
         if (
             following in lex.CURRENCY_WORDS
-            or following in ORDER_NOUNS
+            or following in ph.ORDER_NOUNS
             or following in lex.UNITS
             or following in ("times", "points", "%", "percent")
-            or self.match(end, SPEND_AFTER_AMOUNT)
+            or self.match(end, ph.SPEND_AFTER_AMOUNT)
             or (self.tokens[i:end] and any(t.currency for t in self.tokens[i:end]))
         ):
             return None
@@ -2519,7 +1283,7 @@ class Grammar:
         return (item, end) if item else None
 
     def read_generation(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        for words, (first, last) in GENERATIONS.items():
+        for words, (first, last) in ph.GENERATIONS.items():
             end = self.words(i, *words)
             if end is not None:
                 span = (i, end)
@@ -2527,7 +1291,7 @@ class Grammar:
                 phrase = f"{' '.join(words)} (born {first} to {last})"
                 node = condition("date_of_birth", "between", value, span, phrase)
                 return Item([node], i, end), end
-        for words, (op, low, high) in LIFE_STAGES.items():
+        for words, (op, low, high) in ph.LIFE_STAGES.items():
             end = self.words(i, *words)
             if end is not None:
                 comparison = Comparison(op, Decimal(low), Decimal(high) if high else None)
@@ -2537,14 +1301,14 @@ class Grammar:
 
     def read_gender(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         key = self.key(i)
-        if key not in GENDER_NOUNS or self.kind(i) != WORD:
+        if key not in ph.GENDER_NOUNS or self.kind(i) != WORD:
             return None
-        values, end = [GENDERS[key]], i + 1
+        values, end = [ph.GENDERS[key]], i + 1
         while self.key(end) in ("or", "and", "&", ","):
             following = self.key(end + 1)
-            if following not in GENDER_NOUNS:
+            if following not in ph.GENDER_NOUNS:
                 break
-            values.append(GENDERS[following])
+            values.append(ph.GENDERS[following])
             end += 2
         values = list(dict.fromkeys(values))
         if len(values) == 1:
@@ -2581,7 +1345,7 @@ class Grammar:
         return item, found[1]
 
     def read_spend(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        verb = self.at(self.skip(i, _FIELD_LEADS), SPEND_WORDS)
+        verb = self.at(self.skip(i, _FIELD_LEADS), ph.SPEND_WORDS)
         if verb is None:
             return None
         j = verb
@@ -2611,10 +1375,10 @@ class Grammar:
         if comparison.bare:
             comparison.op = ">="
         for _ in range(2):
-            tail = self.at(end, SPEND_TAILS)
+            tail = self.at(end, ph.SPEND_TAILS)
             if tail is not None:
                 end = tail
-            per = self.at(end, PER_ORDER_TAILS)
+            per = self.at(end, ph.PER_ORDER_TAILS)
             if per is not None:
                 per_order, end = True, per
         field_name = "average_order_value" if per_order else "lifetime_spend"
@@ -2631,7 +1395,7 @@ class Grammar:
 
     def read_average(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         j = self.skip(i, _FIELD_LEADS)
-        phrase = self.at(j, AVERAGE_WORDS)
+        phrase = self.at(j, ph.AVERAGE_WORDS)
         if phrase is None:
             return None
         k = self.at(phrase, [("value",), ("amount",), ("size",)]) or phrase
@@ -2649,7 +1413,7 @@ class Grammar:
 
     def read_points(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         j = self.skip(i, ("with", "having", "their", "a"))
-        phrase = self.at(j, POINTS_WORDS)
+        phrase = self.at(j, ph.POINTS_WORDS)
         if phrase is not None:
             k = self.skip(phrase, ("of", "is", "are", "balance", ":"))
             found = self.comparison(k)
@@ -2664,7 +1428,7 @@ class Grammar:
         if found is None:
             return None
         comparison, end = found
-        suffix = self.at(end, POINTS_WORDS)
+        suffix = self.at(end, ph.POINTS_WORDS)
         if suffix is None:
             return None
         if comparison.bare:
@@ -2676,7 +1440,7 @@ class Grammar:
 
     def read_count(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         # total orders over 5 / number of orders at least 3
-        field_phrase = self.at(self.skip(i, ("their", "the", "a")), COUNT_FIELD_WORDS)
+        field_phrase = self.at(self.skip(i, ("their", "the", "a")), ph.COUNT_FIELD_WORDS)
         if field_phrase is not None:
             k = self.skip(field_phrase, ("of", "is", "are", ":", "was"))
             found = self.comparison(k)
@@ -2686,9 +1450,9 @@ class Grammar:
                 if node is not None:
                     return self._with_window(Item([node], i, end, domain="order"), end)
         # ordered at least 3 times / bought twice / purchased more than once
-        verb = self.at(i, ORDER_VERBS)
+        verb = self.at(i, ph.ORDER_VERBS)
         if verb is not None:
-            j = self.skip(verb, OBJECT_FILLERS)
+            j = self.skip(verb, ph.OBJECT_FILLERS)
             window_first = self.window(j)
             if window_first is not None:
                 j = window_first[1]
@@ -2715,17 +1479,17 @@ class Grammar:
                         return item, end
                     return self._with_window(item, end)
         # with more than 3 orders / placed at least 5 orders / 3+ purchases / no orders
-        j = self.skip(i, COUNT_PREFIX)
-        if self.key(j) in ("no", "zero") and self.key(j + 1) in ORDER_NOUNS:
+        j = self.skip(i, ph.COUNT_PREFIX)
+        if self.key(j) in ("no", "zero") and self.key(j + 1) in ph.ORDER_NOUNS:
             end = j + 2
             node = condition("total_orders", "=", 0, (i, end), "never ordered")
             return Item([node], i, end, domain="order", negation_applied=negated), end
-        if negated and self.key(j) in ORDER_NOUNS and self.key(j) != "order":
+        if negated and self.key(j) in ph.ORDER_NOUNS and self.key(j) != "order":
             end = j + 1
             node = condition("total_orders", "=", 0, (i, end), "never ordered")
             return Item([node], i, end, domain="order", negation_applied=True), end
         multiple = self.at(j, [("multiple",), ("several",), ("many",), ("repeated",)])
-        if multiple is not None and self.key(multiple) in ORDER_NOUNS:
+        if multiple is not None and self.key(multiple) in ph.ORDER_NOUNS:
             end = multiple + 1
             node = condition("total_orders", ">=", 2, (i, end))
             return self._with_window(Item([node], i, end, domain="order"), end)
@@ -2735,7 +1499,7 @@ class Grammar:
             end_noun = end
             if self.key(end_noun) in ("counted", "completed", "separate", "different", "total"):
                 end_noun += 1
-            if self.key(end_noun) in ORDER_NOUNS and not comparison.times:
+            if self.key(end_noun) in ph.ORDER_NOUNS and not comparison.times:
                 node = self._number_condition(
                     "total_orders", comparison, (i, end_noun + 1), money=False
                 )
@@ -2745,7 +1509,7 @@ class Grammar:
                     Item([node], i, end_noun + 1, domain="order"), end_noun + 1
                 )
         # repeat customers / one-time buyers
-        repeat = self.at(i, REPEAT_WORDS)
+        repeat = self.at(i, ph.REPEAT_WORDS)
         if repeat is not None and (
             self.key(repeat) in lex.PERSON_NOUNS
             or self.key(repeat) in ("purchasers", "orderers")
@@ -2753,7 +1517,7 @@ class Grammar:
         ):
             node = condition("total_orders", ">=", 2, (i, repeat), "ordered more than once")
             return Item([node], i, repeat, domain="order"), repeat
-        once = self.at(i, ONE_TIME_WORDS)
+        once = self.at(i, ph.ONE_TIME_WORDS)
         if once is not None and (
             self.key(once) in lex.PERSON_NOUNS or self.key(once) in ("purchasers", "orderers")
         ):
@@ -2806,8 +1570,8 @@ class Grammar:
         self, i: int, negated: bool, items: list[Item]
     ) -> tuple[Item, int] | None:
         j = self.skip(i, ("their", "the", "whose", "with", "a"))
-        last = self.at(j, LAST_ORDER_WORDS)
-        first = self.at(j, FIRST_ORDER_WORDS)
+        last = self.at(j, ph.LAST_ORDER_WORDS)
+        first = self.at(j, ph.FIRST_ORDER_WORDS)
         if last is None and first is None:
             return None
         target = "last" if last is not None else "first"
@@ -2831,13 +1595,13 @@ class Grammar:
         if k is None:
             return None
         k = self.skip(k, ("the", "our"))
-        if self.key(k) in STORE_WORDS or self.words(k, "point", "of", "sale"):
+        if self.key(k) in ph.STORE_WORDS or self.words(k, "point", "of", "sale"):
             k = self.words(k, "point", "of", "sale") or k + 1
             name_start = k
             while (
                 k < self.n
                 and self.kind(k) in (WORD, NUMBER, QUOTED)
-                and self.key(k) not in VALUE_STOP
+                and self.key(k) not in ph.VALUE_STOP
             ):
                 k += 1
                 if k - name_start >= 4:
@@ -2847,12 +1611,14 @@ class Grammar:
             return None
         name_start = k
         while (
-            k < self.n and self.kind(k) in (WORD, NUMBER, QUOTED) and self.key(k) not in STORE_WORDS
+            k < self.n
+            and self.kind(k) in (WORD, NUMBER, QUOTED)
+            and self.key(k) not in ph.STORE_WORDS
         ):
-            if self.key(k) in VALUE_STOP or k - name_start >= 4:
+            if self.key(k) in ph.VALUE_STOP or k - name_start >= 4:
                 return None
             k += 1
-        if k > name_start and self.key(k) in STORE_WORDS:
+        if k > name_start and self.key(k) in ph.STORE_WORDS:
             return self._name(name_start, k), k + 1
         return None
 
@@ -2876,7 +1642,7 @@ class Grammar:
             names.append(following[0])
             joiners.append(joiner)
             end = following[1]
-        end = self.at(end, [(t,) for t in BRAND_TAILS]) or end
+        end = self.at(end, [(t,) for t in ph.BRAND_TAILS]) or end
         return names, joiners, end
 
     def brand_name(self, j: int) -> tuple[str, int] | None:
@@ -2886,7 +1652,7 @@ class Grammar:
         if token.kind == QUOTED:
             return token.text[1:-1].strip(), j + 1
         k = j
-        while k < self.n and self.tokens[k].capitalised and self.key(k) not in KNOWN_WORDS:
+        while k < self.n and self.tokens[k].capitalised and self.key(k) not in ph.KNOWN_WORDS:
             k += 1
             if k - j >= 4:
                 break
@@ -2919,7 +1685,7 @@ class Grammar:
         return (values, end) if values else None
 
     def read_order(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        verb = self.at(i, ORDER_VERBS)
+        verb = self.at(i, ph.ORDER_VERBS)
         if verb is None:
             return None
         j = self.skip(
@@ -2936,14 +1702,14 @@ class Grammar:
             node = criterion("bought_in_pos", (i, end), f"bought at {name}", pos_ids=ids)
             return self._with_window(Item([node], i, end, domain="order"), end)
         # a SKU
-        marker = self.at(j, SKU_MARKERS)
+        marker = self.at(j, ph.SKU_MARKERS)
         skus = self.sku_list(marker if marker is not None else j, marked=marker is not None)
         if skus is not None:
             values, end = skus
             node = criterion("bought_skus", (i, end), skus=values)
             return self._with_window(Item([node], i, end, domain="order"), end)
         # a brand
-        brand_marker = self.match(j, BRAND_MARKERS)
+        brand_marker = self.match(j, ph.BRAND_MARKERS)
         k = brand_marker[1] if brand_marker else j
         k = self.skip(k, ("the",))
         brands = self.brand_list(k)
@@ -2979,7 +1745,7 @@ class Grammar:
     # Sign-ups, status, lifecycle, assignment ---------------------------------------------
 
     def read_join(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        tenure = self.at(i, TENURE_WORDS)
+        tenure = self.at(i, ph.TENURE_WORDS)
         if tenure is not None:
             k = tenure
             less = self.at(k, [("less", "than"), ("under",), ("fewer", "than")])
@@ -2991,8 +1757,8 @@ class Grammar:
                 operator = "within_last_days" if less else "more_than_days_ago"
                 node = condition("created_at", operator, days, (i, end))
                 return Item([node], i, end, domain="join"), end
-        new = self.match(i, NEW_WORDS)
-        verb = self.at(i, JOIN_WORDS)
+        new = self.match(i, ph.NEW_WORDS)
+        verb = self.at(i, ph.JOIN_WORDS)
         if verb is None and new is None:
             return None
         if verb is not None:
@@ -3033,8 +1799,8 @@ class Grammar:
 
     def read_status(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         key = self.key(i)
-        if key in STATUS_WORDS and self.kind(i) == WORD:
-            status = STATUS_WORDS[key]
+        if key in ph.STATUS_WORDS and self.kind(i) == WORD:
+            status = ph.STATUS_WORDS[key]
             found = self.window(i + 1)
             if found is not None and status in ("active", "inactive"):
                 window = found[0]
@@ -3046,8 +1812,8 @@ class Grammar:
                     item.primary = nodes
                     return item, found[1]
             values, end = [status], i + 1
-            while self.key(end) in ("or", "and", ",") and self.key(end + 1) in STATUS_WORDS:
-                values.append(STATUS_WORDS[self.key(end + 1)])
+            while self.key(end) in ("or", "and", ",") and self.key(end + 1) in ph.STATUS_WORDS:
+                values.append(ph.STATUS_WORDS[self.key(end + 1)])
                 end += 2
             values = list(dict.fromkeys(values))
             if len(values) == 1:
@@ -3055,7 +1821,7 @@ class Grammar:
             return Item([condition("status", "in", values, (i, end))], i, end), end
         if key in ("unblocked", "non-blocked"):
             return Item([condition("status", "!=", "blocked", (i, i + 1))], i, i + 1), i + 1
-        for words, customer_type in TYPE_WORDS.items():
+        for words, customer_type in ph.TYPE_WORDS.items():
             end = self.words(i, *words)
             if end is None:
                 continue
@@ -3067,7 +1833,7 @@ class Grammar:
         return None
 
     def read_lifecycle(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        for words, (field_name, operator, days) in LIFECYCLE_WORDS.items():
+        for words, (field_name, operator, days) in ph.LIFECYCLE_WORDS.items():
             end = self.words(i, *words)
             if end is None:
                 continue
@@ -3084,11 +1850,11 @@ class Grammar:
         return None
 
     def read_assigned(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        unassigned = self.at(i, UNASSIGNED_WORDS)
+        unassigned = self.at(i, ph.UNASSIGNED_WORDS)
         if unassigned is not None:
             node = condition("assigned_to", "is_empty", None, (i, unassigned))
             return Item([node], i, unassigned), unassigned
-        assigned = self.at(i, ASSIGNED_WORDS)
+        assigned = self.at(i, ph.ASSIGNED_WORDS)
         if assigned is not None and not (self.key(assigned) == "to" and assigned == i + 1):
             node = condition("assigned_to", "is_not_empty", None, (i, assigned))
             return Item([node], i, assigned), assigned
@@ -3104,13 +1870,13 @@ class Grammar:
         if token is None or token.kind != WORD:
             return None
         if token.key.startswith("@") and "." in token.key:
-            end = self.at(j + 1, [(t,) for t in PROVIDER_TAILS]) or j + 1
+            end = self.at(j + 1, [(t,) for t in ph.PROVIDER_TAILS]) or j + 1
             node = condition("email", "ends_with", token.key, (i, end))
             return Item([node], i, end), end
-        domain = PROVIDERS.get(token.key)
+        domain = ph.PROVIDERS.get(token.key)
         if domain is None:
             return None
-        tail = self.at(j + 1, [(t,) for t in PROVIDER_TAILS])
+        tail = self.at(j + 1, [(t,) for t in ph.PROVIDER_TAILS])
         if tail is None and j == i:
             return None
         end = tail or j + 1
@@ -3125,7 +1891,7 @@ class Grammar:
             return token.text[1:-1], j + 1
         k = j + 1 if token.key in ("+", "@", "#") and self.kind(j + 1) in (WORD, NUMBER) else j
         while k < self.n and self.kind(k) in (WORD, NUMBER) and k - j < 6:
-            if self.key(k) in VALUE_STOP or self.key(k) in lex.CONNECTORS_OR:
+            if self.key(k) in ph.VALUE_STOP or self.key(k) in lex.CONNECTORS_OR:
                 break
             k += 1
         if k == j or self.kind(k - 1) not in (WORD, NUMBER):
@@ -3139,13 +1905,13 @@ class Grammar:
     def field_key(self, j: int) -> tuple[str, str, int] | None:
         """(field, shown name, end) of a field named at `j`: a known field's words, or up
         to 3 words of a custom field ("loyalty tier" -> metadata.loyalty_tier)."""
-        known = self.match(j, FIELD_PHRASES)
+        known = self.match(j, ph.FIELD_PHRASES)
         if known is not None:
-            return FIELD_NAMES[known[0]], " ".join(known[0]), known[1]
+            return ph.FIELD_NAMES[known[0]], " ".join(known[0]), known[1]
         k = j
         while k < self.n and self.kind(k) == WORD and k - j < 3:
             key = self.key(k)
-            if key in FIELD_KEY_STOP or not re.fullmatch(r"[\w-]+", key):
+            if key in ph.FIELD_KEY_STOP or not re.fullmatch(r"[\w-]+", key):
                 break
             k += 1
         if k == j:
@@ -3191,7 +1957,7 @@ class Grammar:
             "that",
         ):
             return None
-        if field_name in NUMBER_FIELDS:
+        if field_name in ph.NUMBER_FIELDS:
             found = self.comparison(self.skip(k, (":",)))
             if found is None:
                 return None
@@ -3200,7 +1966,7 @@ class Grammar:
                 field_name, comparison, (i, end), money=field_name != "total_orders"
             )
             return (Item([node], i, end), end) if node else None
-        if field_name in DATE_FIELDS:
+        if field_name in ph.DATE_FIELDS:
             window = self.window(self.skip(k, ("is", "was", ":", "on")))
             if window is None:
                 return None
@@ -3227,9 +1993,9 @@ class Grammar:
         return self.field_value(field_name, shown_name, operator, i, value_start)
 
     def field_operator(self, k: int, *, metadata: bool) -> tuple[str | None, int]:
-        found = self.match(k, TEXT_OPERATOR_PHRASES)
-        ne = self.match(k, COPULA_NE)
-        eq = self.match(k, COPULA_EQ)
+        found = self.match(k, ph.TEXT_OPERATOR_PHRASES)
+        ne = self.match(k, ph.COPULA_NE)
+        eq = self.match(k, ph.COPULA_EQ)
         prefix = self.match(k, _ALL_PREFIX) if metadata else None
         if (
             prefix is not None
@@ -3239,7 +2005,7 @@ class Grammar:
             return _PREFIX_OP[prefix[0]], prefix[1]
         candidates = []
         if found:
-            candidates.append((len(found[0]), TEXT_OPERATOR_OF[found[0]], found[1]))
+            candidates.append((len(found[0]), ph.TEXT_OPERATOR_OF[found[0]], found[1]))
         if ne:
             candidates.append((len(ne[0]), "!=", ne[1]))
         if eq:
@@ -3325,7 +2091,7 @@ class Grammar:
             if op == "in" and not isinstance(value, list):
                 value = [value]
             return Item([condition("tags", op, value, span)], i, end), end
-        if field_name in BOOLEAN_FIELDS:
+        if field_name in ph.BOOLEAN_FIELDS:
             if (
                 len(values_only) != 1
                 or not isinstance(values_only[0], bool)
@@ -3369,21 +2135,21 @@ class Grammar:
 
     def typed_value(self, field_name: str, j: int) -> tuple[tuple[object, str], int] | None:
         """One value for `field_name` at `j`: ((value, shown), end)."""
-        if field_name in BOOLEAN_FIELDS:
+        if field_name in ph.BOOLEAN_FIELDS:
             key = self.key(j)
-            if key in TRUE_WORDS:
+            if key in ph.TRUE_WORDS:
                 return (True, "yes"), j + 1
-            if key in FALSE_WORDS:
+            if key in ph.FALSE_WORDS:
                 return (False, "no"), j + 1
             return None
         if field_name == "gender":
-            gender = GENDERS.get(self.key(j))
+            gender = ph.GENDERS.get(self.key(j))
             return ((gender, gender), j + 1) if gender else None
         if field_name == "status":
-            status = STATUS_WORDS.get(self.key(j))
+            status = ph.STATUS_WORDS.get(self.key(j))
             return ((status, status), j + 1) if status else None
         if field_name == "type":
-            for words, customer_type in TYPE_WORDS.items():
+            for words, customer_type in ph.TYPE_WORDS.items():
                 end = self.words(j, *words)
                 if end is not None:
                     return (customer_type, customer_type), end
@@ -3412,15 +2178,15 @@ class Grammar:
         return (text, text), end
 
     def read_presence(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
-        absent = self.at(i, ABSENCE_LEADS)
-        present = self.at(i, PRESENCE_LEADS)
+        absent = self.at(i, ph.ABSENCE_LEADS)
+        present = self.at(i, ph.PRESENCE_LEADS)
         lead = absent if absent is not None else present
         if lead is None:
             return None
-        found = self.match(lead, PRESENCE_FIELDS)
+        found = self.match(lead, ph.PRESENCE_FIELDS)
         if found is None:
             return None
-        field_name = PRESENCE_FIELD_NAMES[found[0]]
+        field_name = ph.PRESENCE_FIELD_NAMES[found[0]]
         end = self.at(found[1], [("address",), ("number",), ("on", "file"), ("set",)]) or found[1]
         operator = "is_empty" if absent is not None else "is_not_empty"
         node = condition(field_name, operator, None, (i, end))
@@ -3439,15 +2205,15 @@ class Grammar:
         comparison, end = found
         if comparison.times:
             return None
-        spent = self.at(end, SPEND_AFTER_AMOUNT)
-        per = self.at(end, PER_ORDER_TAILS) if spent is None else None
+        spent = self.at(end, ph.SPEND_AFTER_AMOUNT)
+        per = self.at(end, ph.PER_ORDER_TAILS) if spent is None else None
         if spent is None and per is None:
             return None
         stop = spent or per
         assert stop is not None
         if comparison.bare:
             comparison.op = ">="
-        stop = self.at(stop, SPEND_TAILS) or stop
+        stop = self.at(stop, ph.SPEND_TAILS) or stop
         field_name = "lifetime_spend" if spent is not None else "average_order_value"
         node = self._number_condition(field_name, comparison, (i, stop), money=True)
         if node is None:
@@ -3466,63 +2232,29 @@ class Grammar:
 # --- Shared helpers --------------------------------------------------------------------
 
 _FIELD_LEADS = frozenset({"with", "having", "a", "an", "their", "whose", "the", "where"})
-_PREFIX = {op: _phrases(phrases) for op, phrases in lex.PREFIX_COMPARATORS.items()}
+_PREFIX = {op: phrase_list(phrases) for op, phrases in lex.PREFIX_COMPARATORS.items()}
 _PREFIX_OP = {
     tuple(phrase.split()): op
     for op, phrases in lex.PREFIX_COMPARATORS.items()
     for phrase in phrases
 }
-_ALL_PREFIX = _phrases(*lex.PREFIX_COMPARATORS.values())
-_POSTFIX = {op: _phrases(phrases) for op, phrases in lex.POSTFIX_COMPARATORS.items()}
-_VAGUE = _phrases(lex.VAGUE_NUMBERS)
-_OR = _phrases(("or", "|", "or else"))
-_AND = _phrases(
-    (
-        "and",
-        "&",
-        "but",
-        "plus",
-        "as well as",
-        "while",
-        "whilst",
-        "also",
-        "and also",
-        "and who",
-        "and that",
-        "but who",
-    )
+_ALL_PREFIX = phrase_list(*lex.PREFIX_COMPARATORS.values())
+_POSTFIX = {op: phrase_list(phrases) for op, phrases in lex.POSTFIX_COMPARATORS.items()}
+_VAGUE = phrase_list(lex.VAGUE_NUMBERS)
+_OR = phrase_list(("or", "|", "or else"))
+_AND = phrase_list_of(
+    "and | & | but | plus | as well as | while | whilst | also | and also | and who |"
+    " and that | but who"
 )
-_NEGATORS = _phrases(lex.NEGATORS)
-_NEGATED_OPT = _phrases(("not opted in", "not opted-in", "not subscribed"))
-_AGO_COMPARATORS = _phrases(
-    (
-        "more than",
-        "over",
-        "at least",
-        "less than",
-        "under",
-        "within",
-        "fewer than",
-        "about",
-        "around",
-        "nearly",
-        "almost",
-        "some",
-    )
+_NEGATORS = phrase_list(lex.NEGATORS)
+_NEGATED_OPT = phrase_list_of("not opted in | not opted-in | not subscribed")
+_AGO_COMPARATORS = phrase_list_of(
+    "more than | over | at least | less than | under | within | fewer than | about |"
+    " around | nearly | almost | some"
 )
-_SIMPLE_WINDOWS = _phrases(
-    (
-        "recently",
-        "lately",
-        "today",
-        "yesterday",
-        "this week",
-        "this month",
-        "this year",
-        "in recent weeks",
-        "in recent months",
-        "of late",
-    )
+_SIMPLE_WINDOWS = phrase_list_of(
+    "recently | lately | today | yesterday | this week | this month | this year |"
+    " in recent weeks | in recent months | of late"
 )
 _SIMPLE_WINDOW_DAYS = {
     "recently": 30,
@@ -3534,74 +2266,24 @@ _SIMPLE_WINDOW_DAYS = {
     "in recent months": 90,
     "of late": 30,
 }
-_DATE_LEADS = _phrases(
-    (
-        "since",
-        "starting",
-        "starting from",
-        "as of",
-        "from",
-        "beginning",
-        "after",
-        "before",
-        "prior to",
-        "earlier than",
-        "until",
-        "till",
-        "up to",
-        "up until",
-        "through",
-        "by",
-        "no later than",
-        "in",
-        "during",
-        "on",
-        "throughout",
-        "between",
-        "sometime in",
-        "any time in",
-        "anytime in",
-        "at any point in",
-    )
+_DATE_LEADS = phrase_list_of(
+    "since | starting | starting from | as of | from | beginning | after | before |"
+    " prior to | earlier than | until | till | up to | up until | through | by |"
+    " no later than | in | during | on | throughout | between | sometime in |"
+    " any time in | anytime in | at any point in"
 )
-_RELATIVE_PERIODS = _phrases(
-    (
-        "this year",
-        "the current year",
-        "current year",
-        "this month",
-        "the current month",
-        "current month",
-        "last year",
-        "last month",
-        "the start of the year",
-        "the beginning of the year",
-        "start of the year",
-        "beginning of the year",
-        "the start of this year",
-        "the beginning of this year",
-        "the start of the month",
-        "the beginning of the month",
-        "start of the month",
-        "beginning of the month",
-        "last week",
-    )
+_RELATIVE_PERIODS = phrase_list_of(
+    "this year | the current year | current year | this month | the current month |"
+    " current month | last year | last month | the start of the year |"
+    " the beginning of the year | start of the year | beginning of the year |"
+    " the start of this year | the beginning of this year | the start of the month |"
+    " the beginning of the month | start of the month | beginning of the month |"
+    " last week"
 )
-_UPCOMING = _phrases(
-    (
-        "today",
-        "tomorrow",
-        "this week",
-        "this month",
-        "in this month",
-        "next week",
-        "next month",
-        "coming up",
-        "soon",
-        "upcoming",
-        "in the coming days",
-        "in the coming weeks",
-    )
+_UPCOMING = phrase_list_of(
+    "today | tomorrow | this week | this month | in this month | next week |"
+    " next month | coming up | soon | upcoming | in the coming days |"
+    " in the coming weeks"
 )
 _UPCOMING_DAYS = {
     "today": 0,
@@ -3630,7 +2312,7 @@ _SKU = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{1,40}|[A-Z0-9
 
 def _looks_like_sku(text: str, *, marked: bool) -> bool:
     if marked:
-        return bool(re.fullmatch(r"[\w-]{1,60}", text)) and fold(text) not in KNOWN_WORDS
+        return bool(re.fullmatch(r"[\w-]{1,60}", text)) and fold(text) not in ph.KNOWN_WORDS
     return bool(_SKU.fullmatch(text)) and not _COMPACT_DURATION.fullmatch(text.lower())
 
 

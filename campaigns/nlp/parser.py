@@ -9,6 +9,8 @@ window ("spent over 500 in the last year") last. Alternatives of the whole promp
 range, say) is dropped and its words reported as not understood, so the answer is
 always a valid rule, or none."""
 
+import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,13 +18,21 @@ from typing import Any
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Account
+from campaigns.errors import InvalidRequest, LlmUnavailable
+from campaigns.llm import llm_configured, llm_json
+from campaigns.nlp.explain import explain_rule
 from campaigns.nlp.grammar import Grammar, Item, PosResolver
 from campaigns.nlp.tokens import WORD, tokenize
 from campaigns.nlp.tree import AND, OR, Cond, Group, Node, simplified
-from segments.rules import MAX_CHILDREN, validate_rule
+from segments.rules import CRITERIA, FIELDS, MAX_CHILDREN, validate_rule
+from segments.rules.vocabulary import OPERATORS_BY_TYPE
+
+logger = logging.getLogger("campaigns.nlp")
 
 NO_RULE = "No condition could be understood."
 MAX_ATTEMPTS = 10  # validations, each dropping what the previous one refused
+MAX_PROMPT = 2000  # characters
+MAX_UNPARSED = 20  # fragments an LLM may report
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,81 @@ class SegmentParse:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rules": self.rules, "explanation": self.explanation, "unparsed": self.unparsed}
+
+
+def parse_segment(
+    prompt: Any,
+    *,
+    today: date,
+    account: Account | None = None,
+    pos_resolver: PosResolver | None = None,
+) -> SegmentParse:
+    """`POST /campaigns/ai/parse-segment/`: the rule `prompt` describes. With `LLM_URL`
+    set the model is asked first and its rule goes through the same validator; on any
+    failure (or no rule) the offline parser answers. InvalidRequest (attr `prompt`)
+    for a prompt that is not text, is blank, holds NUL characters or is too long."""
+    text = clean_prompt(prompt)
+    if llm_configured():
+        try:
+            return llm_parse(text, today=today, account=account)
+        except LlmUnavailable as exc:
+            logger.info("parse-segment falls back to the offline parser: %s", exc)
+    return offline_parse(text, today=today, account=account, pos_resolver=pos_resolver)
+
+
+def clean_prompt(prompt: Any) -> str:
+    if not isinstance(prompt, str):
+        raise InvalidRequest("A prompt is text.", code="invalid_type", attr="prompt")
+    if "\x00" in prompt:
+        raise InvalidRequest("Prompts cannot contain NUL characters.", attr="prompt")
+    if not prompt.strip():
+        raise InvalidRequest("Describe the customers to select.", code="blank", attr="prompt")
+    if len(prompt) > MAX_PROMPT:
+        raise InvalidRequest(
+            f"Prompts are at most {MAX_PROMPT} characters.", code="max_length", attr="prompt"
+        )
+    return prompt
+
+
+def llm_parse(prompt: str, *, today: date, account: Account | None = None) -> SegmentParse:
+    """The model's rule for `prompt`, validated; LlmUnavailable when it gives none that
+    passes the validator."""
+    answer = llm_json(system=llm_instructions(today), user=prompt)
+    raw = answer.get("rules")
+    if not raw:
+        raise LlmUnavailable("no rule")
+    try:
+        rules = validate_rule(raw, account=account)
+    except ValidationError as exc:
+        raise LlmUnavailable(f"invalid rule: {exc.detail}") from exc
+    if "logic" not in rules:
+        rules = {"logic": AND, "rules": [rules]}
+    unparsed = answer.get("unparsed")
+    fragments = [
+        f for f in (unparsed if isinstance(unparsed, list) else []) if isinstance(f, str) and f
+    ]
+    fragments = [f for f in fragments[:MAX_UNPARSED] if f in prompt]
+    return SegmentParse(rules, explain_rule(rules), fragments, source="llm")
+
+
+def llm_instructions(today: date) -> str:
+    """What the model is told: the rule language, from the validator's own vocabulary."""
+    fields = {name: spec.type for name, spec in FIELDS.items()}
+    operators = {kind: list(names) for kind, names in OPERATORS_BY_TYPE.items()}
+    criteria = {kind: [p.name for p in spec.params] for kind, spec in CRITERIA.items()}
+    return (
+        "You translate a description of customers into a segment rule of a CRM. Answer "
+        'one JSON object: {"rules": RULE or null, "unparsed": [fragments of the '
+        "description you could not express, verbatim]}. A RULE is a group "
+        '{"logic": "AND"|"OR", "rules": [RULE, ...]}, a condition {"field", "operator", '
+        '"value"} or a criterion {"type", ...parameters}. Fields and their types: '
+        f"{json.dumps(fields)}; custom fields are metadata.KEY (lower snake case). "
+        f"Operators by type: {json.dumps(operators)}. Criteria on orders and their "
+        f"parameters: {json.dumps(criteria)}. Dates are ISO (YYYY-MM-DD); today is "
+        f"{today.isoformat()}. Relative dates use within_last_days N or "
+        "more_than_days_ago N. An age is a date_of_birth range. Money is a plain number. "
+        "Countries are matched with `in` on their ISO code and English name."
+    )
 
 
 def offline_parse(
