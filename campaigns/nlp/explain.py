@@ -56,6 +56,14 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+def days(count: Any) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def within_days(count: Any) -> str:
+    return "today" if count == 0 else f"within the last {days(count)}"
+
+
 def listed(values: list[Any], conjunction: str = "or") -> str:
     words = [shown(v) for v in values]
     if len(words) <= 1:
@@ -83,9 +91,9 @@ def describe_condition(node: Mapping[str, Any]) -> str:
         return f"tagged {listed(values)}"
     verb = _DATE_VERBS.get(field)
     if verb and operator == "within_last_days":
-        return f"{verb} within the last {value} days"
+        return f"{verb} {within_days(value)}"
     if verb and operator == "more_than_days_ago":
-        return f"{verb} more than {value} days ago"
+        return f"{verb} more than {days(value)} ago"
     if verb and operator == "between":
         return f"{verb} between {shown(value[0])} and {shown(value[1])}"
     if verb and operator in _DATE_VERB_OPERATORS:
@@ -102,9 +110,9 @@ def describe_condition(node: Mapping[str, Any]) -> str:
         low, high = value
         return f"{label} is between {shown(low)} and {shown(high)}"
     if operator == "within_last_days":
-        return f"{label} is within the last {value} days"
+        return f"{label} is {within_days(value)}"
     if operator == "more_than_days_ago":
-        return f"{label} is more than {value} days ago"
+        return f"{label} is more than {days(value)} ago"
     spec = FIELDS.get(field)
     kind = spec.type if spec else ("number" if not isinstance(value, str) else "text")
     words = {"date": _DATE_OPERATORS, "number": _NUMBER_OPERATORS}.get(kind, _TEXT_OPERATORS)
@@ -135,8 +143,10 @@ def describe_criterion(node: Mapping[str, Any]) -> str:
     if kind == "bought_skus":
         return f"bought SKU {listed(node.get('skus') or [])}"
     if kind == "last_purchase_n_days_before":
-        return f"bought within the last {node.get('days')} days"
+        return f"bought {within_days(node.get('days'))}"
     if kind == "purchase_period":
+        if node.get("from_date") == node.get("to_date"):
+            return f"bought on {node.get('from_date')}"
         return f"bought between {node.get('from_date')} and {node.get('to_date')}"
     if kind == "transaction_percent_in_pos":
         return f"at least {node.get('percent')}% of orders at point of sale {node.get('pos_id')}"
@@ -144,8 +154,8 @@ def describe_criterion(node: Mapping[str, Any]) -> str:
         what = (
             "birthday" if node.get("anniversary_type") == "birthday" else "registration anniversary"
         )
-        days = node.get("days")
-        return f"{what} is today" if days == 0 else f"{what} is within the next {days} days"
+        count = node.get("days")
+        return f"{what} is today" if count == 0 else f"{what} is within the next {days(count)}"
     spec = CRITERIA.get(str(kind))
     return spec.label.lower() if spec else str(kind)
 

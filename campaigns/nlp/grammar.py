@@ -29,7 +29,7 @@ from campaigns.nlp import places
 from campaigns.nlp.explain import listed
 from campaigns.nlp.phrases import phrase_list, phrase_list_of
 from campaigns.nlp.tokens import DATE, NUMBER, PUNCT, QUOTED, SYMBOL, WORD, Token, fold
-from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion, negated
+from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion, negation_of
 
 # Resolves a point of sale's name or code to the ids of the account's points of sale.
 PosResolver = Callable[[str], list[str] | None]
@@ -157,11 +157,18 @@ class Grammar:
     ) -> tuple[tuple[str, ...], int] | None:
         """The longest of `phrases` (word tuples, longest first) at `i`, and the index
         after it."""
+        if i >= self.n or self.tokens[i].kind == QUOTED:
+            return None
+        first = self.tokens[i].key
+        if isinstance(phrases, list) and len(phrases) >= _INDEXED:
+            phrases = _by_first_word(phrases).get(first, ())
         for phrase in phrases:
+            if phrase[0] != first:
+                continue
             end = i + len(phrase)
             if end <= self.n and all(
                 self.tokens[i + k].key == word and self.tokens[i + k].kind != QUOTED
-                for k, word in enumerate(phrase)
+                for k, word in enumerate(phrase[1:], 1)
             ):
                 return phrase, end
         return None
@@ -686,7 +693,7 @@ class Grammar:
             self.state[k] = state
 
     def _negated(self, item: Item) -> Item:
-        nodes = [negated(node) for node in item.primary]
+        nodes = [negation_of(node) for node in item.primary]
         if not nodes or any(node is None for node in nodes):
             item.unknown = True
             return item
@@ -709,7 +716,7 @@ class Grammar:
             host = (before or after or [None])[0]
             nodes = self.window_nodes(host.domain, "", item.window, item) if host else None
             if nodes and item.window_negated:
-                flipped = [negated(node) for node in nodes]
+                flipped = [negation_of(node) for node in nodes]
                 nodes = None if any(n is None for n in flipped) else [n for n in flipped if n]
             if host is None or not nodes:
                 self._mark(item.start, item.end, self.UNKNOWN)
@@ -769,7 +776,7 @@ class Grammar:
         node: Node = nodes[0] if len(nodes) == 1 else Group(OR, nodes)
         item = Item([node], i, end)
         if outside is not None:
-            flipped = negated_node(node)
+            flipped = negation_of(node)
             if flipped is None:
                 return Item([], i, end, unknown=True), end
             item = Item([flipped], i, end)
@@ -2107,7 +2114,7 @@ class Grammar:
             merged = [n for n in nodes if n is not None]
             node: Node = merged[0] if len(merged) == 1 else Group(OR, merged)  # type: ignore[list-item]
             if operator in ("!=", "not_in"):
-                flipped = negated_node(node)
+                flipped = negation_of(node)
                 if flipped is None:
                     return None
                 node = flipped
@@ -2186,11 +2193,22 @@ class Grammar:
         found = self.match(lead, ph.PRESENCE_FIELDS)
         if found is None:
             return None
-        field_name = ph.PRESENCE_FIELD_NAMES[found[0]]
-        end = self.at(found[1], [("address",), ("number",), ("on", "file"), ("set",)]) or found[1]
         operator = "is_empty" if absent is not None else "is_not_empty"
-        node = condition(field_name, operator, None, (i, end))
-        return Item([node], i, end, negation_applied=absent is not None and negated), end
+        nodes: list[Node] = []
+        joiners: list[str] = []
+        while found is not None:
+            end = self.at(found[1], _FIELD_TAILS) or found[1]
+            nodes.append(condition(ph.PRESENCE_FIELD_NAMES[found[0]], operator, None, (i, end)))
+            # "with email and phone", "without a phone or an email"
+            if self.key(end) not in ("and", "or", ",", "&"):
+                break
+            joiners.append("or" if self.key(end) == "or" else "and")
+            found = self.match(self.skip(end + 1, ("a", "an", "their", "no")), ph.PRESENCE_FIELDS)
+            if found is None:
+                joiners.pop()
+        if "or" in joiners:
+            nodes = [Group(OR, nodes)]
+        return Item(nodes, i, end, negation_applied=absent is not None and negated), end
 
     # Amounts written first, time windows alone -------------------------------------------
 
@@ -2231,6 +2249,7 @@ class Grammar:
 
 # --- Shared helpers --------------------------------------------------------------------
 
+_FIELD_TAILS = [("address",), ("number",), ("on", "file"), ("set",)]
 _FIELD_LEADS = frozenset({"with", "having", "a", "an", "their", "whose", "the", "where"})
 _PREFIX = {op: phrase_list(phrases) for op, phrases in lex.PREFIX_COMPARATORS.items()}
 _PREFIX_OP = {
@@ -2310,6 +2329,26 @@ _OPERATOR_WORDS = {
 _SKU = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{1,40}|[A-Z0-9]+-[A-Z0-9-]+")
 
 
+_INDEXED = 16  # phrase lists this long are looked up by their first word
+_INDEXES: dict[int, tuple[object, dict[str, list[tuple[str, ...]]]]] = {}
+
+
+def _by_first_word(phrases: list[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
+    """`phrases` by their first word, longest first. Only the vocabulary's long lists,
+    module constants, come here: each is indexed once (the entry keeps it alive, so its
+    id is not reused)."""
+    entry = _INDEXES.get(id(phrases))
+    if entry is not None and entry[0] is phrases:
+        return entry[1]
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        index.setdefault(phrase[0], []).append(phrase)
+    for group in index.values():
+        group.sort(key=len, reverse=True)
+    _INDEXES[id(phrases)] = (phrases, index)
+    return index
+
+
 def _looks_like_sku(text: str, *, marked: bool) -> bool:
     if marked:
         return bool(re.fullmatch(r"[\w-]{1,60}", text)) and fold(text) not in ph.KNOWN_WORDS
@@ -2344,14 +2383,6 @@ def _country_condition_values(values: object, shown: str, span: tuple[int, int])
     if not isinstance(values, list):
         return None
     return condition("country", "in", values, span, f"country is {shown}")
-
-
-def negated_node(node: Node) -> Node | None:
-    result = negated(node)
-    if isinstance(result, Cond) and result.node.get("field") == "country":
-        shown = result.phrase.removeprefix("not country is ")
-        result.phrase = f"country is not {shown}"
-    return result
 
 
 _COUNTRY_KEYS: dict[str, str] = {

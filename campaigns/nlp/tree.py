@@ -108,10 +108,10 @@ def criterion(kind: str, span: tuple[int, int], phrase: str = "", **params: Any)
     return Cond({"type": kind, **params}, span, phrase, custom=bool(phrase))
 
 
-def negated(node: Node) -> Node | None:
+def negation_of(node: Node) -> Node | None:
     """The negation of `node`, or None when the rule language cannot say it."""
     if isinstance(node, Group):
-        children = [negated(child) for child in node.children]
+        children = [negation_of(child) for child in node.children]
         if any(child is None for child in children):
             return None
         return simplified(Group(OR if node.logic == AND else AND, children))  # type: ignore[arg-type]
@@ -136,8 +136,16 @@ def negated(node: Node) -> Node | None:
 def _like(node: Cond, field_name: str, operator: str, value: Any) -> Cond:
     result = condition(field_name, operator, value, node.span)
     if node.custom:
-        result = replace(result, phrase=f"not {node.phrase}", custom=True)
+        result = replace(result, phrase=negated_phrase(node.phrase), custom=True)
     return result
+
+
+def negated_phrase(phrase: str) -> str:
+    """ "country is France" -> "country is not France"; "aged 30" -> "not aged 30"."""
+    head, found, tail = phrase.partition(" is ")
+    if found and " " not in head.strip("()") and not tail.startswith("not "):
+        return f"{head} is not {tail}"
+    return f"not {phrase}"
 
 
 def simplified(node: Node) -> Node:
