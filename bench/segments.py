@@ -16,6 +16,7 @@ in ms, the ratio compiled / hand-written, and checks that both counted the same 
 Aims: each < 200 ms, attribute conditions < 30 ms, ratio <= 1.5."""
 
 import argparse
+import calendar
 import os
 import statistics
 import subprocess
@@ -241,7 +242,7 @@ def main() -> None:
     ctx["since_30"], ctx["since_90"] = day_start(30), day_start(90)
     window = [today + timedelta(days=n) for n in range(8)]
     month_days = {d.strftime("%m%d") for d in window}
-    if any(d.month == 2 and d.day == 28 and d.year % 4 for d in window):
+    if any(d.month == 2 and d.day == 28 and not calendar.isleap(d.year) for d in window):
         month_days.add("0229")
     ctx["month_days_7"] = sorted(month_days)
 

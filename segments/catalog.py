@@ -5,7 +5,7 @@ so the catalog and the validation cannot disagree."""
 
 from typing import Any
 
-from segments import rules as lang
+from segments.rules import vocabulary as lang
 
 # What each operator's value is, for a builder's input widget.
 _VALUE_SHAPES = {
@@ -144,6 +144,25 @@ def field_catalog() -> dict[str, Any]:
             "max_rules": lang.MAX_CHILDREN,
             "max_depth": lang.MAX_DEPTH,
             "depth_counts": "groups; the root group is level 1",
+        },
+        "limits": {
+            "max_objects": lang.MAX_NODES,
+            "max_bytes": lang.MAX_RULE_BYTES,
+            "max_nesting": lang.MAX_NESTING,
+            "max_list_values": lang.MAX_VALUES,
+            "max_text_length": lang.MAX_TEXT,
+            "max_number_digits": lang.MAX_NUMBER_DIGITS,
+            "max_days": lang.MAX_DAYS,
+            "description": (
+                f"A whole rule has at most {lang.MAX_NODES} objects (groups, conditions, "
+                f"criteria, parts) and {lang.MAX_RULE_BYTES:,} bytes of compact JSON, "
+                f"arrays and objects nested at most {lang.MAX_NESTING} deep (else 400 "
+                f"rule_too_large or too_deep on rules / parts). A list value (in, not_in, "
+                f"pos_ids, makers, skus) has at most {lang.MAX_VALUES} items (400 "
+                f"too_many_values), a text value {lang.MAX_TEXT} characters, a number "
+                f"{lang.MAX_NUMBER_DIGITS} digits. No string may contain a NUL character "
+                "(400 null_characters_not_allowed at its path)."
+            ),
         },
         "parts": {
             "description": (

@@ -29,23 +29,23 @@ Semantics (SPEC section 5) and how they are written in SQL:
 
 Performance under row-level security: PostgreSQL uses an index for a user's condition
 only when it is leakproof. `lower(text) = ...`, `starts_with`, text, uuid, date,
-timestamptz, integer and bigint comparisons are; numeric (money) comparisons, jsonb
-operators, `strpos` and `date_part` are not, so those are evaluated after the policy, row
-by row. bench/segments.py measures each criterion against hand-written SQL.
+timestamptz and integer comparisons are, and numeric (money) comparisons since
+customers/migrations/0005 marked them; jsonb operators, `strpos` and `date_part` are
+not, so those are evaluated after the policy, row by row. bench/segments.py measures
+each criterion against hand-written SQL.
 """
 
 from __future__ import annotations
 
-import math
+import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db.models import (
     BooleanField,
     Count,
@@ -67,7 +67,8 @@ from accounts.models import Account
 from crm_project.tenancy import account_scope
 from customers.models import Customer
 from orders.models import UNCOUNTED_STATUSES, Order, OrderItem, PointOfSale
-from segments import rules as lang
+from segments.rules import vocabulary as lang
+from segments.rules.values import as_uuid, is_number
 
 __all__ = ["count", "matching_customers"]
 
@@ -104,7 +105,12 @@ class Sql(Expression):
 
 
 TRUE = Q(Sql("TRUE"))
-FALSE = Q(Sql("FALSE"))
+
+
+def _decimal(value: Any) -> Value:
+    """A number of the normalized rule (a decimal string, or a metadata JSON number) as
+    a numeric parameter."""
+    return Value(Decimal(str(value)), output_field=DecimalField())
 
 
 def _lower_list(first: int, count: int) -> str:
@@ -140,17 +146,16 @@ def _text_predicate(column: Any, operator: str, value: Any) -> Q:
 _COMPARISONS = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
-def _number_predicate(column: Any, operator: str, value: Any, *, empty: str | None = None) -> Q:
-    """A numeric column or expression: NULL is empty; `empty` (a template over {0})
-    may widen what counts as empty for `!=` (a metadata value that is blank)."""
+def _number_predicate(column: Any, operator: str, value: Any) -> Q:
+    """A numeric column or expression: NULL is empty."""
     if operator == "is_empty":
         return Q(Sql("({0} IS NULL)", column))
     if operator == "is_not_empty":
         return Q(Sql("({0} IS NOT NULL)", column))
     if operator == "between":
-        low, high = (Value(Decimal(str(v)), output_field=DecimalField()) for v in value)
+        low, high = (_decimal(v) for v in value)
         return Q(Sql("({0} >= {1} AND {0} <= {2})", column, low, high))
-    number = Value(Decimal(str(value)), output_field=DecimalField())
+    number = _decimal(value)
     if operator == "!=":
         return Q(Sql("({0} IS NULL OR {0} <> {1})", column, number))
     return Q(Sql(f"{{0}} {_COMPARISONS[operator]} {{1}}", column, number))
@@ -164,68 +169,15 @@ def _average_predicate(operator: str, value: Any) -> Q:
     if operator == "is_not_empty":
         return Q(Sql("{0} > 0", orders))
     if operator == "between":
-        low, high = (Value(Decimal(str(v)), output_field=DecimalField()) for v in value)
+        low, high = (_decimal(v) for v in value)
         return Q(
             Sql("({0} > 0 AND {1} >= {2} * {0} AND {1} <= {3} * {0})", orders, spend, low, high)
         )
-    number = Value(Decimal(str(value)), output_field=DecimalField())
+    number = _decimal(value)
     if operator == "!=":
         return Q(Sql("({0} IS NULL OR {0} <= 0 OR {1} <> {2} * {0})", orders, spend, number))
     op = _COMPARISONS[operator]
     return Q(Sql(f"({{0}} > 0 AND {{1}} {op} {{2}} * {{0}})", orders, spend, number))
-
-
-# Customers may carry `lifetime_spend_cents`, a stored generated bigint copy of
-# lifetime_spend in cents: under row-level security PostgreSQL uses an index for
-# leakproof comparisons only, and bigint comparisons are leakproof where numeric ones are
-# not. When the column exists, spend comparisons use it (exactly: thresholds are rounded
-# the way each comparison needs); otherwise they compare the numeric column.
-SPEND_CENTS = "lifetime_spend_cents"
-_BIGINT = 2**63 - 1
-
-
-def _has_field(model: Any, name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
-
-
-def cents_condition(operator: str, value: Any) -> dict[str, Any] | bool | None:
-    """`lifetime_spend <operator> value` as lookups on a whole number of cents: a dict
-    for Q(**...), True / False when the comparison is settled without looking, None
-    when a bound does not fit a bigint (compare the numeric column instead)."""
-    if operator == "between":
-        low, high = (Decimal(str(v)) * 100 for v in value)
-        bounds = {"gte": math.ceil(low), "lte": math.floor(high)}
-    else:
-        number = Decimal(str(value)) * 100
-        whole = number == number.to_integral_value()
-        if operator in ("=", "!=") and not whole:
-            return operator == "!="
-        bounds = {
-            "=": {"exact": int(number)} if whole else {},
-            "!=": {"exact": int(number)} if whole else {},
-            ">": {"gt": math.floor(number)},
-            ">=": {"gte": math.ceil(number)},
-            "<": {"lt": math.ceil(number)},
-            "<=": {"lte": math.floor(number)},
-        }[operator]
-    if any(abs(bound) > _BIGINT for bound in bounds.values()):
-        return None
-    return {f"{SPEND_CENTS}__{lookup}": bound for lookup, bound in bounds.items()}
-
-
-def _spend_predicate(operator: str, value: Any) -> Q:
-    if operator in ("is_empty", "is_not_empty") or not _has_field(Customer, SPEND_CENTS):
-        return _number_predicate(F("lifetime_spend"), operator, value)
-    lookups = cents_condition(operator, value)
-    if lookups is None:
-        return _number_predicate(F("lifetime_spend"), operator, value)
-    if isinstance(lookups, bool):
-        return TRUE if lookups else FALSE
-    return ~Q(**lookups) if operator == "!=" else Q(**lookups)
 
 
 # --- Dates -----------------------------------------------------------------------------
@@ -316,7 +268,7 @@ def _metadata_number(key: str) -> Sql:
 def _metadata_predicate(key: str, operator: str, value: Any) -> Q:
     text = _metadata_text(key)
     number_family = operator in lang.NUMBER_ONLY_OPERATORS or (
-        operator in ("=", "!=") and lang._is_number(value)
+        operator in ("=", "!=") and is_number(value)
     )
     if not number_family:
         return _text_predicate(text, operator, value)
@@ -324,7 +276,7 @@ def _metadata_predicate(key: str, operator: str, value: Any) -> Q:
     if operator == "!=":
         # Empty values match; other non-numeric values do not.
         return _text_predicate(text, "is_empty", None) | Q(
-            Sql("{0} <> {1}", number, Value(Decimal(str(value)), output_field=DecimalField()))
+            Sql("{0} <> {1}", number, _decimal(value))
         )
     return _number_predicate(number, operator, value)
 
@@ -369,8 +321,6 @@ def _condition(node: dict, ctx: _Context) -> Q:
     if spec.type == lang.NUMBER:
         if name == "average_order_value":
             return _average_predicate(operator, value)
-        if name == "lifetime_spend":
-            return _spend_predicate(operator, value)
         return _number_predicate(F(name), operator, value)
     if spec.type == lang.DATE:
         return _date_predicate(name, spec.has_time, operator, value, ctx)
@@ -397,8 +347,8 @@ def _pos_condition(refs: list[str], ctx: _Context, column: str = "pos_id") -> Q:
     """Points of sale named by id (a UUID) or by code. Codes are resolved inside the
     query as `= ANY(ARRAY(SELECT id ...))`: an InitPlan evaluated once, so the orders'
     (account, pos) index still applies."""
-    ids = [ref for ref in refs if lang._as_uuid(ref) is not None]
-    codes = [ref for ref in refs if lang._as_uuid(ref) is None]
+    ids = [ref for ref in refs if as_uuid(ref) is not None]
+    codes = [ref for ref in refs if as_uuid(ref) is None]
     if not codes:
         return Q(**{f"{column}__in": ids})
     named = Q(code__in=codes) | Q(pk__in=ids) if ids else Q(code__in=codes)
@@ -417,10 +367,6 @@ def _counted_items(ctx: _Context) -> QuerySet[OrderItem]:
     ).exclude(order__status__in=UNCOUNTED_STATUSES)
 
 
-def _money(value: Any) -> Value:
-    return Value(Decimal(str(value)), output_field=DecimalField())
-
-
 def _range(column: str, low: Any, high: Any) -> Q:
     bounds = {}
     if low is not None:
@@ -430,23 +376,23 @@ def _range(column: str, low: Any, high: Any) -> Q:
     return Q(**bounds) if bounds else TRUE
 
 
+def _within(predicate: Callable[[str, Any], Q], low: Any, high: Any) -> Q:
+    """`predicate` over [low, high], one bound possibly absent (validation requires one)."""
+    if low is not None and high is not None:
+        return predicate("between", [low, high])
+    return predicate(">=", low) if low is not None else predicate("<=", high)
+
+
 def _criterion(node: dict, ctx: _Context) -> Q:
     kind = node["type"]
     if kind == "transaction_count":
         return _range("total_orders", node.get("min"), node.get("max"))
     if kind == "transaction_amount":
+        spend = F("lifetime_spend")
         low, high = node.get("from_amount"), node.get("to_amount")
-        if low is not None and high is not None:
-            return _spend_predicate("between", [low, high])
-        return _spend_predicate(">=", low) if low is not None else _spend_predicate("<=", high)
+        return _within(lambda op, v: _number_predicate(spend, op, v), low, high)
     if kind == "average_transaction_amount":
-        condition = Q(total_orders__gt=0)
-        spend, orders = F("lifetime_spend"), F("total_orders")
-        if node.get("from_amount") is not None:
-            condition &= Q(Sql("{0} >= {1} * {2}", spend, _money(node["from_amount"]), orders))
-        if node.get("to_amount") is not None:
-            condition &= Q(Sql("{0} <= {1} * {2}", spend, _money(node["to_amount"]), orders))
-        return condition
+        return _within(_average_predicate, node.get("from_amount"), node.get("to_amount"))
     if kind == "bought_in_pos":
         return Q(Exists(_counted_orders(ctx).filter(_pos_condition(node["pos_ids"], ctx))))
     if kind == "bought_skus":
@@ -497,7 +443,7 @@ def _criterion(node: dict, ctx: _Context) -> Q:
             .values("customer_id")
             .annotate(at_pos=Count("*"))
             .filter(
-                Q(Sql("{0} * 100 >= {1} * ({2})", F("at_pos"), _money(percent), Subquery(total)))
+                Q(Sql("{0} * 100 >= {1} * ({2})", F("at_pos"), _decimal(percent), Subquery(total)))
             )
             .values("customer_id")
         )
@@ -509,34 +455,17 @@ def _criterion(node: dict, ctx: _Context) -> Q:
 
 # --- Anniversaries -------------------------------------------------------------------------
 
-# Month-days as month * 100 + day, in calendar order (29 February included).
-_MONTH_DAYS = [
-    d.month * 100 + d.day for d in (date(2000, 1, 1) + timedelta(days=n) for n in range(366))
-]
 
-
-def _anniversary_month_days(today: date, days: int) -> list[tuple[int, int]]:
-    """The month-days whose anniversary falls within [today, today + days], as ranges
-    of `_MONTH_DAYS` (29 February counts as 28 February in common years)."""
+def _anniversary_month_days(today: date, days: int) -> list[int]:
+    """The month-days (month * 100 + day) whose anniversary falls within [today, today +
+    days], in calendar order (29 February counts as 28 February in common years)."""
     wanted: set[int] = set()
     for offset in range(min(days, 366) + 1):
         day = today + timedelta(days=offset)
         wanted.add(day.month * 100 + day.day)
-        if day.month == 2 and day.day == 28 and not _is_leap(day.year):
+        if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
             wanted.add(229)
-    ranges: list[tuple[int, int]] = []
-    for month_day in _MONTH_DAYS:
-        if month_day not in wanted:
-            continue
-        if ranges and _MONTH_DAYS.index(ranges[-1][1]) + 1 == _MONTH_DAYS.index(month_day):
-            ranges[-1] = (ranges[-1][0], month_day)
-        else:
-            ranges.append((month_day, month_day))
-    return ranges
-
-
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return sorted(wanted)
 
 
 def _anniversary(kind: str, days: int, ctx: _Context) -> Q:
@@ -552,10 +481,9 @@ def _anniversary(kind: str, days: int, ctx: _Context) -> Q:
             output_field=DateTimeField(),
         )
         present = Q(created_at__isnull=False)
-    ranges = _anniversary_month_days(ctx.today, days)
-    if len(ranges) == 1 and ranges[0] == (_MONTH_DAYS[0], _MONTH_DAYS[-1]):
+    wanted = _anniversary_month_days(ctx.today, days)
+    if len(wanted) == 366:  # every day of the year
         return present
-    wanted = [md for first, last in ranges for md in _MONTH_DAYS if first <= md <= last]
     # One evaluation of the month-day per row, looked up in the (hashed) list.
     return present & Q(
         Sql(

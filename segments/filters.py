@@ -2,7 +2,6 @@
 including Open Loyalty's `sort` and `direction` (seed 003)."""
 
 import contextlib
-import re
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -11,11 +10,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from crm_project.api import filters as api_filters
+from crm_project.api.parsers import snake_case
 from crm_project.phones import InvalidPhone, normalize_phone, phone_digits
 from customers.models import Customer
 from segments.models import Segment
 
-_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 DIRECTIONS = {"asc": "", "desc": "-"}
 
 
@@ -64,10 +63,6 @@ class SegmentCustomerFilter(filters.FilterSet):
         with contextlib.suppress(InvalidPhone):
             condition |= Q(phone=normalize_phone(value, region))
         return queryset.filter(condition)
-
-
-def snake_case(name: str) -> str:
-    return _BOUNDARY.sub("_", name).lower()
 
 
 class SortDirectionOrdering(OrderingFilter):

@@ -8,6 +8,8 @@ from accounts import services as account_services
 from accounts.models import Account, Agent, Membership, Role
 from crm_project.tenancy import account_scope
 from imports import services as import_services
+from segments import services as segment_services
+from segments.rules import validate_rule
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -126,3 +128,23 @@ class ImportJobFactory(factory.django.DjangoModelFactory):
             return import_services.import_job_create(
                 account=account, chunks=[content], enqueue=False, **kwargs
             )
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    """A segment made as the API makes one: its rule validated with the account
+    (segments.rules), then created and counted by segments.services."""
+
+    class Meta:
+        model = "segments.Segment"
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    rules = factory.LazyFunction(lambda: {"field": "city", "operator": "=", "value": "Lyon"})
+    description = ""
+    active = True
+
+    @classmethod
+    def _create(cls, model_class, *args, account, rules, **kwargs):
+        with account_scope(account):
+            rule = validate_rule(rules, account=account)
+            return segment_services.segment_create(account=account, rules=rule, **kwargs)

@@ -8,6 +8,7 @@ It reads normalized rules (segments.rules.validate_rule's answers)."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 from dataclasses import dataclass, field
@@ -252,16 +253,12 @@ def item_brand(item: OrderItem, shot: Snapshot) -> str | None:
     return shot.product_brand.get(item.product_id) if item.product_id else None
 
 
-def is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
 def anniversary_in(day: date | None, today: date, days: int) -> bool:
     if day is None:
         return False
     last = today + timedelta(days=days)
     for year in range(today.year - 1, last.year + 2):
-        if day.month == 2 and day.day == 29 and not is_leap(year):
+        if day.month == 2 and day.day == 29 and not calendar.isleap(year):
             anniversary = date(year, 2, 28)
         else:
             anniversary = date(year, day.month, day.day)

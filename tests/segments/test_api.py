@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from crm_project.tenancy import account_scope
 from segments import selectors
 from segments.models import Segment
-from tests.factories import CustomerFactory, PointOfSaleFactory
+from tests.factories import CustomerFactory, PointOfSaleFactory, SegmentFactory
 
 SEGMENTS = "/api/v1/segments/"
 
@@ -147,6 +147,13 @@ def test_create_with_parts_answers_parts_with_stable_ids(api_client, account, pe
     ]
     created = create(api_client, name="Buyers", description="OL parts", parts=parts)
 
+    row = stored(account, created)
+    assert (row.name, row.description, row.rules) == ("Buyers", "OL parts", created["rules"])
+    assert row.rules["rules"][1]["rules"][0] == {
+        "type": "transaction_amount",
+        "from_amount": "10.00",
+        "to_amount": "50.00",
+    }
     assert created["rules"]["logic"] == "AND"
     assert [group["logic"] for group in created["rules"]["rules"]] == ["OR", "OR"]
     assert len(created["parts"]) == 2
@@ -173,27 +180,38 @@ def test_parts_count_customers_by_their_orders(api_client, account):
     created = create(api_client, name="Small buyers", parts=parts)
 
     assert created["customers_count"] == 1
+    assert stored(account, created).customers_count == 1
     listed = api_client.get(url(created, "customers")).json()
     assert [row["first_name"] for row in listed["results"]] == ["Gil"]
 
 
-def test_active_defaults_to_true_and_may_be_given(api_client, people):
+def test_active_defaults_to_true_and_may_be_given(api_client, account, people):
     assert create(api_client, name="A", rules=LYON)["active"] is True
     assert create(api_client, name="B", rules=LYON, active=False)["active"] is False
 
+    with account_scope(account):
+        assert dict(Segment.objects.values_list("name", "active")) == {"A": True, "B": False}
 
-def test_a_rule_is_required_on_create(api_client):
+
+def nothing_stored(account):
+    with account_scope(account):
+        return not Segment.objects.exists()
+
+
+def test_a_rule_is_required_on_create(api_client, account):
     response = api_client.post(SEGMENTS, {"name": "Nothing"}, format="json")
 
     assert response.status_code == 400
     assert errors_by_attr(response) == {"rules": "required"}
+    assert nothing_stored(account)
 
 
-def test_name_is_required(api_client):
+def test_name_is_required(api_client, account):
     response = api_client.post(SEGMENTS, {"rules": LYON}, format="json")
 
     assert response.status_code == 400
     assert "name" in errors_by_attr(response)
+    assert nothing_stored(account)
 
 
 def test_an_invalid_operator_is_reported_at_its_node(api_client, account):
@@ -207,11 +225,10 @@ def test_an_invalid_operator_is_reported_at_its_node(api_client, account):
     assert response.status_code == 400
     assert response.json()["type"] == "validation_error"
     assert "rules.rules.1.operator" in errors_by_attr(response)
-    with account_scope(account):
-        assert not Segment.objects.exists()
+    assert nothing_stored(account)
 
 
-def test_an_unknown_field_is_reported_at_its_node(api_client):
+def test_an_unknown_field_is_reported_at_its_node(api_client, account):
     rules = {
         "logic": "OR",
         "rules": [
@@ -224,9 +241,10 @@ def test_an_unknown_field_is_reported_at_its_node(api_client):
 
     assert response.status_code == 400
     assert "rules.rules.1.rules.0.field" in errors_by_attr(response)
+    assert nothing_stored(account)
 
 
-def test_an_invalid_criterion_parameter_is_reported_in_parts(api_client):
+def test_an_invalid_criterion_parameter_is_reported_in_parts(api_client, account):
     parts = [
         {
             "criteria": [
@@ -240,9 +258,10 @@ def test_an_invalid_criterion_parameter_is_reported_in_parts(api_client):
 
     assert response.status_code == 400
     assert "parts.0.criteria.1.from_amount" in errors_by_attr(response)
+    assert nothing_stored(account)
 
 
-def test_rules_and_parts_that_disagree_are_refused(api_client):
+def test_rules_and_parts_that_disagree_are_refused(api_client, account):
     parts = [{"criteria": [{"type": "transaction_count", "min": 1}]}]
 
     response = api_client.post(
@@ -251,9 +270,10 @@ def test_rules_and_parts_that_disagree_are_refused(api_client):
 
     assert response.status_code == 400
     assert errors_by_attr(response) == {"parts": "conflict"}
+    assert nothing_stored(account)
 
 
-def test_a_read_segment_can_be_sent_back_as_is(api_client, people):
+def test_a_read_segment_can_be_sent_back_as_is(api_client, account, people):
     parts = [{"criteria": [{"type": "transaction_count", "min": 1}]}]
     created = create(api_client, name="Round trip", parts=parts)
 
@@ -261,6 +281,7 @@ def test_a_read_segment_can_be_sent_back_as_is(api_client, people):
 
     assert response.status_code == 200, response.json()
     assert response.json()["parts"] == created["parts"]
+    assert stored(account, created).rules == created["rules"]
 
 
 def test_update_changes_the_rule_and_recounts(api_client, account, segment):
@@ -291,7 +312,8 @@ def test_update_with_an_invalid_rule_changes_nothing(api_client, account, segmen
 
     assert response.status_code == 400
     assert "rules.logic" in errors_by_attr(response)
-    assert stored(account, segment).name == "Lyon or big VIPs"
+    row = stored(account, segment)
+    assert (row.name, row.rules) == ("Lyon or big VIPs", segment["rules"])
 
 
 def test_update_with_parts(api_client, account, segment):
@@ -318,6 +340,63 @@ def test_an_unknown_or_malformed_id_is_a_404(api_client):
     missing = "00000000-0000-0000-0000-000000000000"
     assert api_client.get(f"{SEGMENTS}{missing}/").status_code == 404
     assert api_client.get(f"{SEGMENTS}{missing}/customers/").status_code == 404
+
+
+# --- Limits of a rule -------------------------------------------------------------------
+
+
+def wide(groups, per_group=50):
+    """An AND of groups of conditions, each group within its limit of 50 rules."""
+    return {
+        "logic": "AND",
+        "rules": [
+            {"logic": "OR", "rules": [{**LYON, "value": f"Lyon {n}"}] * per_group}
+            for n in range(groups)
+        ],
+    }
+
+
+def test_a_rule_of_more_than_500_objects_is_a_400_on_rules(api_client, account):
+    response = api_client.post(SEGMENTS, {"name": "Huge", "rules": wide(11)}, format="json")
+
+    assert response.status_code == 400
+    assert errors_by_attr(response) == {"rules": "rule_too_large"}
+    assert nothing_stored(account)
+
+
+def test_parts_of_more_than_500_objects_are_a_400_on_parts(api_client, account):
+    part = {"criteria": [{"type": "transaction_count", "min": n} for n in range(11)]}
+
+    response = api_client.post(SEGMENTS, {"name": "Huge", "parts": [part] * 50}, format="json")
+
+    assert response.status_code == 400
+    assert errors_by_attr(response) == {"parts": "rule_too_large"}
+    assert nothing_stored(account)
+
+
+def test_an_update_to_a_too_large_rule_keeps_the_rule(api_client, account, segment):
+    response = api_client.patch(url(segment), {"rules": wide(11)}, format="json")
+
+    assert response.status_code == 400
+    assert errors_by_attr(response) == {"rules": "rule_too_large"}
+    assert stored(account, segment).rules == segment["rules"]
+
+
+def test_a_preview_of_a_too_large_rule_is_a_400(api_client):
+    response = api_client.post(url(action="preview"), {"rules": wide(11)}, format="json")
+
+    assert response.status_code == 400
+    assert errors_by_attr(response) == {"rules": "rule_too_large"}
+
+
+def test_a_list_value_of_thousands_of_items_is_a_400_on_that_value(api_client, account):
+    skus = {"type": "bought_skus", "skus": [f"SKU-{n}" for n in range(2000)]}
+
+    response = api_client.post(SEGMENTS, {"name": "Skus", "rules": skus}, format="json")
+
+    assert response.status_code == 400
+    assert errors_by_attr(response) == {"rules.skus": "too_many_values"}
+    assert nothing_stored(account)
 
 
 # --- Activate, deactivate --------------------------------------------------------------
@@ -503,11 +582,11 @@ def test_fields_lists_the_catalog(api_client):
 
 
 @pytest.fixture
-def three(api_client, people):
+def three(account, people):
     return [
-        create(api_client, name="Charlie", rules=LYON),  # 1 customer
-        create(api_client, name="Alpha", rules=TWO_LEVELS),  # 2
-        create(api_client, name="Bravo", rules=NOBODY, active=False),  # 0
+        SegmentFactory(account=account, name="Charlie", rules=LYON),  # 1 customer
+        SegmentFactory(account=account, name="Alpha", rules=TWO_LEVELS),  # 2
+        SegmentFactory(account=account, name="Bravo", rules=NOBODY, active=False),  # 0
     ]
 
 
@@ -652,10 +731,11 @@ def test_read_only_can_read_preview_and_see_the_catalog(read_only_client, segmen
     assert preview.status_code == 200
 
 
-def test_member_can_write(member_client, people):
+def test_member_can_write(member_client, account, people):
     created = create(member_client, name="By a member", rules=LYON)
 
     assert created["customers_count"] == 1
+    assert stored(account, created).name == "By a member"
 
 
 def test_anonymous_is_a_401(anonymous_client):

@@ -3,19 +3,17 @@ segments."""
 
 import pytest
 
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def lyon_segment(api_client, account):
+def lyon_segment(account):
     CustomerFactory(account=account, city="Lyon", email="ann@x.io")
     CustomerFactory(account=account, city="Paris", email="bob@x.io")
     rule = {"logic": "AND", "rules": [{"field": "city", "operator": "=", "value": "lyon"}]}
-    return api_client.post(
-        "/api/v1/segments/", {"name": "Lyon", "rules": rule}, format="json"
-    ).json()
+    return {"id": str(SegmentFactory(account=account, name="Lyon", rules=rule).pk)}
 
 
 def test_customers_list_filters_by_segment(api_client, lyon_segment):
@@ -24,13 +22,9 @@ def test_customers_list_filters_by_segment(api_client, lyon_segment):
     assert body["count"] == 1
 
 
-def test_a_foreign_or_unknown_segment_filter_is_a_400(api_client, other_api_client, lyon_segment):
-    theirs = other_api_client.post(
-        "/api/v1/segments/",
-        {"name": "x", "rules": {"field": "city", "operator": "is_empty"}},
-        format="json",
-    ).json()
-    for value in (theirs["id"], "not-a-uuid"):
+def test_a_foreign_or_unknown_segment_filter_is_a_400(api_client, other_account, lyon_segment):
+    theirs = SegmentFactory(account=other_account, rules={"field": "city", "operator": "is_empty"})
+    for value in (theirs.pk, "not-a-uuid"):
         response = api_client.get(f"/api/v1/customers/?segment={value}")
         assert response.status_code == 400
         assert response.json()["errors"][0]["attr"] == "segment"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Agent
@@ -20,6 +20,7 @@ from customers.models import Customer
 from orders.models import Order, OrderItem, PointOfSale, Product
 from orders.services import customer_aggregates_refresh
 from segments import compiler, rules
+from segments.rules import vocabulary
 from tests.factories import AccountFactory
 from tests.segments import oracle
 
@@ -52,9 +53,9 @@ RULE_TEXTS = [
 ]  # fmt: skip
 RULE_NUMBERS = [0, 1, 3, 4, 10, 10.01, "33.33", 42, -2, 3.5, "5", 20]
 
-TEXT_FIELDS = [f for f, spec in rules.FIELDS.items() if spec.type == rules.TEXT]
-DATE_FIELDS = [f for f, spec in rules.FIELDS.items() if spec.type == rules.DATE]
-NUMBER_FIELDS = [f for f, spec in rules.FIELDS.items() if spec.type == rules.NUMBER]
+TEXT_FIELDS = [f for f, spec in rules.FIELDS.items() if spec.type == vocabulary.TEXT]
+DATE_FIELDS = [f for f, spec in rules.FIELDS.items() if spec.type == vocabulary.DATE]
+NUMBER_FIELDS = [f for f, spec in rules.FIELDS.items() if spec.type == vocabulary.NUMBER]
 METADATA_KEYS = ["tier", "score"]
 
 
@@ -381,6 +382,13 @@ conditions = st.one_of(
     ),
 )
 
+# Just above a share of 4 orders or fewer, with the 30 digits a number may have: a
+# percent rounded to Python's default 28 digits would fall on the share itself.
+THIRTY_DIGIT_PERCENTS = [
+    "25.0000000000000000000000000001",
+    "50.0000000000000000000000000001",
+    "33.3333333333333333333333333334",
+]
 money = st.sampled_from([0, 5, 10, "10.01", 20.5, "33.33", 50, 100])
 pos_refs = st.sampled_from([str(POS[0][0]), str(POS[1][0]), "P1", "p2", "P2"])
 
@@ -427,7 +435,7 @@ criteria = st.one_of(
     st.builds(
         lambda ref, pct: {"type": "transaction_percent_in_pos", "posId": ref, "percent": pct},
         pos_refs,
-        st.sampled_from([0, 25, 33.33, "50", 66.67, 100]),
+        st.sampled_from([0, 25, 33.33, "50", 66.67, 100, *THIRTY_DIGIT_PERCENTS]),
     ),
     st.builds(
         lambda kind, n: {"type": "anniversary", "anniversaryType": kind, "days": n},
@@ -454,6 +462,82 @@ def describe(customer):
     }
 
 
+def as_sent(rule, raw):
+    """The normalized rule with each percent as the client sent it, for the oracle:
+    normalizing must keep the value exact, not only the SQL and the oracle agree."""
+    if "rules" in rule:
+        pairs = zip(rule["rules"], raw["rules"], strict=True)
+        return {**rule, "rules": [as_sent(node, sent) for node, sent in pairs]}
+    if rule.get("type") == "transaction_percent_in_pos":
+        return {**rule, "percent": raw["percent"]}
+    return rule
+
+
+def plain_customer(**fields):
+    """A customer of the `customers` strategy with plain values, for explicit examples."""
+    return {
+        "first_name": "Ann",
+        "last_name": "Martin",
+        "email": "",
+        "company": "",
+        "type": "individual",
+        "status": "active",
+        "gender": "",
+        "city": "Paris",
+        "state": "",
+        "zip": "",
+        "country": "FR",
+        "metadata": {},
+        "tags": [],
+        "date_of_birth": None,
+        "created": (-30, time(12, 0), True),
+        "assigned_to": None,
+        "email_opt_in": False,
+        "loyalty_points": "0.00",
+        "orders": [],
+        **fields,
+    }
+
+
+def share_in_pos(percent, pos="P1"):
+    return {"type": "transaction_percent_in_pos", "posId": pos, "percent": percent}
+
+
+# The transaction_percent_in_pos case, in an Auckland account: 1 of 4 counted orders at
+# P1 (one at local midnight, one at P2 a second after UTC midnight, one without a point
+# of sale; a cancelled order at P1 does not count) is 25%, not at least
+# 25.0000000000000000000000000001%. The validator used to round the percent to 28 digits
+# (`Decimal.normalize()` in the default context) and store 25: the SQL then selected Ann.
+AUCKLAND_QUARTER = {
+    "timezone": "Pacific/Auckland",
+    "today": date(2024, 12, 29),
+    "customers": [
+        plain_customer(
+            orders=[
+                ("completed", 0, (0, time(0, 0), True), "10.00", []),
+                ("shipped", 1, (-1, time(0, 0, 1), False), "10.00", []),
+                ("pending", None, (-1, time(23, 59, 59), True), "0.00", []),
+                ("delivered", 1, (-2, time(12, 0), True), "99.99", []),
+                ("cancelled", 0, (-3, time(0, 0), True), "10.00", []),
+            ]
+        ),
+        plain_customer(
+            first_name="Bob", orders=[("cancelled", 0, (0, time(0, 0), True), "10.00", [])]
+        ),
+    ],
+}
+
+
+@example(
+    world=AUCKLAND_QUARTER,
+    raw_rules=[
+        share_in_pos("25.0000000000000000000000000001"),  # nobody
+        share_in_pos("25"),  # Ann
+        share_in_pos(0),  # Ann, who has counted orders
+        share_in_pos("99.9999999999999999999999999999", "p2"),  # nobody: 50% at p2
+        {"logic": "OR", "rules": [share_in_pos("24.9999999999999999999999999999")]},  # Ann
+    ],
+)
 @given(
     world=worlds,
     raw_rules=st.lists(st.one_of(leaves, leaves, rules_strategy), min_size=1, max_size=12),
@@ -477,7 +561,7 @@ def test_compiled_rules_select_what_the_oracle_selects(world, raw_rules):
                         "pk", flat=True
                     )
                 )
-            expected = oracle.matching_ids(shot, rule)
+            expected = oracle.matching_ids(shot, as_sent(rule, resolve(raw, today)))
             event(
                 "matches none"
                 if not expected

@@ -11,7 +11,6 @@ from segments.rules import (
     CRITERIA,
     FIELDS,
     MAX_CHILDREN,
-    parts_to_rule,
     rule_to_parts,
     validate_rule,
 )
@@ -318,6 +317,108 @@ def test_parts_are_a_non_empty_list():
     assert errors_of({"parts": "all"}, attr="parts") == {"parts": ["invalid_rule"]}
 
 
+# --- Limits of a whole rule ---------------------------------------------------------------
+
+
+def wide(groups, per_group):
+    """An AND of `groups` groups of `per_group` conditions: each group within its own
+    limit of 50 rules."""
+    return group(*[group(*[cond("city", "=", f"c{i}")] * per_group) for i in range(groups)])
+
+
+def test_a_rule_of_more_than_500_objects_is_refused_at_its_attr():
+    assert validate_rule(wide(9, 50))  # 1 + 9 + 450 objects
+    assert errors_of(wide(11, 50)) == {"rules": ["rule_too_large"]}  # 562
+    assert errors_of(wide(11, 50), attr="segment.rules") == {"segment.rules": ["rule_too_large"]}
+
+
+def test_a_rule_of_more_than_50_kb_is_refused_at_its_attr():
+    values = [f"{n:020d}" for n in range(100)]  # about 2,300 bytes a condition
+    assert validate_rule(group(*[cond("city", "in", values)] * 20))
+    assert errors_of(group(*[cond("city", "in", values)] * 25)) == {"rules": ["rule_too_large"]}
+
+
+def test_parts_that_are_too_large_are_refused_under_parts():
+    part = {"criteria": [{"type": "transaction_count", "min": 1}] * 11}
+
+    assert errors_of({"parts": [part] * 50}, attr="parts") == {"parts": ["rule_too_large"]}
+    assert errors_of([part] * 50, attr="parts") == {"parts": ["rule_too_large"]}
+
+
+def test_a_huge_rule_is_refused_without_reading_it_all():
+    """50 x 50 x 50 conditions, each group within its limit: refused at once, not
+    validated (nor compiled) node by node."""
+    huge = group(*[wide(50, 50)] * 50)
+
+    assert errors_of(huge) == {"rules": ["rule_too_large"]}
+
+
+def test_json_nested_thousands_deep_is_a_400_not_a_recursion_error():
+    nested = "x"
+    for _ in range(5000):
+        nested = [nested]
+
+    assert errors_of({"type": nested}) == {"rules": ["too_deep"]}
+    assert errors_of(cond("city", "in", nested)) == {"rules": ["too_deep"]}
+
+
+def test_a_list_value_has_at_most_500_items():
+    assert validate_rule(cond("city", "in", [f"c{i}" for i in range(500)]))
+    assert errors_of(cond("city", "not_in", [f"c{i}" for i in range(501)])) == {
+        "rules.value": ["too_many_values"]
+    }
+    skus = {"type": "bought_skus", "skus": [f"S{i}" for i in range(5000)]}
+    assert errors_of({"parts": [{"criteria": [skus]}]}, attr="parts") == {
+        "parts.0.criteria.0.skus": ["too_many_values"]
+    }
+    makers = {"type": "bought_makers", "makers": ["Acme"] * 501}
+    assert errors_of(makers) == {"rules.makers": ["too_many_values"]}
+    places = {"type": "bought_in_pos", "pos_ids": ["P1"] * 501}
+    assert errors_of(places) == {"rules.pos_ids": ["too_many_values"]}
+
+
+def test_a_huge_whole_number_is_a_400():
+    assert errors_of(cond("total_orders", ">", "9" * 5000)) == {"rules.value": ["invalid_value"]}
+    assert errors_of({"type": "transaction_count", "min": "9" * 5000}) == {
+        "rules.min": ["invalid_value"]
+    }
+
+
+# --- NUL characters ------------------------------------------------------------------------
+
+NUL_CODE = ["null_characters_not_allowed"]
+
+
+def test_a_nul_in_a_value_is_refused_at_the_value():
+    assert errors_of(group(CITY, cond("city", "=", "Ly\x00on"))) == {
+        "rules.rules.1.value": NUL_CODE
+    }
+    assert errors_of(cond("city", "in", ["Lyon", "Pa\x00ris"])) == {"rules.value.1": NUL_CODE}
+
+
+def test_a_nul_in_a_field_name_or_metadata_key_is_refused_at_the_field():
+    assert errors_of(cond("ci\x00ty", "=", "Lyon")) == {"rules.field": NUL_CODE}
+    assert errors_of(cond("metadata.ti\x00er", "=", "gold")) == {"rules.field": NUL_CODE}
+
+
+def test_a_nul_in_a_key_is_refused_at_the_key_as_the_api_names_it():
+    criterion = {"type": "bought_skus", "sk\x00us": ["A"]}
+
+    assert errors_of(group(CITY, criterion)) == {"rules.rules.1.sk\\u0000us": NUL_CODE}
+
+
+def test_every_nul_is_reported_in_parts_and_operators():
+    parts = [
+        {"criteria": [{"type": "bought_skus", "skus": ["A", "B\x00"]}]},
+        {"criteria": [{"type": "bought_in_pos\x00", "pos_ids": ["P1"]}]},
+    ]
+    assert errors_of({"parts": parts}, attr="parts") == {
+        "parts.0.criteria.0.skus.1": NUL_CODE,
+        "parts.1.criteria.0.type": NUL_CODE,
+    }
+    assert errors_of(cond("city", "=\x00", "Lyon")) == {"rules.operator": NUL_CODE}
+
+
 # --- Foreign ids ---------------------------------------------------------------------------
 
 
@@ -387,6 +488,20 @@ def test_values_are_coerced():
     assert validate_rule(cond("assigned_to", "in", [str(agent).upper()]))["value"] == [str(agent)]
 
 
+def test_numbers_keep_all_thirty_digits_they_may_have():
+    """Python's default decimal context keeps 28 digits: no value is rounded by it (a
+    percent just above 12.5 stayed 12.5) nor refused with a 500 (a 30-digit amount)."""
+    above = "12.5000000000000000000000000001"
+    share = {"type": "transaction_percent_in_pos", "pos_id": "P1", "percent": above}
+    assert validate_rule(share)["percent"] == above
+    almost_all = {**share, "percent": "99.9999999999999999999999999999"}
+    assert validate_rule(almost_all)["percent"] == "99.9999999999999999999999999999"
+    assert validate_rule({**share, "percent": "50.000"})["percent"] == "50"
+    amount = {"type": "transaction_amount", "from_amount": "1" * 30}
+    assert validate_rule(amount)["from_amount"] == "1" * 30 + ".00"
+    assert validate_rule(cond("lifetime_spend", "<", "9" * 30))["value"] == "9" * 30 + ".00"
+
+
 def test_metadata_values_keep_their_json_type():
     assert validate_rule(cond("metadata.score", "=", 42))["value"] == 42
     assert validate_rule(cond("metadata.score", "=", "42"))["value"] == "42"
@@ -415,6 +530,18 @@ def test_criteria_take_camel_case_parameters():
         "anniversary_type": "birthday",
         "days": 2,
     }
+
+
+def test_rule_names_and_sort_columns_are_read_as_request_keys_are():
+    """One snake_case for the API's keys, rule names and seed 003's `sort` column."""
+    from crm_project.api import parsers
+    from segments import filters
+    from segments.rules import conditions, criteria
+
+    assert filters.snake_case is parsers.snake_case
+    assert conditions.snake_case is criteria.snake_case is parsers.snake_case
+    skus = validate_rule({"type": "boughtSkus", "SKUIds": ["A"]})
+    assert skus == {"type": "bought_skus", "skus": ["A"]}
 
 
 def test_normalized_rules_validate_to_themselves():
@@ -457,7 +584,6 @@ def test_open_loyalty_parts_are_an_and_of_ors():
         ],
     }
     assert validate_rule({"parts": parts}, attr="parts") == expected
-    assert validate_rule(parts_to_rule(parts)) == expected
 
 
 def test_an_and_of_ors_of_criteria_answers_as_parts_with_stable_ids():
@@ -557,3 +683,10 @@ def test_the_catalog_describes_what_validation_accepts():
         "max_depth": 5,
         "depth_counts": "groups; the root group is level 1",
     }
+    limits = catalog["limits"]
+    assert (limits["max_objects"], limits["max_bytes"], limits["max_list_values"]) == (
+        500,
+        50_000,
+        500,
+    )
+    assert "null_characters_not_allowed" in limits["description"]
