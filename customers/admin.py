@@ -6,7 +6,7 @@ order writes: they are read-only here, and a customer saved in the admin writes 
 fields its form changed (customers.services), so a save never puts back aggregates it
 read before a concurrent order changed them."""
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,14 +14,13 @@ from django.core.paginator import Paginator
 from django.core.validators import EmailValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.functional import cached_property
 
-from crm_project.admin import TenantAdmin, TenantAdminForm, is_platform
+from crm_project.admin import TenantAdmin, TenantAdminForm
 from crm_project.api.exceptions import Conflict
+from crm_project.counting import counted_paginator
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
 from customers import selectors, services
 from customers.models import CUSTOMER_COUNTER, Customer, Interaction
-from customers.views import count_matches, planner_estimate
 
 AGGREGATES = (
     "lifetime_spend",
@@ -32,32 +31,6 @@ AGGREGATES = (
     "refusals_count",
     "loyalty_points",
 )
-
-
-class CountedPaginator(Paginator):
-    """The admin's pages without a COUNT(*) of a million rows on every list: the
-    unfiltered list reads the count maintained with the rows (`counter`), a filtered
-    one is counted up to customers.views.COUNT_CAP and estimated by PostgreSQL past
-    it (the admin needs a number for its page links)."""
-
-    counter: str | None = None
-
-    @cached_property
-    def count(self) -> int:
-        queryset = cast(QuerySet[Any], self.object_list)
-        total = count_matches(queryset, counter=self.counter)
-        return total.value if total.exact else max(planner_estimate(queryset), total.value)
-
-
-# The changelist's own parameters: with only these, a list is the whole table.
-CHANGELIST_PARAMETERS = frozenset({"p", "o", "e", "_changelist_filters", "_to_field", "_popup"})
-
-
-def counted_paginator(request: HttpRequest, counter: str) -> type[Paginator]:
-    """The paginator of a changelist over a table counted as `counter`."""
-    filtering = {key for key, value in request.GET.items() if value} - CHANGELIST_PARAMETERS
-    whole_table = not filtering and not is_platform(request)
-    return type("Paginator", (CountedPaginator,), {"counter": counter if whole_table else None})
 
 
 def indexed_search(

@@ -20,11 +20,12 @@ the keys declared in imports.kinds.
 The statements work over the engine's chunk table `imp_chunk` (alias `ch`): one row
 per file row, typed values `v_<field>`, errors `errs` (`field<TAB>message` entries)."""
 
+from customers.inputs import NAME_PART_MAX
+
 _NORM = "regexp_replace(btrim(ch.v_name), '\\s+', ' ', 'g')"
 _FIRST = "regexp_replace(ch.v_first_name, '\\s+', ' ', 'g')"
 _LAST = "regexp_replace(ch.v_last_name, '\\s+', ' ', 'g')"
 
-NAME_PART_MAX = 150
 
 # Run in order on each chunk, after typing.
 DERIVE = (

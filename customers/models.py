@@ -8,6 +8,12 @@ from django.db.models.functions import Cast, Lower
 
 from crm_project.models import TenantForeignKey, TenantModel
 
+# Digits of the lifetime spend column (see Customer.lifetime_spend).
+SPEND_DIGITS = 33
+# The account's customers, counted as they are written (crm_project.models.RowCount,
+# migration 0004_count_customers).
+CUSTOMER_COUNTER = "customers"
+
 
 class CustomerType(models.TextChoices):
     INDIVIDUAL = "individual", "Individual"

@@ -6,8 +6,8 @@ entries, each a dict `{"kind", "at", "id", "summary", "data"}` (`at` an aware da
 `data` plain JSON values). `customer_timeline` merges the sources newest first and keeps
 `limit`: since each source gives its own newest `limit`, the merge is exact.
 
-Apps register in their `AppConfig.ready()` (messages, feedback and loyalty points will);
-the orders source lives here until the orders app registers its own."""
+Apps register in their `AppConfig.ready()`: the orders app registers its orders
+(orders/timeline.py); messages, feedback and loyalty points will."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -56,7 +56,7 @@ def customer_timeline(
     return entries[:limit]
 
 
-# --- Sources of the customers app and, until it registers its own, of orders ----------
+# --- The customers app's own source --------------------------------------------------
 
 
 @register("interaction")
@@ -84,31 +84,4 @@ def interaction_entries(account: Account, customer: Customer, limit: int) -> lis
             },
         }
         for interaction in interactions
-    ]
-
-
-@register("order")
-def order_entries(account: Account, customer: Customer, limit: int) -> list[TimelineEntry]:
-    from orders.models import Order  # read-only: the orders app owns its writes
-
-    orders = Order.objects.filter(account=account, customer=customer).order_by(
-        "-ordered_at", "-id"
-    )[:limit]
-    return [
-        {
-            "kind": "order",
-            "at": order.ordered_at,
-            "id": order.pk,
-            "summary": f"Order #{order.number}: {order.amount} {order.currency} ({order.status})",
-            "data": {
-                "number": order.number,
-                "external_id": order.external_id,
-                "status": order.status,
-                "channel": order.channel,
-                "amount": f"{order.amount:.2f}",
-                "currency": order.currency,
-                "counted": order.counted,
-            },
-        }
-        for order in orders
     ]

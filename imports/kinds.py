@@ -25,6 +25,7 @@ from django.db import models
 
 from crm_project.api.parsers import snake_case
 from customers import import_sql as customer_writes
+from customers import inputs as customer_inputs
 from customers.models import Customer, CustomerStatus, CustomerType, Gender
 from orders import import_sql as order_writes
 from orders.models import Channel, Order, OrderItem, OrderStatus, PaymentMethod, Product
@@ -277,12 +278,16 @@ def _choices(
 
 
 def _customers() -> Kind:
-    def text(name: str, *aliases: str, length: int | None = None) -> Field:
+    def aka(name: str) -> tuple[str, ...]:
+        """The field's other names: the customers app's (customers.inputs)."""
+        return customer_inputs.FIELD_ALIASES.get(name, ())
+
+    def text(name: str, length: int | None = None) -> Field:
         model_field = Customer._meta.get_field(name)
         return Field(
             name,
             T.TEXT,
-            aliases,
+            aka(name),
             column=model_field.column,  # type: ignore[union-attr]
             max_length=length or getattr(model_field, "max_length", None),
         )
@@ -290,83 +295,56 @@ def _customers() -> Kind:
     fields = (
         # `id` (an export's column) finds the customer to update; an unknown id is
         # ignored (ids are global: another account's export must import cleanly).
-        Field("id", T.UUID, ("customer_id", "uuid")),
-        Field("id_client", T.UUID, ("idclient",)),
-        text("external_id", "compte", "account_number", "client_id", "customer_ref", "ref"),
-        text("first_name", "prenom", "firstname", "given_name", "forename"),
-        text("last_name", "nom", "lastname", "surname", "family_name", "nom_de_famille"),
-        Field("name", T.TEXT, ("full_name", "nom_complet", "customer_name"), max_length=301),
-        Field(
-            "email",
-            T.EMAIL,
-            ("mail", "e_mail", "courriel", "email_address"),
-            "email",
-            max_length=254,
-        ),
-        Field(
-            "phone",
-            T.PHONE,
-            ("telephone", "tel", "mobile", "phone_number", "portable", "cell", "gsm"),
-            "phone",
-        ),
-        text("company", "societe", "entreprise", "organization", "organisation"),
+        Field("id", T.UUID, aka("id")),
+        Field("id_client", T.UUID, aka("id_client")),
+        text("external_id"),
+        text("first_name"),
+        text("last_name"),
+        Field("name", T.TEXT, aka("name"), max_length=customer_inputs.NAME_MAX),
+        Field("email", T.EMAIL, aka("email"), "email", max_length=254),
+        Field("phone", T.PHONE, aka("phone"), "phone"),
+        text("company"),
         Field(
             "type",
             T.CHOICE,
-            ("customer_type",),
+            aka("type"),
             "type",
-            choices=_choices(CustomerType, {"b2b": "business", "b2c": "individual"}),
+            choices=_choices(CustomerType, customer_inputs.TYPE_SPELLINGS),
         ),
-        Field("status", T.CHOICE, ("statut",), "status", choices=_choices(CustomerStatus)),
+        Field("status", T.CHOICE, aka("status"), "status", choices=_choices(CustomerStatus)),
         Field(
             "gender",
             T.CHOICE,
-            ("sexe", "sex", "genre"),
+            aka("gender"),
             "gender",
-            choices=_choices(
-                Gender,
-                {
-                    "h": "male",
-                    "m": "male",
-                    "f": "female",
-                    "homme": "male",
-                    "femme": "female",
-                    "man": "male",
-                    "woman": "female",
-                },
-            ),
+            choices=_choices(Gender, customer_inputs.GENDER_SPELLINGS),
         ),
-        Field(
-            "date_of_birth",
-            T.DATE,
-            ("birth_date", "birthdate", "dob", "birthday", "date_naissance", "date_de_naissance"),
-            "date_of_birth",
-        ),
-        text("street", "address", "adresse", "street_address", "rue", "address_line_1"),
-        text("city", "ville", "town"),
-        text("state", "region", "province"),
-        text("zip", "zip_code", "postal_code", "postcode", "code_postal", "cp"),
-        text("country", "pays", "country_code"),
-        text("billing_address", "adresse_facturation"),
-        text("shipping_address", "adresse_livraison"),
-        text("payment_terms", "conditions_paiement"),
+        Field("date_of_birth", T.DATE, aka("date_of_birth"), "date_of_birth"),
+        text("street"),
+        text("city"),
+        text("state"),
+        text("zip"),
+        text("country"),
+        text("billing_address"),
+        text("shipping_address"),
+        text("payment_terms"),
         Field(
             "credit_limit",
             T.MONEY,
-            ("plafond_credit",),
+            aka("credit_limit"),
             "credit_limit",
             minimum=Decimal("0"),
             maximum=Decimal("999999999999.99"),
         ),
-        text("tax_id", "vat", "vat_number", "tva", "siret"),
-        Field("metadata", T.JSON, ("custom_fields",), "metadata"),
-        Field("tags", T.TAGS, ("labels", "etiquettes"), "tags", max_length=100),
-        Field("email_opt_in", T.BOOL, ("newsletter",), "email_opt_in"),
-        Field("sms_opt_in", T.BOOL, (), "sms_opt_in"),
-        Field("unsubscribed_at", T.DATETIME, (), "unsubscribed_at"),
-        Field("assigned_to", T.AGENT, ("agent", "owner", "assigned_agent"), "assigned_to_id"),
-        Field("source_lead", T.UUID, ("lead_id", "lead"), "source_lead"),
-        Field("notes", T.TEXT, ("note", "comments", "commentaires"), "notes"),
+        text("tax_id"),
+        Field("metadata", T.JSON, aka("metadata"), "metadata"),
+        Field("tags", T.TAGS, aka("tags"), "tags", max_length=customer_inputs.TAG_MAX),
+        Field("email_opt_in", T.BOOL, aka("email_opt_in"), "email_opt_in"),
+        Field("sms_opt_in", T.BOOL, aka("sms_opt_in"), "sms_opt_in"),
+        Field("unsubscribed_at", T.DATETIME, aka("unsubscribed_at"), "unsubscribed_at"),
+        Field("assigned_to", T.AGENT, aka("assigned_to"), "assigned_to_id"),
+        Field("source_lead", T.UUID, aka("source_lead"), "source_lead"),
+        Field("notes", T.TEXT, aka("notes"), "notes"),
         *(
             Field(name, ignored=True)
             for name in (

@@ -31,7 +31,7 @@ from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
 
 from crm_project.phones import InvalidPhone, normalize_phone
-from customers.api.serializers import clean_tags
+from customers.inputs import clean_tags
 from imports import sql
 from imports.csvio import CsvFormat, Record
 from imports.kinds import Field, HeaderMap, Kind, T

@@ -20,10 +20,10 @@ from django.http import HttpRequest
 from accounts.models import Role
 from crm_project.admin import TenantAdmin, TenantAdminForm, role_allows
 from crm_project.api.exceptions import Conflict
+from crm_project.counting import counted_paginator
 from crm_project.models import TenantModel
 from crm_project.phones import account_region
 from customers import selectors as customer_selectors
-from customers.admin import counted_paginator
 from customers.models import Customer
 from orders import services
 from orders.models import Order, OrderItem, PointOfSale, Product

@@ -11,7 +11,7 @@ from rest_framework.filters import OrderingFilter
 
 from crm_project.api import filters as api_filters
 from crm_project.api.parsers import snake_case
-from crm_project.phones import InvalidPhone, normalize_phone, phone_digits
+from crm_project.phones import InvalidPhone, account_region, normalize_phone, phone_digits
 from customers.models import Customer
 from segments.models import Segment
 
@@ -59,7 +59,7 @@ class SegmentCustomerFilter(filters.FilterSet):
         # national form (`06 12 ...`) is found by its E.164 form too.
         condition = Q(phone__contains=digits)
         access = getattr(self.request, "access", None)
-        region = getattr(getattr(access, "account", None), "default_phone_region", None) or "US"
+        region = account_region(getattr(access, "account", None))
         with contextlib.suppress(InvalidPhone):
             condition |= Q(phone=normalize_phone(value, region))
         return queryset.filter(condition)

@@ -1,13 +1,18 @@
 """factory-boy factories. Tenant rows are created inside their account's scope, as the
 application itself would create them (the ORM and PostgreSQL's RLS both require it)."""
 
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Account, Agent, Membership, Role
 from crm_project.tenancy import account_scope
+from customers import services as customer_services
 from imports import services as import_services
+from orders import services as order_services
 from segments import services as segment_services
 from segments.rules import validate_rule
 
@@ -71,7 +76,8 @@ def make_api_key(account, role=Role.ADMIN, name="test"):
 
 
 class CustomerFactory(TenantFactory):
-    """A customer with a number from the account's sequence (as the service gives)."""
+    """A customer made by customers.services.customer_create, as the API makes one (its
+    number from the account's sequence)."""
 
     class Meta:
         model = "customers.Customer"
@@ -79,16 +85,30 @@ class CustomerFactory(TenantFactory):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
-    number = None  # reserved from the account's sequence in _create
 
     @classmethod
-    def _create(cls, model_class, *args, **kwargs):
-        with account_scope(kwargs["account"]):
-            if "number" not in kwargs or kwargs["number"] is None:
-                kwargs["number"] = account_services.sequence_reserve(
-                    account_id=kwargs["account"].pk, name="customer"
-                )
-            return super()._create(model_class, *args, **kwargs)
+    def _create(cls, model_class, *args, account, **kwargs):
+        with account_scope(account):
+            return customer_services.customer_create(account=account, **kwargs)
+
+
+class InteractionFactory(TenantFactory):
+    """An interaction with a customer, made by customers.services.interaction_create."""
+
+    class Meta:
+        model = "customers.Interaction"
+
+    customer = factory.SubFactory(CustomerFactory, account=factory.SelfAttribute("..account"))
+    type = "call"
+    subject = factory.Sequence(lambda n: f"Call {n}")
+    date = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _create(cls, model_class, *args, account, customer, **kwargs):
+        with account_scope(account):
+            return customer_services.interaction_create(
+                account=account, customer=customer, **kwargs
+            )
 
 
 class ProductFactory(TenantFactory):
@@ -109,24 +129,27 @@ class PointOfSaleFactory(TenantFactory):
     name = factory.LazyAttribute(lambda o: f"Store {o.code}")
     city = "Lyon"
 
-class ImportJobFactory(factory.django.DjangoModelFactory):
-    """An import job made as the API makes one (imports.services.import_job_create)
-    from `content`, a CSV file's bytes: queued (not run: imports.services.import_job_run
-    runs it), or failed at once when the file cannot be processed."""
+
+class OrderFactory(TenantFactory):
+    """An order made by orders.services.order_create, as the API makes one: its number
+    from the account's sequence, its customer's spend aggregates refreshed. Give
+    `items` (orders.services.ItemInput dicts) or an `amount`."""
 
     class Meta:
-        model = "imports.ImportJob"
+        model = "orders.Order"
 
-    account = factory.SubFactory(AccountFactory)
-    kind = "customers"
-    filename = "import.csv"
-    content = b"email\r\nann@example.com\r\n"
+    customer = factory.SubFactory(CustomerFactory, account=factory.SelfAttribute("..account"))
+    amount = Decimal("10.00")
+    status = "completed"
+    ordered_at = factory.LazyFunction(timezone.now)
 
     @classmethod
-    def _create(cls, model_class, *args, account, content, **kwargs):
+    def _create(cls, model_class, *args, account, customer, items=None, **kwargs):
+        if items:
+            kwargs.pop("amount", None)
         with account_scope(account):
-            return import_services.import_job_create(
-                account=account, chunks=[content], enqueue=False, **kwargs
+            return order_services.order_create(
+                account=account, customer=customer, items=items, **kwargs
             )
 
 
@@ -148,3 +171,24 @@ class SegmentFactory(factory.django.DjangoModelFactory):
         with account_scope(account):
             rule = validate_rule(rules, account=account)
             return segment_services.segment_create(account=account, rules=rule, **kwargs)
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    """An import job made as the API makes one (imports.services.import_job_create)
+    from `content`, a CSV file's bytes: queued (not run: imports.services.import_job_run
+    runs it), or failed at once when the file cannot be processed."""
+
+    class Meta:
+        model = "imports.ImportJob"
+
+    account = factory.SubFactory(AccountFactory)
+    kind = "customers"
+    filename = "import.csv"
+    content = b"email\r\nann@example.com\r\n"
+
+    @classmethod
+    def _create(cls, model_class, *args, account, content, **kwargs):
+        with account_scope(account):
+            return import_services.import_job_create(
+                account=account, chunks=[content], enqueue=False, **kwargs
+            )

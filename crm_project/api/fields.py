@@ -1,13 +1,15 @@
 """Serializer fields shared by every app's API."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP
 from operator import attrgetter
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 from rest_framework.fields import SkipField
-from rest_framework.relations import PKOnlyObject
+from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField
 
 from crm_project import datetimes
 from crm_project.choices import choice_key, choice_lookup
@@ -15,11 +17,15 @@ from crm_project.choices import choice_key, choice_lookup
 
 class ChoiceField(serializers.ChoiceField):
     """Choice values read as every input reads them (crm_project.choices:
-    `COMPLETED`, `e-commerce`, `Read Only`); answers give the canonical value."""
+    `COMPLETED`, `e-commerce`, `Read Only`), and the other spellings in `aliases`
+    (`{"femme": "female"}`); answers give the canonical value."""
 
-    def __init__(self, choices: Any, **kwargs: Any) -> None:
+    def __init__(self, choices: Any, *, aliases: Mapping[str, str] | None = None, **kwargs: Any):
         super().__init__(choices, **kwargs)
-        self._lookup = choice_lookup(self.choices)
+        self._lookup = {
+            **{choice_key(alias): value for alias, value in (aliases or {}).items()},
+            **choice_lookup(self.choices),
+        }
 
     def to_internal_value(self, data: Any) -> Any:
         if data == "" and self.allow_blank:
@@ -62,8 +68,6 @@ class ModelSerializer(serializers.ModelSerializer):
         return ret
 
     def build_standard_field(self, field_name: str, model_field: Any) -> Any:
-        from django.db import models
-
         field_class, field_kwargs = super().build_standard_field(field_name, model_field)
         if isinstance(model_field, models.DecimalField) and model_field.decimal_places == 2:
             field_class = MoneyField
@@ -79,9 +83,6 @@ def _utc_iso(value: datetime) -> str:
 
 def _read_plan(serializer: serializers.ModelSerializer) -> list[tuple[str, Any, Any, Any]]:
     """(name, getter, formatter, field) per readable field; getter None: ask DRF."""
-    from django.db import models
-    from rest_framework.relations import PrimaryKeyRelatedField
-
     opts = serializer.Meta.model._meta  # type: ignore[attr-defined]
     columns = {f.name: f for f in opts.concrete_fields}
     exact: dict[type, Any] = {

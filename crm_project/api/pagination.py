@@ -2,10 +2,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from rest_framework import pagination
 from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from crm_project.tenancy import current_account_id
 
 # Query parameters that do not narrow a list: with only these, its count is the
 # table's row count for the account.
@@ -119,10 +122,20 @@ class _Paginator(Paginator):
 
 
 def row_count(name: str) -> int:
-    """The exact number of the scoped account's rows counted as `name`."""
+    """The exact number of the scoped account's rows counted as `name`: its counter,
+    written at commit, plus the deltas this transaction has not committed yet
+    (crm_project.migration_operations.COUNT_FUNCTION_SQL)."""
     from crm_project.models import RowCount
 
-    return RowCount.objects.filter(name=name).values_list("count", flat=True).first() or 0
+    stored = RowCount.objects.filter(name=name).values_list("count", flat=True).first() or 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(delta), 0) FROM crm_project_rowcount_pending "
+            "WHERE account_id = %s AND name = %s",
+            [current_account_id(), name],
+        )
+        pending = cursor.fetchone()[0]
+    return stored + int(pending)
 
 
 class CursorPagination(PageSizeMixin, pagination.CursorPagination):

@@ -1,6 +1,7 @@
 """Validation and shaping of customers and interactions. Writes go through
-customers.services; the seeds' input habits (French keys, `custom_fields`, a `name`
-to split) are translated here, before the fields validate."""
+customers.services; the customers' input rules (aliases such as seed 001's French keys,
+other choice spellings, a `name` to split, tags) are customers.inputs', applied here
+before the fields validate."""
 
 from typing import Any
 
@@ -10,112 +11,27 @@ from rest_framework import serializers
 from accounts.models import Agent
 from crm_project.api.fields import ChoiceField, DateTimeField, ModelSerializer, MoneyField
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
-from customers.models import SPEND_DIGITS, Customer, Interaction, InteractionType, Lifecycle
-
-# Input aliases, matched after the parser has snake-cased the keys: seed 001's French
-# keys (`Nom`, `Prenom`, `Mail`, `Sexe`, `Compte`, `IdClient`) and the other seeds'
-# names. A canonical key in the same body wins over its alias.
-ALIASES = {
-    "custom_fields": "metadata",
-    "nom": "last_name",
-    "prenom": "first_name",
-    "mail": "email",
-    "sexe": "gender",
-    "compte": "external_id",
-    "lead_id": "source_lead",
-    "zip_code": "zip",
-    "postal_code": "zip",
-}
-# Seed 001's other columns: kept in metadata under these (snake_case) keys.
-SEED_METADATA_KEYS = frozenset(
-    {
-        "credit",
-        "montant",
-        "age",
-        "carte_fid",
-        "date_paiement",
-        "paiement",
-        "nb_refus",
-        "panier_moyen",
-    }
+from customers import inputs
+from customers.models import (
+    SPEND_DIGITS,
+    Customer,
+    CustomerType,
+    Gender,
+    Interaction,
+    InteractionType,
+    Lifecycle,
 )
-# Seed 001's `Sexe`: h(omme) and m(asculin) are male, f(emme) female.
-SEXE = {"h": "male", "m": "male", "f": "female"}
-
-NAME_PART_MAX = Customer._meta.get_field("first_name").max_length or 150
-TAG_MAX = 100
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """`"Alice Mae Johnson"` -> ("Alice Mae", "Johnson"): the last word is the last
-    name, the rest the first name; a single word is a last name. Whitespace runs are
-    collapsed, so first + " " + last (stripped) gives the name back."""
-    words = name.split()
-    if not words:
-        return "", ""
-    return " ".join(words[:-1]), words[-1]
-
-
-def _words_equal(a: list[str], b: list[str]) -> bool:
-    return [w.casefold() for w in a] == [w.casefold() for w in b]
-
-
-def _strip_prefix(text: str, prefix: str) -> str | None:
-    """`text` without its leading words `prefix` (compared case-insensitively)."""
-    words, head = text.split(), prefix.split()
-    if head and _words_equal(words[: len(head)], head):
-        return " ".join(words[len(head) :])
-    return None
-
-
-def _strip_suffix(text: str, suffix: str) -> str | None:
-    """`text` without its trailing words `suffix` (compared case-insensitively)."""
-    words, tail = text.split(), suffix.split()
-    if tail and len(words) >= len(tail) and _words_equal(words[len(words) - len(tail) :], tail):
-        return " ".join(words[: len(words) - len(tail)])
-    return None
-
-
-def names_from_input(
-    name: str, first_name: str | None, last_name: str | None
-) -> tuple[str | None, str | None]:
-    """First and last name from a `name` and whichever of first_name / last_name came
-    with it. Given names win; `name` fills the missing one (seed 001 sends
-    `{"name": "Jon", "last_name": "Doe"}`)."""
-    name = " ".join(name.split())
-    if first_name is not None and last_name is not None:
-        return first_name, last_name
-    if last_name is not None:
-        rest = _strip_suffix(name, last_name)
-        return (name if rest is None else rest), last_name
-    if first_name is not None:
-        rest = _strip_prefix(name, first_name)
-        return first_name, (name if rest is None else rest)
-    return split_name(name)
-
-
-def clean_tags(tags: list[str]) -> list[str]:
-    """Trimmed, blanks dropped, de-duplicated case-insensitively (first spelling kept)."""
-    seen: set[str] = set()
-    cleaned = []
-    for tag in tags:
-        text = " ".join(str(tag).split())
-        key = text.casefold()
-        if text and key not in seen:
-            seen.add(key)
-            cleaned.append(text)
-    return cleaned
 
 
 class TagsField(serializers.ListField):
     """A list of strings (a comma-separated string is read as one too)."""
 
-    child = serializers.CharField(max_length=TAG_MAX, allow_blank=True, trim_whitespace=True)
+    child = serializers.CharField(max_length=inputs.TAG_MAX, allow_blank=True, trim_whitespace=True)
 
     def to_internal_value(self, data: Any) -> list[str]:
         if isinstance(data, str):
             data = data.split(",")
-        return clean_tags(super().to_internal_value(data))
+        return inputs.clean_tags(super().to_internal_value(data))
 
 
 class BlankableCharField(serializers.CharField):
@@ -140,7 +56,7 @@ class CustomerSerializer(ModelSerializer):
     name = serializers.CharField(
         required=False,
         allow_blank=True,
-        max_length=2 * NAME_PART_MAX + 1,
+        max_length=inputs.NAME_MAX,
         help_text="Full name. On input it is split, the last word being the last name, "
         "unless first_name / last_name are given.",
     )
@@ -149,6 +65,8 @@ class CustomerSerializer(ModelSerializer):
         max_length=64, help_text="Stored in E.164 when it parses in the account's region."
     )
     tags = TagsField(required=False)
+    gender = ChoiceField(choices=Gender.choices, aliases=inputs.GENDER_SPELLINGS, required=False)
+    type = ChoiceField(choices=CustomerType.choices, aliases=inputs.TYPE_SPELLINGS, required=False)
     metadata = serializers.JSONField(
         required=False, help_text="An object of custom fields; a given object replaces it."
     )
@@ -241,14 +159,8 @@ class CustomerSerializer(ModelSerializer):
         return super().to_internal_value(data)
 
     def _translate_aliases(self, data: dict[str, Any]) -> dict[str, Any]:
-        data = dict(data)
-        for alias, canonical in ALIASES.items():
-            if alias in data:
-                value = data.pop(alias)
-                if alias == "sexe" and isinstance(value, str):
-                    value = SEXE.get(value.strip().lower(), value)
-                data.setdefault(canonical, value)
-        extra = {key: data.pop(key) for key in list(data) if key in SEED_METADATA_KEYS}
+        data = inputs.with_aliases(data)
+        extra = {key: data.pop(key) for key in list(data) if key in inputs.SEED_METADATA_KEYS}
         self._metadata_extra = extra or None
         # null clears a field: text becomes "", tags [], metadata {}.
         for key, value in list(data.items()):
@@ -296,13 +208,18 @@ class CustomerSerializer(ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "name" in attrs:
-            first, last = names_from_input(
+            first, last = inputs.names_from_input(
                 attrs.pop("name"), attrs.get("first_name"), attrs.get("last_name")
             )
             for field, value in (("first_name", first), ("last_name", last)):
-                if value is not None and len(value) > NAME_PART_MAX:
+                if value is not None and len(value) > inputs.NAME_PART_MAX:
                     raise serializers.ValidationError(
-                        {"name": [f"Each part of the name is at most {NAME_PART_MAX} characters."]},
+                        {
+                            "name": [
+                                f"Each part of the name is at most {inputs.NAME_PART_MAX} "
+                                "characters."
+                            ]
+                        },
                         code="max_length",
                     )
                 if value is not None:

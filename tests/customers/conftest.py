@@ -1,6 +1,5 @@
-"""Helpers of the customers tests. Orders are written straight to the table (inside the
-account's scope) and the spend aggregates refreshed by the orders app's own function:
-the orders service is someone else's."""
+"""Helpers of the customers tests: orders and interactions made through their services
+(tests.factories), customers read back as stored."""
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -9,34 +8,25 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from accounts.services import sequence_reserve
 from crm_project.tenancy import account_scope
-from customers.models import Customer, Interaction
-from orders.models import Order
-from orders.services import customer_aggregates_refresh
-from tests.factories import CustomerFactory
+from customers.models import Customer
+from tests.factories import CustomerFactory, InteractionFactory, OrderFactory
 
 
 def place_order(account, customer, amount, *, ordered_at=None, status="completed"):
-    with account_scope(account):
-        order = Order.objects.create(
-            account=account,
-            customer=customer,
-            number=sequence_reserve(account_id=account.pk, name="order"),
-            amount=Decimal(str(amount)),
-            ordered_at=ordered_at or timezone.now(),
-            status=status,
-        )
-        customer_aggregates_refresh(account_id=account.pk, customer_ids=[customer.pk])
-    return order
+    """An order of `customer`, made by the orders service (tests.factories.OrderFactory):
+    numbered, its customer's aggregates refreshed."""
+    return OrderFactory(
+        account=account,
+        customer=customer,
+        amount=Decimal(str(amount)),
+        ordered_at=ordered_at or timezone.now(),
+        status=status,
+    )
 
 
 def add_interaction(account, customer, **fields):
-    fields.setdefault("type", "call")
-    fields.setdefault("subject", "Catch-up")
-    fields.setdefault("date", timezone.now())
-    with account_scope(account):
-        return Interaction.objects.create(account=account, customer=customer, **fields)
+    return InteractionFactory(account=account, customer=customer, **fields)
 
 
 def stored(account, customer_or_id):

@@ -61,6 +61,12 @@ CONTRACT_FIELDS = [
 ]
 
 
+def emails_of(account):
+    """The emails of the account's customers as stored, in creation order."""
+    with account_scope(account):
+        return list(Customer.objects.order_by("created_at", "id").values_list("email", flat=True))
+
+
 def error_of(response):
     body = response.json()
     return body["errors"][0]
@@ -183,10 +189,11 @@ def test_a_metadata_patch_replaces_the_whole_object(api_client, account):
     assert stored(account, customer).metadata == {"c": 3}
 
 
-def test_metadata_must_be_an_object(api_client):
+def test_metadata_must_be_an_object(api_client, account):
     response = api_client.post(URL, {"email": "m@example.com", "metadata": [1]}, format="json")
     assert response.status_code == 400
     assert error_of(response)["attr"] == "metadata"
+    assert emails_of(account) == []
 
 
 def test_an_update_keeps_the_spend_aggregates_written_by_orders(api_client, account, customer):
@@ -418,9 +425,12 @@ def test_an_update_to_a_taken_email_is_409(api_client, account, customer):
     assert stored(account, other).email == "bob@example.com"
 
 
-def test_the_same_email_in_another_account_is_fine(api_client, other_api_client, customer):
+def test_the_same_email_in_another_account_is_fine(
+    api_client, other_api_client, customer, account, other_account
+):
     response = other_api_client.post(URL, {"email": customer.email}, format="json")
     assert response.status_code == 201
+    assert emails_of(other_account) == emails_of(account) == [customer.email]
 
 
 def test_a_taken_external_id_is_409(api_client, account):
@@ -431,13 +441,15 @@ def test_a_taken_external_id_is_409(api_client, account):
         "duplicate_external_id",
         "external_id",
     )
+    assert "e@example.com" not in emails_of(account)
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "a@b", "two@@example.com"])
-def test_a_malformed_email_is_400(api_client, email):
+def test_a_malformed_email_is_400(api_client, account, email):
     response = api_client.post(URL, {"email": email}, format="json")
     assert response.status_code == 400
     assert error_of(response)["attr"] == "email"
+    assert emails_of(account) == []
 
 
 def test_a_customer_needs_an_email_or_a_phone(api_client, account):
@@ -475,19 +487,21 @@ def test_phones_are_stored_in_e164_in_the_accounts_region(api_client, account):
 
 
 @pytest.mark.parametrize("phone", ["abc", "12", "+999999"])
-def test_a_phone_that_does_not_parse_is_400(api_client, phone):
+def test_a_phone_that_does_not_parse_is_400(api_client, account, phone):
     response = api_client.post(URL, {"email": "p@example.com", "phone": phone}, format="json")
     assert response.status_code == 400
     assert error_of(response)["attr"] == "phone"
+    assert emails_of(account) == []
 
 
 # --- Other rules ----------------------------------------------------------------------
 
 
-def test_credit_limit_cannot_be_negative(api_client):
+def test_credit_limit_cannot_be_negative(api_client, account):
     response = api_client.post(URL, {"email": "c@example.com", "credit_limit": -1}, format="json")
     assert response.status_code == 400
     assert error_of(response)["attr"] == "credit_limit"
+    assert emails_of(account) == []
 
 
 def test_credit_limit_null_means_no_ceiling(api_client, account):
@@ -549,3 +563,39 @@ def test_null_clears_a_field(api_client, account):
     customer = stored(account, customer)
     assert (customer.company, customer.tags, customer.metadata, customer.phone) == ("", [], {}, "")
     assert customer.external_id is None
+
+
+def test_the_api_reads_the_customers_input_rules_as_the_import_does(api_client, account):
+    """customers.inputs: one list of aliases and spellings for the API and the import."""
+    response = api_client.post(
+        URL,
+        {
+            "courriel": "rules@example.com",
+            "ville": "Lyon",
+            "genre": "Femme",
+            "customerType": "B2B",
+            "etiquettes": " vip ,VIP, new ",
+            "fullName": "Ada  King Lovelace",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    customer = stored(account, response.json()["id"])
+    assert (customer.email, customer.city, customer.gender, customer.type) == (
+        "rules@example.com",
+        "Lyon",
+        "female",
+        "business",
+    )
+    assert customer.tags == ["vip", "new"]
+    assert (customer.first_name, customer.last_name) == ("Ada King", "Lovelace")
+
+
+def test_the_import_kind_declares_the_customers_aliases():
+    from customers import inputs
+    from imports.kinds import get_kind
+
+    kind = get_kind("customers")
+    for name, aliases in inputs.FIELD_ALIASES.items():
+        assert kind.field(name).aliases == aliases
+    assert ("femme", "female") in kind.field("gender").choices

@@ -241,10 +241,12 @@ def test_bulk_takes_1000_rows(api_client, account):
         assert sorted(Customer.objects.values_list("number", flat=True)) == list(range(1, 1001))
 
 
-def test_bulk_needs_a_list(api_client):
+def test_bulk_needs_a_list(api_client, account):
     response = api_client.post(BULK, {"customers": {"email": "x@example.com"}}, format="json")
     assert response.status_code == 400
     assert api_client.post(BULK, {"customers": []}, format="json").status_code == 400
+    with account_scope(account):
+        assert not Customer.objects.exists()
 
 
 def test_bulk_is_for_members(read_only_client, account):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from customers.api.serializers import clean_tags, names_from_input, split_name
+from customers.inputs import clean_tags, names_from_input, split_name
 from customers.selectors import customer_ref_filter
 
 WORD = st.text(

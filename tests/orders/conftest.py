@@ -90,5 +90,11 @@ def stored_order(account, order_id):
     return order
 
 
+def amounts_of(account):
+    """The amounts of the account's orders as stored, oldest first (read fresh)."""
+    with account_scope(account):
+        return list(Order.objects.order_by("created_at", "id").values_list("amount", flat=True))
+
+
 def errors_by_attr(response):
     return {e["attr"]: e["code"] for e in response.json()["errors"]}

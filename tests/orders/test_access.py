@@ -5,7 +5,7 @@ import pytest
 
 from crm_project.tenancy import account_scope
 from orders.models import Order, PointOfSale, Product
-from tests.orders.conftest import ORDERS, errors_by_attr, order_url, post_order
+from tests.orders.conftest import ORDERS, amounts_of, errors_by_attr, order_url, post_order
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_a_foreign_customer_in_an_update_is_a_400(api_client, order, foreign, cu
     assert api_client.get(order_url(order)).json()["customer"] == str(customer.pk)
 
 
-def test_a_foreign_sku_is_not_this_accounts_product(api_client, customer, foreign):
+def test_a_foreign_sku_is_not_this_accounts_product(api_client, customer, foreign, account):
     # TS-1 exists only in the other account: here it is an unknown sku (a free-text line).
     response = api_client.post(
         ORDERS,
@@ -104,6 +104,7 @@ def test_a_foreign_sku_is_not_this_accounts_product(api_client, customer, foreig
         "items.0.name": "required",
         "items.0.unit_price": "required",
     }
+    assert amounts_of(account) == []
 
 
 def test_read_only_keys_cannot_write(read_only_client, order, customer, shirt, store, account):

@@ -7,7 +7,7 @@ import pytest
 
 from crm_project.tenancy import account_scope
 from orders.models import Order, OrderItem
-from tests.orders.conftest import aggregates, post_order
+from tests.orders.conftest import aggregates, amounts_of, post_order
 
 pytestmark = pytest.mark.django_db
 
@@ -95,17 +95,20 @@ def test_bulk_can_move_and_cancel_orders_with_exact_aggregates(
     assert aggregates(other_customer)["lifetime_spend"] == Decimal("10.00")
 
 
-def test_a_new_external_id_needs_a_customer_and_an_amount(api_client):
+def test_a_new_external_id_needs_a_customer_and_an_amount(api_client, account):
     body = api_client.post(BULK, {"orders": [{"external_id": "Z"}]}, format="json").json()
     attrs = {e["attr"] for e in body["results"][0]["errors"]}
     assert attrs == {"customer", "amount"}
+    assert amounts_of(account) == []
 
 
-def test_a_bare_list_is_accepted(api_client, customer):
+def test_a_bare_list_is_accepted(api_client, customer, account):
     body = api_client.post(
         BULK, [{"customer": str(customer.pk), "amount": "1.00"}], format="json"
     ).json()
     assert body["created"] == 1
+    assert amounts_of(account) == [Decimal("1.00")]
+    assert aggregates(customer)["lifetime_spend"] == Decimal("1.00")
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,7 @@ def test_renaming_onto_a_taken_sku_is_409(api_client, shirt, mug, account):
     response = api_client.patch(f"{PRODUCTS}{mug.pk}/", {"sku": "TS-1"}, format="json")
     assert response.status_code == 409
     assert stored_product(account, "MUG-1").pk == mug.pk
+    assert stored_product(account, "TS-1").pk == shirt.pk
 
 
 def test_a_duplicate_external_id_is_409(api_client, account):
@@ -67,9 +68,11 @@ def test_a_duplicate_external_id_is_409(api_client, account):
     assert response.json()["errors"][0]["code"] == "duplicate_external_id"
 
 
-def test_the_same_sku_in_two_accounts_is_fine(api_client, other_api_client):
+def test_the_same_sku_in_two_accounts_is_fine(api_client, other_api_client, account, other_account):
     assert api_client.post(PRODUCTS, {"sku": "S", "name": "n"}).status_code == 201
     assert other_api_client.post(PRODUCTS, {"sku": "S", "name": "n"}).status_code == 201
+    assert stored_product(account, "S").account_id == account.pk
+    assert stored_product(other_account, "S").account_id == other_account.pk
 
 
 @pytest.mark.parametrize(
@@ -83,10 +86,12 @@ def test_the_same_sku_in_two_accounts_is_fine(api_client, other_api_client):
         ({"sku": "S", "name": "n", "active": "maybe"}, "active"),
     ],
 )
-def test_bad_product_input_is_a_400(api_client, payload, attr):
+def test_bad_product_input_is_a_400(api_client, account, payload, attr):
     response = api_client.post(PRODUCTS, payload, format="json")
     assert response.status_code == 400
     assert attr in errors_by_attr(response)
+    with account_scope(account):
+        assert not Product.objects.exists()
 
 
 def test_update_and_delete_a_product(api_client, shirt, account):
@@ -187,6 +192,8 @@ def test_pos_filters(api_client, store, account):
     assert codes == ["PAR1", "LYS"]
 
 
-def test_bad_pos_input_is_a_400(api_client):
+def test_bad_pos_input_is_a_400(api_client, account):
     response = api_client.post(POS, {"code": ""}, format="json")
     assert set(errors_by_attr(response)) == {"code", "name"}
+    with account_scope(account):
+        assert not PointOfSale.objects.exists()

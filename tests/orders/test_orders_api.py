@@ -10,6 +10,7 @@ from orders.models import Order
 from tests.factories import CustomerFactory
 from tests.orders.conftest import (
     ORDERS,
+    amounts_of,
     errors_by_attr,
     order_url,
     post_order,
@@ -86,7 +87,7 @@ def test_amount_is_the_sum_of_the_line_totals(api_client, customer, shirt, mug):
     assert body["amount"] == "60.23"
 
 
-def test_a_given_amount_must_agree_with_the_items(api_client, customer, shirt):
+def test_a_given_amount_must_agree_with_the_items(api_client, customer, shirt, account):
     response = api_client.post(
         ORDERS,
         {
@@ -102,6 +103,7 @@ def test_a_given_amount_must_agree_with_the_items(api_client, customer, shirt):
         api_client, customer, items=[{"product": str(shirt.pk), "quantity": 1}], amount=19.99
     )
     assert ok["amount"] == "19.99"
+    assert amounts_of(account) == [Decimal("19.99")]
 
 
 def test_amount_is_required_without_items(api_client, customer, account):
@@ -180,7 +182,7 @@ def test_an_unknown_sku_is_a_free_text_line(api_client, customer):
     )
 
 
-def test_a_free_text_line_needs_a_name_and_a_price(api_client, customer):
+def test_a_free_text_line_needs_a_name_and_a_price(api_client, customer, account):
     response = api_client.post(
         ORDERS,
         {"customer": str(customer.pk), "items": [{"sku": "NEW-9", "quantity": 1}]},
@@ -191,6 +193,7 @@ def test_a_free_text_line_needs_a_name_and_a_price(api_client, customer):
         "items.0.name": "required",
         "items.0.unit_price": "required",
     }
+    assert amounts_of(account) == []
 
 
 def test_seed_004_one_product_order(api_client, customer, shirt, account):
@@ -221,7 +224,7 @@ def test_seed_004_one_product_order(api_client, customer, shirt, account):
     assert order.shipping_address == "123 Main St"
 
 
-def test_seed_000_camel_case_and_upper_case_choices(api_client, customer):
+def test_seed_000_camel_case_and_upper_case_choices(api_client, customer, account):
     response = api_client.post(
         ORDERS,
         {
@@ -243,6 +246,14 @@ def test_seed_000_camel_case_and_upper_case_choices(api_client, customer):
         "cash",
     )
     assert body["ordered_at"] == "2025-09-15T00:00:00Z"
+    order = stored_order(account, body["id"])
+    assert (order.customer_id, order.status, order.channel, order.payment_method) == (
+        customer.pk,
+        "completed",
+        "ecommerce",
+        "cash",
+    )
+    assert (order.amount, order.ordered_at) == (Decimal(1200), datetime(2025, 9, 15, tzinfo=UTC))
 
 
 def test_an_order_date_without_offset_is_in_the_account_timezone(api_client, customer, account):
@@ -340,10 +351,11 @@ def test_customer_by_number(api_client, customer):
         ({"customer_email": "nobody@example.com"}, "customer_email"),
     ],
 )
-def test_an_unknown_customer_is_a_400_naming_the_field(api_client, payload, attr):
+def test_an_unknown_customer_is_a_400_naming_the_field(api_client, account, payload, attr):
     response = api_client.post(ORDERS, {"amount": "1", **payload}, format="json")
     assert response.status_code == 400
     assert list(errors_by_attr(response)) == [attr]
+    assert amounts_of(account) == []
 
 
 def test_pos_by_id_or_code(api_client, customer, store):
@@ -352,12 +364,13 @@ def test_pos_by_id_or_code(api_client, customer, store):
     assert by_code["pos"] == by_id["pos"] == str(store.pk)
 
 
-def test_an_unknown_pos_is_a_400(api_client, customer):
+def test_an_unknown_pos_is_a_400(api_client, customer, account):
     response = api_client.post(
         ORDERS, {"customer": str(customer.pk), "amount": 1, "pos": "NOPE"}, format="json"
     )
     assert response.status_code == 400
     assert errors_by_attr(response) == {"pos": "does_not_exist"}
+    assert amounts_of(account) == []
 
 
 # --- Bad input ------------------------------------------------------------------------
@@ -419,15 +432,16 @@ def test_a_sku_that_contradicts_the_product_is_a_400(api_client, customer, shirt
         ({"items": [{"sku": "TS-1"}]}, "items.0.quantity"),
     ],
 )
-def test_wrong_types_are_400s_naming_the_field(api_client, customer, shirt, payload, attr):
+def test_wrong_types_are_400s_naming_the_field(api_client, customer, shirt, account, payload, attr):
     response = api_client.post(
         ORDERS, {"customer": str(customer.pk), "amount": 1, **payload}, format="json"
     )
     assert response.status_code == 400, response.json()
     assert attr in errors_by_attr(response)
+    assert amounts_of(account) == []
 
 
-def test_items_and_a_single_product_together_are_a_400(api_client, customer, shirt):
+def test_items_and_a_single_product_together_are_a_400(api_client, customer, shirt, account):
     response = api_client.post(
         ORDERS,
         {
@@ -439,9 +453,10 @@ def test_items_and_a_single_product_together_are_a_400(api_client, customer, shi
         format="json",
     )
     assert errors_by_attr(response) == {"product": "items_and_product"}
+    assert amounts_of(account) == []
 
 
-def test_an_amount_too_large_for_the_column_is_a_400(api_client, customer):
+def test_an_amount_too_large_for_the_column_is_a_400(api_client, customer, account):
     response = api_client.post(
         ORDERS,
         {
@@ -452,6 +467,7 @@ def test_an_amount_too_large_for_the_column_is_a_400(api_client, customer):
     )
     assert response.status_code == 400
     assert "items.0.quantity" in errors_by_attr(response)
+    assert amounts_of(account) == []
 
 
 def test_external_id_is_unique_per_account(api_client, customer):
@@ -504,12 +520,15 @@ def test_sending_items_replaces_them_and_recomputes_the_amount(
     assert order.amount == Decimal("15.00")
 
 
-def test_an_order_with_items_keeps_the_amount_they_make(api_client, customer, shirt):
+def test_an_order_with_items_keeps_the_amount_they_make(api_client, customer, shirt, account):
     body = post_order(api_client, customer, items=[{"product": str(shirt.pk), "quantity": 1}])
     response = api_client.patch(order_url(body["id"]), {"amount": "5.00"}, format="json")
     assert errors_by_attr(response) == {"amount": "amount_mismatch"}
+    assert stored_order(account, body["id"]).amount == Decimal("19.99")
     ok = api_client.patch(order_url(body["id"]), {"amount": "19.99", "notes": "n"}, format="json")
     assert ok.status_code == 200
+    order = stored_order(account, body["id"])
+    assert (order.amount, order.notes) == (Decimal("19.99"), "n")
 
 
 def test_a_failed_update_changes_nothing(api_client, customer, shirt, account):
