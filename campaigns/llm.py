@@ -31,7 +31,7 @@ def llm_configured() -> bool:
     return bool(settings.LLM_URL)
 
 
-def llm_json(*, system: str, user: str, timeout: httpx.Timeout | float = TIMEOUT) -> dict:
+def llm_json(*, system: str, user: str, timeout: httpx.Timeout | float | None = None) -> dict:
     """The model's answer to `user` (instructed by `system`) as a JSON object."""
     url = settings.LLM_URL
     if not url:
@@ -48,7 +48,7 @@ def llm_json(*, system: str, user: str, timeout: httpx.Timeout | float = TIMEOUT
     if settings.LLM_API_KEY:
         headers["Authorization"] = f"Bearer {settings.LLM_API_KEY}"
     try:
-        response = httpx.post(url, json=payload, headers=headers, timeout=timeout)
+        response = httpx.post(url, json=payload, headers=headers, timeout=timeout or TIMEOUT)
     except httpx.HTTPError as exc:
         logger.warning("LLM request failed: %s", type(exc).__name__)
         raise LlmUnavailable(f"request failed: {type(exc).__name__}") from exc

@@ -963,7 +963,7 @@ class Grammar:
                 return Item(nodes, i, verb[1]), verb[1]
             nodes = self._optin_nodes(found[0], value, (i, found[1]))
             return Item(nodes, i, found[1]), found[1]
-        found = self.channels(i)
+        found = self.channels(self.skip(i, ("with", "having", "a", "an", "their")))
         if found is not None:
             channels, end = found
             suffix_in = self.at(end, ph.OPT_SUFFIX_IN)
@@ -1268,7 +1268,12 @@ class Grammar:
         """ "women over 40", "customers under 25": a comparison right after a noun of
         people, with no unit, is an age."""
         previous = self.key(i - 1)
-        if previous not in lex.PERSON_NOUNS and previous not in ph.GENDER_NOUNS:
+        after_copula = previous in ("are", "is") and self.key(i - 2) in ("who", "that")
+        if (
+            previous not in lex.PERSON_NOUNS
+            and previous not in ph.GENDER_NOUNS
+            and not after_copula
+        ):
             return None
         found = self.comparison(i)
         if found is None:

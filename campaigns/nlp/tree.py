@@ -124,7 +124,14 @@ def negation_of(node: Node) -> Node | None:
         return Group(AND, [_like(node, "tags", "not_contains", tag) for tag in value])
     if operator == "between" or (operator == "=" and field_name in _DATE_FIELDS):
         low, high = value if operator == "between" else (value, value)
-        return Group(OR, [_like(node, field_name, "<", low), _like(node, field_name, ">", high)])
+        # Two bounds: each explained on its own ("born before ... or born after ...").
+        return Group(
+            OR,
+            [
+                condition(field_name, "<", low, node.span),
+                condition(field_name, ">", high, node.span),
+            ],
+        )
     flipped = _FLIPPED.get(operator)
     if flipped is None:
         return None
