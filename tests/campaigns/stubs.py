@@ -16,6 +16,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    client: tuple[str, int] = ("", 0)  # the client's address: one per connection
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -54,7 +55,9 @@ def stub_server(responder: Responder) -> Iterator[StubServer]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            request = Request(self.path, dict(self.headers.items()), self.rfile.read(length))
+            request = Request(
+                self.path, dict(self.headers.items()), self.rfile.read(length), self.client_address
+            )
             with lock:
                 requests.append(request)
             answer = box[0](request)
