@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 DEFAULT_TIMEZONE = "UTC"
@@ -42,6 +43,11 @@ class InvalidDateTime(ValueError):
 def account_zone(account: Any) -> ZoneInfo:
     """The account's timezone (UTC without an account)."""
     return ZoneInfo(getattr(account, "timezone", None) or DEFAULT_TIMEZONE)
+
+
+def account_today(account: Any, now: datetime | None = None) -> date:
+    """Today in the account's timezone (SPEC: "today" in any rule)."""
+    return (now or timezone.now()).astimezone(account_zone(account)).date()
 
 
 def _local_midnight(day: date, zone: tzinfo) -> datetime:

@@ -384,11 +384,6 @@ def risk_of(score: int) -> str:
     return "high"
 
 
-def account_today(account: Account, now: datetime | None = None) -> date:
-    """Today in the account's timezone."""
-    return (now or timezone.now()).astimezone(account_zone(account)).date()
-
-
 def _params(account: Account, now: datetime | None) -> dict[str, Any]:
     return {
         "now": now or timezone.now(),

@@ -14,13 +14,14 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from accounts.models import Account
 from accounts.services import sequence_reserve
 from crm_project.api.exceptions import Conflict
+from crm_project.datetimes import account_today
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors
 from customers.models import Customer, HealthThresholds, Interaction
 
 CONTACT_REQUIRED = "A customer needs an email or a phone."
-# Ids are global: one another account's customer has cannot be given, and saying so
-# with a 409 would confirm that it exists.
+# Ids are global: an id that another account's customer has cannot be given, and a 409
+# saying so would confirm that it exists.
 ID_UNAVAILABLE = "This id cannot be used for a new customer: leave id_client out."
 
 
@@ -300,7 +301,7 @@ def health_thresholds_current(
     """The thresholds health and lifecycle read: the stored ones, refreshed first when
     missing, empty, of a day more than one away from today, or too old."""
     stored = selectors.health_thresholds_stored(account)
-    today = selectors.account_today(account, now)
+    today = account_today(account, now)
     if (
         stored is None
         or stored.buyers == 0

@@ -61,9 +61,9 @@ from django.db.models import (
     TextField,
     Value,
 )
-from django.utils import timezone
 
 from accounts.models import Account
+from crm_project.datetimes import account_today, account_zone
 from crm_project.tenancy import account_scope
 from customers.models import Customer
 from orders.models import UNCOUNTED_STATUSES, Order, OrderItem, PointOfSale
@@ -509,17 +509,13 @@ def _compile(node: dict, ctx: _Context) -> Q:
     return _criterion(node, ctx)
 
 
-def account_today(account: Account) -> date:
-    return timezone.now().astimezone(ZoneInfo(account.timezone or "UTC")).date()
-
-
 def matching_customers(
     account: Account, rule: dict, *, today: date | None = None
 ) -> QuerySet[Customer]:
     """The account's customers matching a normalized rule (segments.rules.validate_rule's
     answer), as one lazy query; evaluate it inside `account_scope(account)`. `today`
     defaults to today in the account's timezone."""
-    tz = ZoneInfo(account.timezone or "UTC")
+    tz = account_zone(account)
     ctx = _Context(account_id=account.pk, tz=tz, today=today or account_today(account))
     return Customer.objects.filter(account_id=account.pk).filter(_compile(rule, ctx))
 
