@@ -112,19 +112,29 @@ class TenantModel(models.Model):
 
 
 class IdempotencyKey(TenantModel):
-    """The stored answer to a create sent with `Idempotency-Key`: the same key with the
-    same request within 24 hours replays it; with another request, 409."""
+    """The stored answer to a create sent with `Idempotency-Key` by one credential
+    (`key:<api key id>` or `user:<user id>`): the same key from the same credential
+    with the same request within 24 hours replays it; with another request, 409. An
+    answer that carried a secret is not kept (`secret_withheld`): its replay is a 409.
+    Beat deletes rows older than 24 hours (crm_project.api.idempotency)."""
 
+    credential = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
+    secret_withheld = models.BooleanField(default=False)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "key"], name="idempotency_unique_key")
+            models.UniqueConstraint(
+                fields=["account", "credential", "key"], name="idempotency_unique_credential_key"
+            )
         ]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class RowCount(TenantModel):
@@ -132,9 +142,6 @@ class RowCount(TenantModel):
     triggers in the same transaction as every insert and delete (the ORM, bulk calls,
     imports and demo data alike), so an unfiltered list answers its exact `count`
     without counting a million rows. See `migration_operations.CountRows`."""
-
-    def __str__(self) -> str:
-        return self.key
 
     name = models.CharField(max_length=63)
     count = models.BigIntegerField(default=0)

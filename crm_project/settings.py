@@ -219,6 +219,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic work is declared by each app in `CELERY_BEAT_SCHEDULE` below as it lands.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Idempotency-Key records older than 24 hours are deleted.
+    "idempotency-keys-expire": {
+        "task": "crm_project.tasks.idempotency_keys_expire",
+        "schedule": 3600.0,
+    },
     # Imports whose worker stopped are resumed (or failed, saying what was committed).
     "imports-reap-stalled": {"task": "imports.tasks.import_jobs_reap", "schedule": 60.0},
     # Customers' health quintile thresholds, for each account whose snapshot is due.

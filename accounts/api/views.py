@@ -19,6 +19,7 @@ from accounts.api.serializers import (
 from accounts.filters import AgentFilter, PlatformAccountFilter
 from accounts.models import Account, Agent, ApiKey, Role
 from crm_project.api.bulk import MAX_BULK_ROWS, BulkResultSerializer, RowResult, run_bulk
+from crm_project.api.idempotency import SecretResponse
 from crm_project.api.views import (
     PlatformGenericViewSet,
     ScopedAPIView,
@@ -69,7 +70,7 @@ class PlatformAccountViewSet(
         )
         data = AccountCreatedSerializer(account).data
         data["api_key"] = raw
-        return Response(data, status=status.HTTP_201_CREATED)
+        return SecretResponse(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PlatformAccountSerializer, responses=PlatformAccountSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -143,7 +144,7 @@ class ApiKeyViewSet(
         )
         data = ApiKeyCreatedSerializer(api_key).data
         data["key"] = raw
-        return Response(data, status=status.HTTP_201_CREATED)
+        return SecretResponse(data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: ApiKey) -> None:
         services.api_key_revoke(api_key=instance)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm_project.api import idempotency
-from crm_project.api.authentication import Access, resolve_access
+from crm_project.api.authentication import Access, credential_id, resolve_access
 from crm_project.api.permissions import HasAccountRole, IsPlatformAdmin
 from crm_project.tenancy import account_scope, unscoped
 
@@ -55,7 +55,9 @@ class ScopedAPIView(APIView):
         self._idempotency_claim = None
         access = getattr(request, "access", None)
         if access is not None and access.account is not None and not self.platform:
-            self._idempotency_claim = idempotency.claim(request, access.account.pk)
+            self._idempotency_claim = idempotency.claim(
+                request, access.account.pk, credential_id(request) or ""
+            )
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, idempotency.Replay):
