@@ -167,8 +167,8 @@ def _open(connection: BaseEmailBackend) -> Outcome | None:
     try:
         connection.open()
     except smtplib.SMTPResponseException as exc:  # a 421 greeting, a refused login
-        text = exc.smtp_error.decode("utf-8", "replace")
-        return Outcome(TRANSIENT, _short(f"could not connect: {exc.smtp_code} {text}"))
+        refused = _smtp_outcome(exc.smtp_code, exc.smtp_error)
+        return Outcome(TRANSIENT, _short(f"could not connect: {refused.error}"))
     except OSError as exc:
         return Outcome(TRANSIENT, _short(f"could not connect: {exc}"))
     return None

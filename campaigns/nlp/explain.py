@@ -79,7 +79,9 @@ def _label(field: str) -> str:
 
 
 def describe_condition(node: Mapping[str, Any]) -> str:
-    field, operator, value = node.get("field", ""), node.get("operator"), node.get("value")
+    field: str = node.get("field", "")
+    operator: Any = node.get("operator")
+    value: Any = node.get("value")
     label = _label(field)
     if field in _BOOLEAN_FIELDS:
         channel = _BOOLEAN_FIELDS[field]

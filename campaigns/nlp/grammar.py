@@ -349,8 +349,8 @@ class Grammar:
             return day, day, True, j + 1
         relative = self.match(j, _RELATIVE_PERIODS)
         if relative:
-            start, end = self.relative_period(relative[0])
-            return start, end, True, relative[1]
+            first_day, last_day = self.relative_period(relative[0])
+            return first_day, last_day, True, relative[1]
         decade = self.decade(j)
         if decade:
             return decade
@@ -387,9 +387,9 @@ class Grammar:
                 return date(year, month, 1), _month_end(year, month), explicit, end
             except ValueError:
                 return None
-        year = self.year(j)
-        if year is not None:
-            return date(year, 1, 1), date(year, 12, 31), True, j + 1
+        whole_year = self.year(j)
+        if whole_year is not None:
+            return date(whole_year, 1, 1), date(whole_year, 12, 31), True, j + 1
         return None
 
     def _day(
@@ -713,7 +713,7 @@ class Grammar:
                 continue
             before = [other for other in reversed(items[:index]) if other.domain]
             after = [other for other in items[index + 1 :] if other.domain]
-            host = (before or after or [None])[0]
+            host = (before or after)[0] if before or after else None
             nodes = self.window_nodes(host.domain, "", item.window, item) if host else None
             if nodes and item.window_negated:
                 flipped = [negation_of(node) for node in nodes]
@@ -1138,8 +1138,10 @@ class Grammar:
         """Ages as date_of_birth bounds, relative to today: age >= N is born on or before
         today N years ago; age <= N is born after today N+1 years ago."""
         low, high = comparison.value, comparison.high
-        for value in (low, high):
-            if value is not None and (value != int(value) or not 0 <= value <= MAX_AGE):
+        for bound_value in (low, high):
+            if bound_value is not None and (
+                bound_value != int(bound_value) or not 0 <= bound_value <= MAX_AGE
+            ):
                 return None
         a = int(low)
         b = int(high) if high is not None else a
@@ -1150,10 +1152,10 @@ class Grammar:
             older, younger = years_before(self.today, b + 1), years_before(self.today, a)
             if older is None or younger is None:
                 return None
-            value = [(older + timedelta(days=1)).isoformat(), younger.isoformat()]
+            dates = [(older + timedelta(days=1)).isoformat(), younger.isoformat()]
             words = f"aged {a}" if a == b else f"aged {a} to {b}"
-            phrase = f"{words} (date of birth between {value[0]} and {value[1]})"
-            return Item([condition("date_of_birth", "between", value, span, phrase)], *span)
+            phrase = f"{words} (date of birth between {dates[0]} and {dates[1]})"
+            return Item([condition("date_of_birth", "between", dates, span, phrase)], *span)
         if op in (">", ">="):
             years = a + 1 if op == ">" else a
             bound = years_before(self.today, years)
@@ -1208,9 +1210,10 @@ class Grammar:
             k = j + 1 if part else j
             decade = self._age_decade(k)
             if decade is not None:
-                low = decade + {"": 0, "early": 0, "mid": 4, "late": 7}[part]
-                high = decade + {"": 9, "early": 3, "mid": 6, "late": 9}[part]
-                item = self.age_item(Comparison("between", Decimal(low), Decimal(high)), (i, k + 1))
+                youngest = decade + {"": 0, "early": 0, "mid": 4, "late": 7}[part]
+                oldest = decade + {"": 9, "early": 3, "mid": 6, "late": 9}[part]
+                comparison = Comparison("between", Decimal(youngest), Decimal(oldest))
+                item = self.age_item(comparison, (i, k + 1))
                 return (item, k + 1) if item else None
         # aged 25 to 34 / age > 40 / aged 65+
         marker = self.at(i, ph.AGE_MARKERS)
@@ -1742,9 +1745,9 @@ class Grammar:
         found = self.window(j)
         if found is not None:
             item = Item([], span_start, found[1], domain="order")
-            nodes = self.window_nodes("order", "", found[0], item)
-            if nodes:
-                item.primary = nodes
+            recency = self.window_nodes("order", "", found[0], item)
+            if recency:
+                item.primary = recency
                 return item, found[1]
         # nothing more: has ordered (never ordered when negated)
         end = j
@@ -1834,14 +1837,18 @@ class Grammar:
         if key in ("unblocked", "non-blocked"):
             return Item([condition("status", "!=", "blocked", (i, i + 1))], i, i + 1), i + 1
         for words, customer_type in ph.TYPE_WORDS.items():
-            end = self.words(i, *words)
-            if end is None:
+            type_end = self.words(i, *words)
+            if type_end is None:
                 continue
-            if words == ("individual",) and self.key(end) not in lex.PERSON_NOUNS:
+            if words == ("individual",) and self.key(type_end) not in lex.PERSON_NOUNS:
                 return None
-            if words == ("private",) and self.key(end) not in lex.PERSON_NOUNS | {"individuals"}:
+            if words == ("private",) and self.key(type_end) not in lex.PERSON_NOUNS | {
+                "individuals"
+            }:
                 return None
-            return Item([condition("type", "=", customer_type, (i, end))], i, end), end
+            return Item(
+                [condition("type", "=", customer_type, (i, type_end))], i, type_end
+            ), type_end
         return None
 
     def read_lifecycle(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
@@ -1990,9 +1997,9 @@ class Grammar:
                     field_name, ""
                 )
                 nodes = self.window_nodes(domain, target, window[0], None)
-                for node in nodes or []:
-                    if isinstance(node, Cond):
-                        node.span = (i, window[1])
+                for leaf in nodes or []:
+                    if isinstance(leaf, Cond):
+                        leaf.span = (i, window[1])
             if not nodes:
                 return None
             return Item(nodes, i, window[1]), window[1]
@@ -2051,19 +2058,19 @@ class Grammar:
                     return None
                 comparison, end = found
             else:
-                value = self.amount(j)
-                if value is None:
+                amount = self.amount(j)
+                if amount is None:
                     return None
-                comparison, end = Comparison(operator, value[0]), value[1]
-            values: object = (
+                comparison, end = Comparison(operator, amount[0]), amount[1]
+            bounds: object = (
                 [comparison.value, comparison.high]
                 if comparison.op == "between"
                 else comparison.value
             )
-            node = condition(field_name, comparison.op, values, (i, end))
-            node.phrase = f"{shown_name} is {comparison.text()}"
-            node.custom = True
-            return Item([node], i, end), end
+            phrase = f"{shown_name} is {comparison.text()}"
+            return Item(
+                [condition(field_name, comparison.op, bounds, (i, end), phrase)], i, end
+            ), end
         collected: list[tuple[object, str]] = []
         end = j
         while True:
@@ -2099,10 +2106,8 @@ class Grammar:
                     ]
                     return Item(nodes, i, end), end
                 op = "in"
-            value = values_only if op == "in" else values_only[0]
-            if op == "in" and not isinstance(value, list):
-                value = [value]
-            return Item([condition("tags", op, value, span)], i, end), end
+            tag: object = values_only if op == "in" else values_only[0]
+            return Item([condition("tags", op, tag, span)], i, end), end
         if field_name in ph.BOOLEAN_FIELDS:
             if (
                 len(values_only) != 1
@@ -2110,22 +2115,19 @@ class Grammar:
                 or operator not in ("=", "!=")
             ):
                 return None
-            value = values_only[0] if operator == "=" else not values_only[0]
-            return Item([condition(field_name, "=", value, span)], i, end), end
+            flag = values_only[0] if operator == "=" else not values_only[0]
+            return Item([condition(field_name, "=", flag, span)], i, end), end
         if field_name == "country":
-            nodes = [_country_condition_values(v, s, span) for v, s in collected]
-            if any(n is None for n in nodes):
+            countries = [_country_condition_values(v, s, span) for v, s in collected]
+            merged: list[Node] = [n for n in countries if n is not None]
+            if len(merged) != len(countries):
                 return None
-            merged = [n for n in nodes if n is not None]
-            node: Node = merged[0] if len(merged) == 1 else Group(OR, merged)  # type: ignore[list-item]
+            country: Node | None = merged[0] if len(merged) == 1 else Group(OR, merged)
             if operator in ("!=", "not_in"):
-                flipped = negation_of(node)
-                if flipped is None:
-                    return None
-                node = flipped
+                country = negation_of(country) if country else None
             elif operator not in ("=", "in"):
                 return None
-            return Item([node], i, end), end
+            return (Item([country], i, end), end) if country else None
         if len(values_only) > 1:
             if operator in ("=", "in"):
                 operator = "in"
@@ -2136,14 +2138,11 @@ class Grammar:
             negation, conjunction = ("not ", "nor") if operator == "not_in" else ("", "or")
             phrase = f"{shown_name} is {negation}{listed(shown, conjunction)}"
             return Item([condition(field_name, operator, values_only, span, phrase)], i, end), end
-        value = values_only[0]
-        if operator in ("in", "not_in"):
-            value = [value]
-        node = condition(field_name, operator, value, span)
+        single: object = [values_only[0]] if operator in ("in", "not_in") else values_only[0]
+        phrase = ""
         if metadata:
-            node.phrase = f"{shown_name} {_OPERATOR_WORDS.get(operator, operator)} {shown[0]}"
-            node.custom = True
-        return Item([node], i, end), end
+            phrase = f"{shown_name} {_OPERATOR_WORDS.get(operator, operator)} {shown[0]}"
+        return Item([condition(field_name, operator, single, span, phrase)], i, end), end
 
     def typed_value(self, field_name: str, j: int) -> tuple[tuple[object, str], int] | None:
         """One value for `field_name` at `j`: ((value, shown), end)."""
