@@ -325,6 +325,8 @@ class Grammar:
         if unit not in lex.UNITS or self.kind(j) != WORD:
             return None
         days = count * lex.UNITS[unit]
+        if lex.UNITS[unit] == lex.UNITS["month"] and count and count % 12 == 0:
+            days = count / 12 * lex.UNITS["year"]  # 12 months are a year, not 360 days
         if days < 0 or days > 10**6:
             return None
         return int(days.to_integral_value()), j + 1
@@ -1927,19 +1929,28 @@ class Grammar:
         known = self.match(j, ph.FIELD_PHRASES)
         if known is not None:
             return ph.FIELD_NAMES[known[0]], " ".join(known[0]), known[1]
+        dotted = self.key(j)
+        if dotted.startswith("metadata.") and re.fullmatch(r"metadata\.[\w-]+", dotted):
+            name = dotted.removeprefix("metadata.")
+            return f"metadata.{name}", name.replace("_", " "), j + 1
+        # "whose metadata tier", "whose custom field tier": the words say it is custom.
+        j = self.at(j, ph.CUSTOM_FIELD_WORDS) or j
         k = j
         while k < self.n and self.kind(k) == WORD and k - j < 3:
             key = self.key(k)
             if key in ph.FIELD_KEY_STOP or not re.fullmatch(r"[\w-]+", key):
                 break
             k += 1
-        if k == j:
+        name = self.field_key_words(j, k)
+        if name is None:
             return None
-        words = [re.sub(r"\W+", "_", self.key(x)).strip("_") for x in range(j, k)]
+        return name, name.removeprefix("metadata.").replace("_", " "), k
+
+    def field_key_words(self, start: int, end: int) -> str | None:
+        """`metadata.KEY` of the words [start, end), in lower snake case."""
+        words = [re.sub(r"\W+", "_", self.key(x)).strip("_") for x in range(start, end)]
         name = "_".join(w for w in words if w)
-        if not name:
-            return None
-        return f"metadata.{name}", name.replace("_", " "), k
+        return f"metadata.{name}" if name else None
 
     def read_field(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         lead = self.at(
@@ -2004,6 +2015,20 @@ class Grammar:
                 return None
             return Item(nodes, i, window[1]), window[1]
         operator, value_start = self.field_operator(k, metadata=field_name.startswith("metadata."))
+        if operator is None and lead in (i + 1, i + 2) and self.key(i) in ("with", "having"):
+            # "with status active", "with loyalty tier gold": a value right after a field
+            # that names a kind of thing.
+            if field_name in ph.IMPLICIT_VALUE_FIELDS and self.typed_value(field_name, k):
+                operator, value_start = "=", k
+            elif field_name.startswith("metadata."):
+                # The custom field's name ends with its noun; the value follows.
+                for noun_end in range(j + 1, k):
+                    if self.key(noun_end - 1) in ph.METADATA_NOUNS:
+                        named = self.field_key_words(j, noun_end)
+                        if named and self.typed_value(named, noun_end) is not None:
+                            field_name, shown_name = named, named.removeprefix("metadata.")
+                            operator, value_start = "=", noun_end
+                            break
         if operator is None:
             return None
         if operator in ("is_empty", "is_not_empty"):

@@ -769,4 +769,29 @@ KNOWN_WORDS = (
     }
 )
 # Words that cannot start a custom field's name.
-FIELD_KEY_STOP = KNOWN_WORDS - {word for phrase in FIELD_NAMES for word in phrase} - {"tier"}
+FIELD_KEY_STOP = (
+    KNOWN_WORDS - {word for phrase in FIELD_NAMES for word in phrase} - {"tier"} - VIP_WORDS
+)
+CUSTOM_FIELD_WORDS = phrase_list_of(
+    "metadata | the metadata | custom field | the custom field | custom | attribute"
+)
+# Fields whose value may follow their name with no verb ("with status active").
+IMPLICIT_VALUE_FIELDS = frozenset({"status", "gender", "type", "country", "tags"})
+# Custom fields named by these nouns may too ("with loyalty tier gold").
+METADATA_NOUNS = frozenset(
+    {
+        "tier",
+        "level",
+        "plan",
+        "membership",
+        "rank",
+        "grade",
+        "category",
+        "class",
+        "program",
+        "subscription",
+        "package",
+        "group",
+        "band",
+    }
+)

@@ -82,7 +82,7 @@ def stub_server(responder: Responder) -> Iterator[StubServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield StubServer(f"http://127.0.0.1:{server.server_address[1]}", requests, box)

@@ -86,6 +86,7 @@ WINDOWS = [
     ("ordered in the last 2 weeks", [c("last_order_date", "within_last_days", 14)]),
     ("ordered in the past 6 months", [c("last_order_date", "within_last_days", 180)]),
     ("ordered in the last year", [c("last_order_date", "within_last_days", 365)]),
+    ("ordered in the last 12 months", [c("last_order_date", "within_last_days", 365)]),
     ("ordered within 30 days", [c("last_order_date", "within_last_days", 30)]),
     ("bought last month", [c("last_order_date", "within_last_days", 30)]),
     ("shopped recently", [c("last_order_date", "within_last_days", 30)]),
@@ -309,6 +310,11 @@ FIELDS = [
     ("customers whose first name is John", [c("first_name", "=", "John")]),
     ("customers whose company contains Acme", [c("company", "contains", "Acme")]),
     ("customers with lifetime_spend >= 1000", [c("lifetime_spend", ">=", 1000)]),
+    ("customers with status active", [c("status", "=", "active")]),
+    ("customers with loyalty tier gold", [c("metadata.loyalty_tier", "=", "gold")]),
+    ("customers whose vip level is 3", [c("metadata.vip_level", "=", 3)]),
+    ("customers whose metadata tier is gold", [c("metadata.tier", "=", "gold")]),
+    ("customers where metadata.tier = gold", [c("metadata.tier", "=", "gold")]),
 ]
 COUNTS = [
     ("ordered at least 3 times", [c("total_orders", ">=", 3)]),

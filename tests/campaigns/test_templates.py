@@ -260,7 +260,7 @@ FUZZ_TEMPLATE = "\n".join(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(contexts)
 def test_rendering_never_raises_for_any_context_of_strings_numbers_and_none(context):
     compiled = template_compile(FUZZ_TEMPLATE, html=True)
