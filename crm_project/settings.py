@@ -3,83 +3,83 @@ start-up with a message naming the variable; the defaults make `make run` work w
 nothing set (private PostgreSQL and Redis under var/, see crm_project/embedded.py)."""
 
 import logging
-import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
+import environs
 from django.core.exceptions import ImproperlyConfigured
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("CRM_VAR_DIR") or BASE_DIR / "var")
 
 log = logging.getLogger("crm_project.settings")
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+
+class _Environment(environs.Env):
+    """environs' typed readers: a value that does not parse or validate stops start-up
+    with an error naming the variable. One rule of ours on top: values are trimmed, and a
+    blank one counts as unset (`FOO=` in an env file keeps the default)."""
+
+    def _get_value(self, env_key: str, default: Any) -> Any:
+        # The hook environs' own FileAwareEnv overrides to read `<NAME>_FILE`.
+        value = super()._get_value(env_key, default)
+        if isinstance(value, str):
+            value = value.strip()
+            return value or default
+        return value
 
 
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+env = _Environment()
+# Numbers read from the environment are counts, sizes and durations.
+NON_NEGATIVE = environs.validate.Range(min=0)
 
 
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false).")
+@env.parser_for("comma_list")
+def _comma_list(value: str | list[str]) -> list[str]:
+    """`a, b,,c` is ["a", "b", "c"] (a default is given as a list)."""
+    items = value.split(",") if isinstance(value, str) else value
+    return [item.strip() for item in items if item.strip()]
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name}={raw!r} must be >= {minimum}.")
-    return value
+@env.parser_for("choice")
+def _choice(value: str, choices: set[str]) -> str:
+    """One of `choices`, in any case."""
+    if value.lower() not in choices:
+        raise environs.ValidationError(f"Must be one of: {', '.join(sorted(choices))}.")
+    return value.lower()
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def env_choice(name: str, default: str, choices: set[str]) -> str:
-    value = env_str(name, default).lower()
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name}={value!r} must be one of {sorted(choices)}.")
-    return value
-
-
-def env_rate(name: str, default: str) -> str:
-    value = env_str(name, default)
+@env.parser_for("rate")
+def _rate(value: str) -> str:
+    """A DRF throttle rate: `<count>/<s|m|h|d...>`."""
     count, _, period = value.partition("/")
     if not count.isdigit() or period[:1] not in {"s", "m", "h", "d"}:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as 600/min.")
+        raise environs.ValidationError("Not a rate such as 600/min.")
+    return value
+
+
+@env.parser_for("timezone")
+def _timezone(value: str) -> str:
+    """An IANA time zone name."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise environs.ValidationError("Not a known time zone.") from None
     return value
 
 
 # --- Core -----------------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY")
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Private servers' data, uploads, mail files (crm_project/run.py reads it the same way).
+VAR_DIR = env.path("CRM_VAR_DIR", BASE_DIR / "var")
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.comma_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -136,7 +136,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
-DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_URL = env.str("DATABASE_URL", "")
 if not DATABASE_URL:
     from crm_project.embedded import ensure_database_url
 
@@ -144,7 +144,7 @@ if not DATABASE_URL:
 try:
     _db = dj_database_url.parse(
         DATABASE_URL,
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_max_age=env.int("DB_CONN_MAX_AGE", 60, validate=NON_NEGATIVE),
         conn_health_checks=True,
     )
 except ValueError as exc:
@@ -155,17 +155,17 @@ _db.setdefault("OPTIONS", {})
 # JIT compilation costs 80-160 ms on every large count (segments) and wins nothing on
 # the short queries of a CRM. Set per connection: the app switches role with SET ROLE.
 _db["OPTIONS"].setdefault("options", "-c jit=off")
-_db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
+_db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", "") or None}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The role every application connection switches to (`SET ROLE`), so PostgreSQL's
 # row-level security applies even when DATABASE_URL names a superuser or the owner.
 # Created by accounts' migrations; empty: the login role is the application role.
-DB_APP_ROLE = env_str("DB_APP_ROLE", "crm_app")
+DB_APP_ROLE = env.str("DB_APP_ROLE", "crm_app")
 # The role `unscoped()` switches to for its transaction: the only one the row-level
 # security policies show every account's rows (see README, Tenancy).
-DB_MAINTENANCE_ROLE = env_str("DB_MAINTENANCE_ROLE", "crm_maintenance")
+DB_MAINTENANCE_ROLE = env.str("DB_MAINTENANCE_ROLE", "crm_maintenance")
 for _name, _role in (("DB_APP_ROLE", DB_APP_ROLE), ("DB_MAINTENANCE_ROLE", DB_MAINTENANCE_ROLE)):
     if _role and not _role.replace("_", "").isalnum():
         raise ImproperlyConfigured(f"{_name}={_role!r} must be a plain identifier.")
@@ -173,13 +173,13 @@ if not DB_MAINTENANCE_ROLE or DB_MAINTENANCE_ROLE == DB_APP_ROLE:
     raise ImproperlyConfigured("DB_MAINTENANCE_ROLE must be set and differ from DB_APP_ROLE.")
 # Seconds one SQL statement may run (0: no limit): a request's, a Celery task's, an
 # import's and a segment count's (crm_project.tenancy.statement_timeout).
-DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 30)
-DB_TASK_STATEMENT_TIMEOUT = env_int("DB_TASK_STATEMENT_TIMEOUT", 120)
-DB_IMPORT_STATEMENT_TIMEOUT = env_int("DB_IMPORT_STATEMENT_TIMEOUT", 1800)
-DB_COUNT_STATEMENT_TIMEOUT = env_int("DB_COUNT_STATEMENT_TIMEOUT", 600)
+DB_STATEMENT_TIMEOUT = env.int("DB_STATEMENT_TIMEOUT", 30, validate=NON_NEGATIVE)
+DB_TASK_STATEMENT_TIMEOUT = env.int("DB_TASK_STATEMENT_TIMEOUT", 120, validate=NON_NEGATIVE)
+DB_IMPORT_STATEMENT_TIMEOUT = env.int("DB_IMPORT_STATEMENT_TIMEOUT", 1800, validate=NON_NEGATIVE)
+DB_COUNT_STATEMENT_TIMEOUT = env.int("DB_COUNT_STATEMENT_TIMEOUT", 600, validate=NON_NEGATIVE)
 
 # --- Redis, cache, Celery -------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env.str("REDIS_URL", "")
 if not REDIS_URL:
     from crm_project.embedded import ensure_redis_url
 
@@ -189,7 +189,7 @@ if REDIS_URL:
     from crm_project.embedded import celery_broker_url
 
     # kombu names a unix socket `redis+socket://`, redis-py `unix://`.
-    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or celery_broker_url(REDIS_URL)
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "") or celery_broker_url(REDIS_URL)
     _scheme = urlparse(REDIS_URL).scheme
     if _scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(
@@ -202,7 +202,7 @@ if REDIS_URL:
             "KEY_PREFIX": "crm",
         }
     }
-    CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+    CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
 else:
     log.warning("No Redis available: Celery runs tasks eagerly in-process and the cache is local.")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -251,14 +251,16 @@ LOGOUT_REDIRECT_URL = "login"
 
 # TLS usually ends at the proxy: redirecting is off by default and the proxy's header
 # is trusted. Secure cookies still work on plain-HTTP localhost (a secure context).
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, validate=NON_NEGATIVE
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -271,13 +273,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-DEFAULT_ACCOUNT_TIMEZONE = env_str("DEFAULT_ACCOUNT_TIMEZONE", "UTC")
-try:
-    ZoneInfo(DEFAULT_ACCOUNT_TIMEZONE)
-except (ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(
-        f"DEFAULT_ACCOUNT_TIMEZONE={DEFAULT_ACCOUNT_TIMEZONE!r} is unknown."
-    ) from None
+DEFAULT_ACCOUNT_TIMEZONE = env.timezone("DEFAULT_ACCOUNT_TIMEZONE", "UTC")
 
 # --- Static files ---------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -293,14 +289,17 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 # Tests and development serve static files straight from the finders.
-WHITENOISE_USE_FINDERS = DEBUG or env_bool("WHITENOISE_USE_FINDERS", False)
+WHITENOISE_USE_FINDERS = DEBUG or env.bool("WHITENOISE_USE_FINDERS", False)
 
 # --- Request limits -------------------------------------------------------------------
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
-FILE_UPLOAD_MAX_SIZE = env_int("FILE_UPLOAD_MAX_SIZE", 200 * 1024 * 1024, minimum=1024)
+_AT_LEAST_1_KIB = environs.validate.Range(min=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
+    "DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, validate=_AT_LEAST_1_KIB
+)
+FILE_UPLOAD_MAX_SIZE = env.int("FILE_UPLOAD_MAX_SIZE", 200 * 1024 * 1024, validate=_AT_LEAST_1_KIB)
 
 # --- Email and SMS --------------------------------------------------------------------
-EMAIL_URL = env_str("EMAIL_URL", "console://" if DEBUG else f"file://{VAR_DIR / 'mail'}")
+EMAIL_URL = env.str("EMAIL_URL", "console://" if DEBUG else f"file://{VAR_DIR / 'mail'}")
 
 
 def _mailer_from_url(url: str) -> dict[str, object]:
@@ -326,7 +325,8 @@ def _mailer_from_url(url: str) -> dict[str, object]:
                 "username": unquote(parsed.username or ""),
                 "password": unquote(parsed.password or ""),
                 "use_ssl": parsed.scheme == "smtps",
-                "use_tls": parsed.scheme == "smtp" and query.get("tls", ["true"])[0] in _TRUE,
+                "use_tls": parsed.scheme == "smtp"
+                and query.get("tls", ["true"])[0].lower() in {"1", "true", "yes", "on"},
                 "timeout": 30,
             },
         }
@@ -336,12 +336,12 @@ def _mailer_from_url(url: str) -> dict[str, object]:
 
 
 MAILERS = {"default": _mailer_from_url(EMAIL_URL)}
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CRM <no-reply@localhost>")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "CRM <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-SMS_PROVIDER = env_choice("SMS_PROVIDER", "log", {"log", "http"})
-SMS_HTTP_URL = env_str("SMS_HTTP_URL")
-SMS_HTTP_TOKEN = env_str("SMS_HTTP_TOKEN")
+SMS_PROVIDER = env.choice("SMS_PROVIDER", "log", choices={"log", "http"})
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", "")
 if SMS_PROVIDER == "http" and not (
     SMS_HTTP_URL.startswith(("http://", "https://")) and SMS_HTTP_TOKEN
 ):
@@ -349,19 +349,19 @@ if SMS_PROVIDER == "http" and not (
         "SMS_PROVIDER=http needs SMS_HTTP_URL (http[s]://) and SMS_HTTP_TOKEN."
     )
 
-LLM_URL = env_str("LLM_URL")
-LLM_API_KEY = env_str("LLM_API_KEY")
+LLM_URL = env.str("LLM_URL", "")
+LLM_API_KEY = env.str("LLM_API_KEY", "")
 if LLM_URL and not LLM_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("LLM_URL must be an http(s) URL.")
 
 # --- REST API -------------------------------------------------------------------------
-API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "1200/min")
+API_THROTTLE_RATE = env.rate("API_THROTTLE_RATE", "1200/min")
 # Failed sign-ins (Bearer, Basic, /login/, the admin's) per client address and per
 # username, checked before any key lookup or password hash (crm_project.api.signins).
-AUTH_FAILURE_THROTTLE_RATE = env_rate("AUTH_FAILURE_THROTTLE_RATE", "10/min")
+AUTH_FAILURE_THROTTLE_RATE = env.rate("AUTH_FAILURE_THROTTLE_RATE", "10/min")
 # How many reverse proxies append to X-Forwarded-For in front of the app; 0 reads the
 # client's address from the connection, which a client cannot forge.
-NUM_PROXIES = env_int("NUM_PROXIES", 0)
+NUM_PROXIES = env.int("NUM_PROXIES", 0, validate=NON_NEGATIVE)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crm_project.api.authentication.ApiKeyAuthentication",
@@ -442,7 +442,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging --------------------------------------------------------------------------
-LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
+LOG_LEVEL = env.choice("LOG_LEVEL", "info", choices={"debug", "info", "warning", "error"}).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
