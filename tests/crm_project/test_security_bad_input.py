@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.test import Client
+from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import Agent
@@ -114,7 +115,7 @@ def collections(api_client, account):
 
 def parameters_of(view_class):
     """The query parameters a view reads: its filters', ordering's and pages'."""
-    names = {"q", "page", "page_size", "cursor", "ordering", "format"}
+    names = {"q", "page", "page_size", "cursor", "ordering"}
     filterset = getattr(view_class, "filterset_class", None)
     if filterset is not None:
         names |= set(filterset.base_filters)
@@ -128,22 +129,23 @@ def parameters_of(view_class):
     return sorted(names)
 
 
-REPEATED_VALUES = [
-    ("1", "2"),
-    ("a", "b"),
-    ("true", "false"),
-    ("2024-01-01", "2025-06-30T10:00:00+02:00"),
-    ("-created_at", "name"),
-    ("%", "100%"),
-]
+# Two values each, of the kinds the parameters take (numbers, text, flags, dates,
+# orderings), each kind first in one pair and last in another, and a `%` that a message
+# might format.
+REPEATED_VALUES = [("1", "a%"), ("a%", "true"), ("2024-01-01", "-created_at")]
 
 
-def test_repeated_query_parameters_never_answer_500_on_any_collection(api_client, collections):
+def test_repeated_query_parameters_never_answer_500_on_any_collection(
+    api_client, superuser, account, collections
+):
+    platform_client = APIClient()
+    platform_client.force_authenticate(superuser)
     failures = []
     for route, url, names in collections:
+        client = platform_client if getattr(route.view_class, "platform", False) else api_client
         for name in names:
             for values in REPEATED_VALUES:
-                response = api_client.get(url, {name: list(values)})
+                response = client.get(url, {name: list(values)}, HTTP_X_ACCOUNT=account.slug)
                 if response.status_code >= 500:
                     failures.append((route.name, name, values, response.status_code))
     assert failures == []
