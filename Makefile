@@ -31,8 +31,12 @@ install: $(STAMP)
 run: install
 	$(PY) -m crm_project.run
 
+# In parallel (pytest-xdist): each worker has its own test database, and the tests that
+# start a Celery worker take turns (tests/conftest.py). `make test PYTEST_ARGS="-n 0
+# tests/x.py"` runs in one process.
+TEST_WORKERS ?= 2
 test: install
-	$(CHECK_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(CHECK_ENV) $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

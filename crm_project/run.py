@@ -174,23 +174,17 @@ def main() -> int:
     os.environ["CRM_VAR_DIR"] = str(var_dir)
     _ensure_secret_key(var_dir)
 
-    # Stop at exit only what this run started: a server that was already running (an
-    # earlier `manage.py shell`, a test session) may be in use by someone else.
-    started_database = started_redis = False
     children: list[_Child] = []
     eager = False
     try:
         if not os.environ.get("DATABASE_URL"):
-            started_database = not embedded.database_running(var_dir)
             os.environ["DATABASE_URL"] = embedded.ensure_database_url(var_dir)
             logger.info("PostgreSQL: embedded, data in %s", var_dir / "postgres")
 
         if not os.environ.get("REDIS_URL"):
-            started_redis = not embedded.redis_running(var_dir)
             redis = embedded.ensure_redis(var_dir)
             if redis is None:
                 eager = True
-                started_redis = False
                 logger.warning(
                     "No Redis: Celery runs tasks eagerly inside the web processes; "
                     "no worker and no beat are started, so scheduled work does not run."
@@ -254,10 +248,9 @@ def main() -> int:
         if children:
             logger.info("Stopping %s ...", ", ".join(child.name for child in children))
             _stop_children(children)
-        if started_redis:
-            embedded.stop_redis(var_dir)
-        if started_database:
-            embedded.stop_database(var_dir)
+        # Only the servers this run started: one that was already running (an earlier
+        # `manage.py shell`, a test session) may be in use by someone else.
+        embedded.stop_started()
         logger.info("Stopped.")
 
 

@@ -2,15 +2,23 @@
 against the real PostgreSQL (as the application's non-superuser role, under RLS) and
 the real Redis."""
 
+import contextlib
+import fcntl
 import os
+import subprocess
+import sys
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import override_settings
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from accounts.models import Role
+from crm_project import embedded
 from crm_project.celery import app as celery_app
 from tests.factories import AccountFactory, MembershipFactory, UserFactory, make_api_key
 
@@ -22,10 +30,106 @@ hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
+def pytest_sessionfinish(session):
+    """Stop the embedded PostgreSQL and Redis if this session started them (no
+    DATABASE_URL / REDIS_URL): under pytest-xdist, the controller did, before the
+    workers."""
+    if _xdist_worker(session.config) is None:
+        embedded.stop_started()
+
+
+def _xdist_worker(config):
+    """This xdist worker's id (gw0, gw1, ...), or None outside pytest-xdist."""
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
+@contextlib.contextmanager
+def _one_xdist_worker_at_a_time(request, name):
+    """An exclusive lock shared by this session's xdist workers (a no-op outside xdist)."""
+    if _xdist_worker(request.config) is None:
+        yield
+        return
+    # The workers' temporary directories share this session's parent directory.
+    tmp_root = request.getfixturevalue("tmp_path_factory").getbasetemp().parent
+    with open(tmp_root / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+@pytest.fixture(scope="session")
+def _test_database_setup_lock(request):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_one_xdist_worker_at_a_time(request, "django_db_setup"))
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(_test_database_setup_lock, django_db_setup):
+    """pytest-django's (each xdist worker gets its own `test_<name>_gw<n>`), one worker
+    at a time: the first migration creates cluster-wide roles, and concurrent migrations
+    would race on them."""
+    _test_database_setup_lock.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_keys_per_xdist_worker(request):
+    """Each xdist worker keeps its cache keys apart, so another worker's `_clean_cache`
+    never drops them."""
+    worker = _xdist_worker(request.config)
+    if worker is None:
+        yield
+        return
+    caches = {**settings.CACHES}
+    caches["default"] = {
+        **caches["default"],
+        "KEY_PREFIX": f"{caches['default'].get('KEY_PREFIX', '')}-{worker}",
+    }
+    with override_settings(CACHES=caches):
+        yield
+
+
+@pytest.fixture
+def start_celery_worker(request):
+    """`start_celery_worker(**env)` starts a real Celery worker process on this test
+    run's database and broker (the default queue emptied first), with `env` added to its
+    environment; it is stopped after the test. Such workers share the broker's default
+    queue, so under pytest-xdist one test at a time uses them."""
+    # The run's own URL (a TCP address, or the embedded server's socket directory,
+    # spelled as it was given), naming the test database instead.
+    database_url = urlsplit(settings.DATABASE_URL)._replace(
+        path=f"/{connection.settings_dict['NAME']}"
+    )
+    processes = []
+
+    def start(**env):
+        celery_app.control.purge()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "crm_project", "worker", "--pool", "solo",
+             "--concurrency", "1", "--without-gossip", "--without-mingle",
+             "--loglevel", "warning"],
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url.geturl(),
+                "REDIS_URL": settings.REDIS_URL,
+                "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+                **env,
+            },
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        processes.append(process)
+        celery_app.conf.task_always_eager = False
+        return process
+
+    with _one_xdist_worker_at_a_time(request, "celery_worker"):
+        yield start
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager():
-    """Tasks run in-process unless a test starts a real worker (tests/crm_project/
-    test_celery_worker.py)."""
+    """Tasks run in-process unless a test starts a real worker (start_celery_worker)."""
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     yield

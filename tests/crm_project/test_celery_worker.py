@@ -1,20 +1,15 @@
 """A real Celery worker process, against the test database and the real Redis: tasks
 run in the account scope they were sent from."""
 
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.tasks import api_key_mark_used
-from crm_project.celery import app as celery_app
 from crm_project.tenancy import account_scope
 from tests.factories import AccountFactory, make_api_key
 
@@ -22,46 +17,8 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def worker():
-    """A worker on the default queue (emptied first), connected to this test run's
-    database."""
-    celery_app.control.purge()
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or 'localhost'}:"
-            f"{db['PORT'] or 5432}/{connection.settings_dict['NAME']}"
-        ),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crm_project",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "warning",
-        ],
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    celery_app.conf.task_always_eager = False
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def worker(start_celery_worker):
+    return start_celery_worker()
 
 
 def wait_until(check, seconds=30):

@@ -1,17 +1,12 @@
 """A real Celery worker runs an import uploaded through the API: the task carries the
 sender's account, commits chunk by chunk, and reads the upload from MEDIA_ROOT."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
-from crm_project.celery import app as celery_app
 from crm_project.tenancy import account_scope
 from customers.models import Customer
 from tests.imports.conftest import csv_bytes
@@ -20,33 +15,10 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def worker(settings, tmp_path):
-    """A worker sharing this test's database and MEDIA_ROOT (through CRM_VAR_DIR)."""
+def worker(start_celery_worker, settings, tmp_path):
+    """A worker sharing this test's MEDIA_ROOT (through CRM_VAR_DIR)."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    celery_app.control.purge()
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or 'localhost'}:"
-            f"{db['PORT'] or 5432}/{connection.settings_dict['NAME']}"
-        ),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CRM_VAR_DIR": str(tmp_path),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm_project", "worker", "--pool", "solo",
-         "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "warning"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    celery_app.conf.task_always_eager = False
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    return start_celery_worker(CRM_VAR_DIR=str(tmp_path))
 
 
 def test_a_worker_imports_an_uploaded_file(worker, api_client, account):
