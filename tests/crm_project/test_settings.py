@@ -12,18 +12,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(**overrides):
-    env = {**os.environ, "SECRET_KEY": "x" * 60, **overrides}
-    env = {k: v for k, v in env.items() if v is not None}
+def run(*argv, **overrides):
+    """`python *argv` in this checkout, with a secret and `overrides` (None unsets)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm_project.settings",
+        "SECRET_KEY": "x" * 60,
+        **overrides,
+    }
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env={**env, "DJANGO_SETTINGS_MODULE": "crm_project.settings"},
+        [sys.executable, *argv],
+        env={k: v for k, v in env.items() if v is not None},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def start(**overrides):
+    return run("-c", "import django; django.setup()", **overrides)
 
 
 def test_the_test_environment_starts():
@@ -74,23 +83,14 @@ def test_values_are_read_trimmed_and_typed():
         "print(s.ALLOWED_HOSTS, s.DB_STATEMENT_TIMEOUT, s.SESSION_COOKIE_SECURE, "
         "s.SMS_PROVIDER, s.API_THROTTLE_RATE)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "crm_project.settings",
-            "SECRET_KEY": "x" * 60,
-            "ALLOWED_HOSTS": " crm.example.com, ,api.example.com ",
-            "DB_STATEMENT_TIMEOUT": " 45 ",
-            "SESSION_COOKIE_SECURE": "off",
-            "SMS_PROVIDER": "LOG",
-            "API_THROTTLE_RATE": "100/hour",
-        },
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run(
+        "-c",
+        code,
+        ALLOWED_HOSTS=" crm.example.com, ,api.example.com ",
+        DB_STATEMENT_TIMEOUT=" 45 ",
+        SESSION_COOKIE_SECURE="off",
+        SMS_PROVIDER="LOG",
+        API_THROTTLE_RATE="100/hour",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
@@ -101,18 +101,14 @@ def test_values_are_read_trimmed_and_typed():
 def test_deploy_checks_are_clean_with_debug_off():
     """A production configuration: a real secret and an SMTP server (the default file
     mailer is for development and `check --deploy` rightly says so)."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env={
-            **os.environ,
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DEBUG": "false",
-            "EMAIL_URL": "smtp://crm:pw@mail.example.com:587",
-        },
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run(
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DEBUG="false",
+        EMAIL_URL="smtp://crm:pw@mail.example.com:587",
     )
     assert result.returncode == 0, result.stderr
