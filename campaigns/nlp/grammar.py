@@ -35,6 +35,7 @@ from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion,
 PosResolver = Callable[[str], list[str] | None]
 
 MAX_AGE = 130
+MAX_LIST = 20  # items of one list ("in Paris, Lyon or ..."): the reading stays linear
 
 
 # --- Results -------------------------------------------------------------------------
@@ -795,7 +796,7 @@ class Grammar:
             return None
         found = [first]
         end = first[2]
-        while True:
+        while len(found) < MAX_LIST:
             k = end
             if self.key(k) == ",":
                 k += 1
@@ -1002,14 +1003,30 @@ class Grammar:
             node = condition("tags", "not_contains", "vip", (i, i + 1))
             return Item([node], i, i + 1), i + 1
         marker = self.match(i, ph.TAG_MARKERS)
-        if marker is None:
+        if marker is not None:
+            found = self.tag_values(self.skip(marker[1], ("as", "with", "the", "a", "an")))
+            if found is None:
+                return None
+            values, joiners, end = found
+            end = self.at(end, [("tag",), ("tags",), ("label",)]) or end
+            return self.tags_item(values, joiners, i, end), end
+        # "with the vip tag", "vip or gold tagged"
+        found = self.tag_values(self.skip(i, ("with", "having", "has", "have", "the", "a", "an")))
+        if found is None:
             return None
-        j = self.skip(marker[1], ("as", "with", "the", "a", "an"))
+        values, joiners, end = found
+        suffix = self.at(end, [("tag",), ("tags",), ("label",), ("labels",), ("tagged",)])
+        if suffix is None:
+            return None
+        return self.tags_item(values, joiners, i, suffix), suffix
+
+    def tag_values(self, j: int) -> tuple[list[str], list[str], int] | None:
+        """(tags, the joiners between them, end) of "vip", "vip or gold", "a, b and c"."""
         first = self.tag_value(j)
         if first is None:
             return None
         values, joiners, end = [first[0]], [], first[1]
-        while True:
+        while len(values) < MAX_LIST:
             k = end
             joiner = None
             if self.key(k) == ",":
@@ -1023,21 +1040,28 @@ class Grammar:
             following = self.tag_value(k)
             if following is None:
                 break
-            # "tagged vip and spent ...": "and" joins the tags only when the word after
-            # is a tag and not the start of another construction.
-            if joiner == "and" and self.construction(k, negated=False, items=[]) is not None:
+            # "tagged vip and tier is gold": "and" joins the tags only when the word after
+            # is a tag and not the name of a field (tag_value refuses the words that start
+            # the other constructions).
+            if joiner == "and" and self._names_a_field(k):
                 break
             values.append(following[0])
             joiners.append(joiner)
             end = following[1]
-        end = self.at(end, [("tag",), ("tags",), ("label",)]) or end
-        span = (i, end)
+        return values, joiners, end
+
+    def _names_a_field(self, k: int) -> bool:
+        key = self.field_key(k)
+        return key is not None and self.field_operator(key[2], metadata=True)[0] is not None
+
+    def tags_item(self, values: list[str], joiners: list[str], start: int, end: int) -> Item:
+        span = (start, end)
         if len(values) == 1:
-            return Item([condition("tags", "contains", values[0], span)], i, end), end
-        if all(joiner == "or" for joiner in joiners) or "or" in joiners:
-            return Item([condition("tags", "in", list(dict.fromkeys(values)), span)], i, end), end
+            return Item([condition("tags", "contains", values[0], span)], start, end)
+        if "or" in joiners:
+            return Item([condition("tags", "in", list(dict.fromkeys(values)), span)], start, end)
         nodes: list[Node] = [condition("tags", "contains", value, span) for value in values]
-        return Item(nodes, i, end), end
+        return Item(nodes, start, end)
 
     def read_vip(self, i: int, negated: bool, items: list[Item]) -> tuple[Item, int] | None:
         if self.key(i) in ph.VIP_WORDS and self.kind(i) == WORD:
@@ -1501,7 +1525,7 @@ class Grammar:
             end = j + 2
             node = condition("total_orders", "=", 0, (i, end), "never ordered")
             return Item([node], i, end, domain="order", negation_applied=negated), end
-        if negated and self.key(j) in ph.ORDER_NOUNS and self.key(j) != "order":
+        if negated and self.key(j) in ph.ORDER_NOUNS and self.key(j).endswith("s"):
             end = j + 1
             node = condition("total_orders", "=", 0, (i, end), "never ordered")
             return Item([node], i, end, domain="order", negation_applied=True), end
@@ -1651,7 +1675,7 @@ class Grammar:
         if first is None:
             return None
         names, joiners, end = [first[0]], [], first[1]
-        while self.key(end) in ("or", "and", "&", ","):
+        while self.key(end) in ("or", "and", "&", ",") and len(names) < MAX_LIST:
             joiner = "and" if self.key(end) in ("and", "&") else "or"
             following = self.brand_name(end + 1)
             if following is None:
@@ -1682,7 +1706,7 @@ class Grammar:
 
     def sku_list(self, j: int, *, marked: bool) -> tuple[list[str], int] | None:
         values, end = [], j
-        while True:
+        while len(values) < MAX_LIST:
             if end >= self.n:
                 break
             token = self.tokens[end]
@@ -1728,7 +1752,7 @@ class Grammar:
         # a brand
         brand_marker = self.match(j, ph.BRAND_MARKERS)
         k = brand_marker[1] if brand_marker else j
-        k = self.skip(k, ("the",))
+        k = self.skip(k, ("the", "brand", "brands", "label", "maker"))
         brands = self.brand_list(k)
         if brands is not None and (
             brand_marker is None or brand_marker[0] != ("from",) or brands is not None
@@ -2098,7 +2122,7 @@ class Grammar:
             ), end
         collected: list[tuple[object, str]] = []
         end = j
-        while True:
+        while len(collected) < MAX_LIST:
             parsed = self.typed_value(field_name, end)
             if parsed is None:
                 break

@@ -363,7 +363,7 @@ STORE_WORDS = frozenset(
 BRAND_MARKERS = phrase_list_of(
     "brand | the brand | brands | the brands | products from | products by |"
     " products of | items from | items by | from the brand | from brand | made by |"
-    " something from | anything from | from"
+    " something from | anything from | from | of | by | of the brand | by the brand"
 )
 BRAND_TAILS = frozenset({"products", "items", "goods", "stuff", "brand", "articles", "gear"})
 SKU_MARKERS = phrase_list_of(

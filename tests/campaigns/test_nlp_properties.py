@@ -2,8 +2,10 @@
 no rule with the whole prompt unparsed; what it reports unparsed is the prompt's own
 text."""
 
+import time
 from datetime import date
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,3 +95,27 @@ def test_word_salads_give_a_valid_rule_or_none_with_everything_unparsed(prompt):
 @given(st.text(max_size=300))
 def test_any_text_gives_a_valid_rule_or_none(prompt):
     _check(prompt)
+
+
+ADVERSARIAL = [
+    " and ".join(f"w{i}x" for i in range(400)),
+    "tagged " + " and ".join(f"w{i}x" for i in range(400)),
+    "with the " + " and ".join(f"w{i}x" for i in range(400)) + " tag",
+    "bought " + " or ".join(f"Brand{i}" for i in range(300)),
+    "in " + " or ".join(f"City{i}" for i in range(300)),
+    "whose tier is " + " or ".join(f"t{i}" for i in range(400)),
+    "not " * 500,
+    "Paris " * 400,
+    "tagged a, " * 300,
+    "spent over 500 and " * 120,
+]
+
+
+@pytest.mark.parametrize("prompt", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_the_longest_prompts_are_read_in_linear_time(prompt):
+    prompt = prompt[:2000]
+    started = time.perf_counter()
+
+    _check(prompt)
+
+    assert time.perf_counter() - started < 2
