@@ -8,7 +8,7 @@ from typing import Any
 
 from segments.rules import CRITERIA, FIELDS
 
-_TEXT_OPERATORS = {
+TEXT_OPERATOR_WORDS = {
     "=": "is",
     "!=": "is not",
     "contains": "contains",
@@ -117,7 +117,7 @@ def describe_condition(node: Mapping[str, Any]) -> str:
         return f"{label} is more than {days(value)} ago"
     spec = FIELDS.get(field)
     kind = spec.type if spec else ("number" if not isinstance(value, str) else "text")
-    words = {"date": _DATE_OPERATORS, "number": _NUMBER_OPERATORS}.get(kind, _TEXT_OPERATORS)
+    words = {"date": _DATE_OPERATORS, "number": _NUMBER_OPERATORS}.get(kind, TEXT_OPERATOR_WORDS)
     return f"{label} {words.get(operator or '', operator)} {shown(value)}"
 
 

@@ -10,6 +10,9 @@ May 2023", "2024-03-01") and time windows ("in the last 90 days", "since March
 2024", "more than 6 months ago"). A negator ("not", "haven't", "without") negates the
 construction that follows it. What no construction reads is reported verbatim.
 
+The words each construction reads are in campaigns.nlp.phrases (and the base words in
+campaigns.nlp.lexicon, the places in campaigns.nlp.places).
+
 Each construction yields an Item: its primary conditions and, for a verb with a time
 window ("spent over 500 in the last year"), secondary ones (the recency), which the
 assembly puts after the primary conditions of the whole group (seed 000's order)."""
@@ -26,7 +29,7 @@ from decimal import Decimal
 from campaigns.nlp import lexicon as lex
 from campaigns.nlp import phrases as ph
 from campaigns.nlp import places
-from campaigns.nlp.explain import listed
+from campaigns.nlp.explain import TEXT_OPERATOR_WORDS, listed
 from campaigns.nlp.phrases import phrase_list, phrase_list_of
 from campaigns.nlp.tokens import DATE, NUMBER, PUNCT, QUOTED, SYMBOL, WORD, Token, fold
 from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion, negation_of
@@ -834,7 +837,7 @@ class Grammar:
             named = _gazetteer_lookup(token.key, capitalised=True)
             if named:
                 return named, j, j + 1
-            return ("city", [token.text[1:-1].strip()], token.text[1:-1].strip()), j, j + 1
+            return ("city", [token.inner], token.inner), j, j + 1
         for length in range(min(5, self.n - j), 0, -1):
             words = self.tokens[j : j + length]
             if any(t.kind != WORD for t in words):
@@ -985,7 +988,7 @@ class Grammar:
             return None
         token = self.tokens[j]
         if token.kind == QUOTED:
-            return token.text[1:-1].strip(), j + 1
+            return token.inner, j + 1
         if token.kind == WORD and token.key.startswith("#") and len(token.key) > 1:
             return token.text[1:], j + 1
         if token.kind in (WORD, NUMBER) and (
@@ -1665,8 +1668,8 @@ class Grammar:
 
     def _name(self, start: int, end: int) -> str:
         tokens = self.tokens[start:end]
-        if len(tokens) == 1 and tokens[0].kind == QUOTED:
-            return tokens[0].text[1:-1].strip()
+        if len(tokens) == 1:
+            return tokens[0].inner
         return " ".join(t.text for t in tokens)
 
     def brand_list(self, j: int) -> tuple[list[str], list[str], int] | None:
@@ -1691,7 +1694,7 @@ class Grammar:
             return None
         token = self.tokens[j]
         if token.kind == QUOTED:
-            return token.text[1:-1].strip(), j + 1
+            return token.inner, j + 1
         k = j
         while k < self.n and self.tokens[k].capitalised and self.key(k) not in ph.KNOWN_WORDS:
             k += 1
@@ -1711,7 +1714,7 @@ class Grammar:
                 break
             token = self.tokens[end]
             if token.kind == QUOTED:
-                values.append(token.text[1:-1].strip())
+                values.append(token.inner)
             elif token.kind in (WORD, NUMBER) and _looks_like_sku(token.text, marked=marked):
                 values.append(token.text)
             else:
@@ -1933,7 +1936,7 @@ class Grammar:
             return None
         token = self.tokens[j]
         if token.kind == QUOTED:
-            return token.text[1:-1], j + 1
+            return token.inner, j + 1
         k = j + 1 if token.key in ("+", "@", "#") and self.kind(j + 1) in (WORD, NUMBER) else j
         while k < self.n and self.kind(k) in (WORD, NUMBER) and k - j < 6:
             if self.key(k) in ph.VALUE_STOP or self.key(k) in lex.CONNECTORS_OR:
@@ -2369,16 +2372,7 @@ _UPCOMING_DAYS = {
     "in the coming weeks": 30,
 }
 _ALTERNATIVE_SUBJECTS = lex.PERSON_NOUNS | {"whoever", "anyone", "those"}
-_OPERATOR_WORDS = {
-    "=": "is",
-    "!=": "is not",
-    "contains": "contains",
-    "not_contains": "does not contain",
-    "starts_with": "starts with",
-    "ends_with": "ends with",
-    "in": "is",
-    "not_in": "is not",
-}
+_OPERATOR_WORDS = {**TEXT_OPERATOR_WORDS, "in": "is", "not_in": "is not"}
 _SKU = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{1,40}|[A-Z0-9]+-[A-Z0-9-]+")
 
 

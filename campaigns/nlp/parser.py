@@ -1,5 +1,7 @@
-"""The offline parser: a prompt's Items assembled into one rule, checked by the
-segments validator, explained, and what was not understood quoted back.
+"""`POST /campaigns/ai/parse-segment/`: `parse_segment` asks the LLM when `LLM_URL` is
+set (its rule checked by the same validator) and falls back to `offline_parse`: a
+prompt's Items (campaigns.nlp.grammar) assembled into one rule, checked by the segments
+validator, explained, and what was not understood quoted back.
 
 Assembly: items joined by "or" (or by commas in a run that ends with "or") form an
 OR group; everything else is ANDed, the secondary conditions of verbs with a time

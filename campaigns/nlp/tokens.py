@@ -37,6 +37,11 @@ class Token:
     def capitalised(self) -> bool:
         return self.kind == WORD and self.text[:1].isupper()
 
+    @property
+    def inner(self) -> str:
+        """A quoted token's text without its quotes."""
+        return self.text[1:-1].strip() if self.kind == QUOTED else self.text
+
 
 def fold(text: str) -> str:
     """A word as the lexicon spells it: lower case, no accents, straight apostrophes."""
