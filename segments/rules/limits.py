@@ -9,11 +9,11 @@ bounded by the limits, whatever the size of what was sent."""
 from collections.abc import Iterable
 from typing import Any
 
+from crm_project.api.parsers import NUL_CODE
 from segments.rules.errors import Errors, join
 from segments.rules.vocabulary import MAX_NESTING, MAX_NODES, MAX_RULE_BYTES
 
 NUL = "\x00"
-NUL_CODE = "null_characters_not_allowed"  # DRF's code for the same refusal
 TOO_LARGE_CODE = "rule_too_large"
 
 
