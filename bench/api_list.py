@@ -9,8 +9,6 @@ and `wrk` (Debian's package) as the load tool. Prints requests/s, p50, p99 per U
 the ratio of each to the baseline's throughput."""
 
 import argparse
-import contextlib
-import os
 import re
 import shutil
 import socket
@@ -18,22 +16,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+import psycopg
+
+# Run as a file (`python bench/api_list.py`): the checkout is what it imports from.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import PY, ROOT, bench_database, manage, seeded_account
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def manage(*args: str, env: dict) -> str:
-    return subprocess.run(
-        [PY, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 def wait_for(url: str, seconds: float = 60) -> None:
@@ -81,43 +75,10 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    bench_url = urlunsplit(parts._replace(path="/crm_bench"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" * 10),
-        "API_THROTTLE_RATE": "100000000/min",
-        "BENCH_ACCOUNT": "bench",
-        "LOG_LEVEL": "warning",
-    }
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'crm_bench'").fetchone():
-            conn.execute("CREATE DATABASE crm_bench")
-    manage("migrate", "--noinput", env=env)
-    with contextlib.suppress(subprocess.CalledProcessError):  # exists from an earlier run
-        manage("create_account", "bench", "--name", "Bench", env=env)
-    started = time.monotonic()
-    print(
-        manage(
-            "seed_demo",
-            "--account",
-            "bench",
-            "--customers",
-            str(args.customers),
-            "--orders",
-            "0",
-            "--seed",
-            "42",
-            env=env,
-        ).strip()
+    env, bench_url = bench_database(
+        "crm_bench", API_THROTTLE_RATE="100000000/min", BENCH_ACCOUNT="bench"
     )
-    print(f"seeded (or found) in {time.monotonic() - started:.1f}s")
+    seeded_account(env, "bench", customers=args.customers, orders=0)
     key = manage("create_api_key", "--account", "bench", "--role", "read_only", env=env).split()[-1]
     with psycopg.connect(bench_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE customers_customer")

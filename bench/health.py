@@ -13,25 +13,15 @@ for a few answers ranking the whole account."""
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a file (`python bench/health.py`): the checkout is what it imports from.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import bench_database, seeded_account
+
 DATABASE = "crm_bench_health"
-
-
-def manage(*args: str, env: dict) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,52 +37,12 @@ def main() -> None:
     parser.add_argument("--ranked-samples", type=int, default=3)
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    bench_url = urlunsplit(parts._replace(path=f"/{DATABASE}"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" * 10),
-        "LOG_LEVEL": "warning",
-    }
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
-        if not exists.fetchone():
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-    manage("migrate", "--noinput", env=env)
-    if "bench" not in manage(
-        "shell",
-        "-c",
-        "from accounts.models import Account;"
-        "print(list(Account.objects.values_list('slug', flat=True)))",
-        env=env,
-    ):
-        manage("create_account", "bench", "--name", "Bench", env=env)
-    started = time.monotonic()
-    print(
-        manage(
-            "seed_demo",
-            "--account",
-            "bench",
-            "--customers",
-            str(args.customers),
-            "--orders",
-            str(args.orders),
-            "--seed",
-            "42",
-            env=env,
-        ).strip()
-    )
-    print(f"seeded (or found) in {time.monotonic() - started:.1f}s")
+    env, _url = bench_database(DATABASE)
+    seeded_account(env, "bench", customers=args.customers, orders=args.orders)
 
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings")
-    sys.path.insert(0, str(ROOT))
+    # The product's modules once the environment names the benchmark's database.
     import django
 
     django.setup()

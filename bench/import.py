@@ -33,10 +33,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+# Run as a file (`python bench/import.py`): the checkout is what it imports from.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import PY, ROOT, bench_database, manage
+
 DB_NAME = "crm_bench_import_engine"
 FIRST = ["Alice", "Bruno", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jack"]
 FIRST += ["Karim", "Lea", "Manon", "Noah", "Olivia", "Paul", "Rose", "Sami", "Tess", "Victor"]
@@ -135,12 +136,6 @@ def write_csv(path: Path, header: list[str], rows) -> int:
             writer.writerow(row)
             count += 1
     return count
-
-
-def manage(*args: str, env: dict) -> str:
-    return subprocess.run(
-        [PY, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 def timed_command(label: str, args: list[str], env: dict) -> dict:
@@ -320,17 +315,6 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT / "var" / "bench-import"))
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    bench_url = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" * 10),
-        "LOG_LEVEL": "warning",
-    }
     data = Path(args.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     customers_csv = data / f"customers-{args.customers}.csv"
@@ -374,10 +358,7 @@ def main() -> None:
 
     import psycopg
 
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    manage("migrate", "--noinput", env=env)
+    env, bench_url = bench_database(DB_NAME, fresh=True)
     manage("create_account", "bench", "--name", "Bench", env=env)
 
     base_seconds = baseline(bench_url, customers_csv)
