@@ -1708,7 +1708,8 @@ class Grammar:
         return " ".join(t.text for t in self.tokens[j:k]), k
 
     def sku_list(self, j: int, *, marked: bool) -> tuple[list[str], int] | None:
-        values, end = [], j
+        values: list[str] = []
+        end = j
         while len(values) < MAX_LIST:
             if end >= self.n:
                 break
@@ -1958,8 +1959,8 @@ class Grammar:
             return ph.FIELD_NAMES[known[0]], " ".join(known[0]), known[1]
         dotted = self.key(j)
         if dotted.startswith("metadata.") and re.fullmatch(r"metadata\.[\w-]+", dotted):
-            name = dotted.removeprefix("metadata.")
-            return f"metadata.{name}", name.replace("_", " "), j + 1
+            key = dotted.removeprefix("metadata.")
+            return f"metadata.{key}", key.replace("_", " "), j + 1
         # "whose metadata tier", "whose custom field tier": the words say it is custom.
         j = self.at(j, ph.CUSTOM_FIELD_WORDS) or j
         k = j
