@@ -5,11 +5,9 @@ import hmac
 import re
 import secrets
 from contextlib import AbstractContextManager
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -22,7 +20,6 @@ from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 KEY_PREFIX = "crm_live_"
 # The part of a key stored in clear: the marker plus 8 random characters.
 STORED_PREFIX_LENGTH = len(KEY_PREFIX) + 8
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 # What `api_key_create` makes: the marker and URL-safe base64. Anything else is not
 # looked up at all.
 KEY_SHAPE = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]+")
@@ -132,18 +129,7 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
         return None
     if not hmac.compare_digest(api_key.secret_hash, _hash_secret(raw_key)):
         return None
-    _note_api_key_use(api_key)
     return api_key
-
-
-def _note_api_key_use(api_key: ApiKey) -> None:
-    # At most one write per key and minute, done by a worker after this request.
-    if cache.add(f"api-key-used:{api_key.pk}", 1, timeout=LAST_USED_RESOLUTION.seconds):
-        from accounts.tasks import api_key_mark_used
-
-        api_key_mark_used.delay_on_commit_for(
-            api_key.account_id, str(api_key.pk), timezone.now().isoformat()
-        )
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from accounts.models import Account, ApiKey, Role
 from accounts.selectors import account_by_slug_or_id, memberships_of_user
 from accounts.services import STORED_PREFIX_LENGTH, api_key_authenticate
+from accounts.tasks import api_key_note_use
 from crm_project.api.exceptions import AccountInactive
 from crm_project.api.signins import FailedSignIns
 
@@ -61,6 +62,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                     code="invalid_header",
                 )
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.", code="invalid_key")
+        api_key_note_use(api_key)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
