@@ -175,7 +175,7 @@ class SegmentFactory(factory.django.DjangoModelFactory):
 
 class ImportJobFactory(factory.django.DjangoModelFactory):
     """An import job made as the API makes one (imports.services.import_job_create)
-    from `content`, a CSV file's bytes: queued (not run: imports.services.import_job_run
+    from `content`, a CSV file's bytes: queued (not run: imports.jobs.import_job_run
     runs it), or failed at once when the file cannot be processed."""
 
     class Meta:

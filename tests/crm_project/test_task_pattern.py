@@ -206,7 +206,7 @@ def test_the_import_task_runs_outside_the_scope_with_the_import_timeout(
             cursor.execute("SHOW statement_timeout")
             calls.append((account_id, job_id, current_account_id(), cursor.fetchone()[0]))
 
-    monkeypatch.setattr(import_tasks.services, "import_job_run", import_job_run)
+    monkeypatch.setattr(import_tasks.jobs, "import_job_run", import_job_run)
 
     import_tasks.import_job_run.apply(args=["job-1"], headers={"account_id": str(account.pk)})
 

@@ -9,7 +9,7 @@ import pytest
 
 from crm_project.tenancy import account_scope
 from customers.models import Customer
-from imports import runner, services
+from imports import jobs, runner
 from imports.models import ImportJob
 from orders.models import Order, Product
 from tests.factories import ImportJobFactory
@@ -51,7 +51,7 @@ def run_import(account, kind, content, *, filename="import.csv", chunk_hook=None
         account=account, kind=kind, filename=filename, content=content, **options
     )
     if job.status == "queued":
-        services.import_job_run(account_id=account.pk, job_id=job.pk, chunk_hook=chunk_hook)
+        jobs.import_job_run(account_id=account.pk, job_id=job.pk, chunk_hook=chunk_hook)
     return fresh(account, job)
 
 

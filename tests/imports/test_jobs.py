@@ -12,7 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm_project.tenancy import account_scope
-from imports import runner, services
+from imports import jobs, runner, services
+from imports import tasks as import_tasks
 from imports.applier import FlatApplier
 from imports.models import ImportJob
 from tests.factories import ImportJobFactory
@@ -39,7 +40,7 @@ def rows(n, *, bad_every=0):
 def test_processed_rows_advance_chunk_by_chunk(account, small_chunks):
     seen = []
     job = ImportJobFactory(account=account, content=rows(35))
-    services.import_job_run(
+    jobs.import_job_run(
         account_id=account.pk,
         job_id=job.pk,
         on_progress=lambda j: seen.append((j.phase, j.processed_rows, j.heartbeat_at)),
@@ -79,10 +80,10 @@ def test_a_killed_worker_leaves_a_job_that_resumes_from_its_checkpoint(account, 
     assert len(customers(account)) == 18
 
     # Not stale yet: a second delivery of the task leaves it alone.
-    assert services.import_job_run(account_id=account.pk, job_id=job.pk) is None
+    assert jobs.import_job_run(account_id=account.pk, job_id=job.pk) is None
 
     _age_heartbeat(account, job, minutes=5)
-    services.import_job_run(account_id=account.pk, job_id=job.pk)
+    jobs.import_job_run(account_id=account.pk, job_id=job.pk)
 
     job = fresh(account, job)
     assert (job.status, job.attempts, job.processed_rows) == ("succeeded", 2, 35)
@@ -108,7 +109,7 @@ def test_the_reaper_resumes_a_stalled_job(
 
     # Celery is eager in tests: the task runs when the (test's) transaction commits.
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = services.import_jobs_reap()
+        outcome = import_tasks.import_jobs_reap()
 
     assert outcome == {"resumed": 1, "failed": 0, "requeued": 0}
     job = fresh(account, job)
@@ -119,11 +120,11 @@ def test_the_reaper_fails_a_job_that_stopped_too_often_saying_what_was_kept(acco
     job = run_import(account, "customers", rows(5))
     with account_scope(account):
         ImportJob.objects.filter(pk=job.pk).update(
-            status="running", attempts=services.MAX_ATTEMPTS, finished_at=None
+            status="running", attempts=jobs.MAX_ATTEMPTS, finished_at=None
         )
     _age_heartbeat(account, job, minutes=5)
 
-    outcome = services.import_jobs_reap()
+    outcome = import_tasks.import_jobs_reap()
 
     assert outcome["failed"] == 1
     job = fresh(account, job)
@@ -149,7 +150,7 @@ def test_an_internal_error_fails_the_job_clearly(account, small_chunks):
 def test_a_job_runs_once_even_if_its_task_is_delivered_twice(account):
     job = run_import(account, "customers", rows(3))
 
-    assert services.import_job_run(account_id=account.pk, job_id=job.pk) is None
+    assert jobs.import_job_run(account_id=account.pk, job_id=job.pk) is None
     assert fresh(account, job).attempts == 1
 
 

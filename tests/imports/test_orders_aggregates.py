@@ -14,7 +14,8 @@ import imports.orders
 import orders.services
 from crm_project.tenancy import account_scope
 from customers.models import Customer
-from imports import services
+from imports import jobs, services
+from imports import tasks as import_tasks
 from imports.models import ImportJob
 from orders.models import Order
 from tests.factories import CustomerFactory
@@ -156,7 +157,7 @@ def test_a_resumed_import_ends_with_exact_aggregates(account, people, small_chun
     job = only_job(account)
     age_heartbeat(account, job)
 
-    services.import_job_run(account_id=account.pk, job_id=job.pk)
+    jobs.import_job_run(account_id=account.pk, job_id=job.pk)
 
     job = fresh(account, job)
     assert (job.status, job.created, job.attempts) == ("succeeded", 30, 2)
@@ -172,10 +173,10 @@ def test_the_reaper_giving_up_an_import_leaves_exact_aggregates(account, people,
         run_import(account, "orders", orders_file(), chunk_hook=die)
     job = only_job(account)
     with account_scope(account):
-        ImportJob.objects.filter(pk=job.pk).update(attempts=services.MAX_ATTEMPTS)
+        ImportJob.objects.filter(pk=job.pk).update(attempts=jobs.MAX_ATTEMPTS)
     age_heartbeat(account, job)
 
-    assert services.import_jobs_reap()["failed"] == 1
+    assert import_tasks.import_jobs_reap()["failed"] == 1
     assert fresh(account, job).status == "failed"
     assert_exact(account)
 
@@ -200,7 +201,7 @@ def test_after_a_resume_a_customer_whose_last_order_fails_is_still_refreshed(
         run_import(account, "orders", csv_bytes(rows), chunk_hook=die)
     job = only_job(account)
     age_heartbeat(account, job)
-    services.import_job_run(account_id=account.pk, job_id=job.pk)
+    jobs.import_job_run(account_id=account.pk, job_id=job.pk)
 
     assert (fresh(account, job).created, fresh(account, job).failed) == (30, 1)
     assert_exact(account)

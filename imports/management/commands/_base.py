@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from accounts.selectors import account_by_slug_or_id
 from crm_project.tenancy import account_scope
-from imports import services
+from imports import jobs, services
 from imports.models import DateFormat, ImportJob, ImportPhase, ImportStatus, OnConflict
 
 
@@ -91,7 +91,7 @@ class ImportCommand(BaseCommand):
             bar.refresh()
 
         try:
-            return services.import_job_run(
+            return jobs.import_job_run(
                 account_id=job.account_id, job_id=job.pk, on_progress=progress
             )
         except KeyboardInterrupt:
