@@ -2,12 +2,15 @@
 address and by username in the shared cache; over the budget the next attempt answers
 429 with `Retry-After` before any key lookup or password hash."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.contrib.auth.backends import ModelBackend
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import services
+from crm_project.api import signins
 from tests.conftest import PASSWORD, basic_auth
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +21,13 @@ BUDGET = 3
 @pytest.fixture(autouse=True)
 def _small_budget(settings):
     settings.AUTH_FAILURE_THROTTLE_RATE = f"{BUDGET}/min"
+
+
+@pytest.fixture(autouse=True)
+def _one_window(monkeypatch):
+    """Failures are counted in fixed windows of the rate's period: a test's attempts all
+    fall in one window, whatever minute of the clock the test starts in."""
+    monkeypatch.setattr(signins, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
 
 
 @pytest.fixture
