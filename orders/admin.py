@@ -163,24 +163,6 @@ class OrderAdminForm(TenantAdminForm):
             ].help_text = "Required without items; with items it is the sum of their totals."
 
 
-# The order's own fields a form may change (everything but the items).
-ORDER_FIELDS = (
-    "external_id",
-    "customer",
-    "status",
-    "channel",
-    "pos",
-    "payment_method",
-    "currency",
-    "ordered_at",
-    "amount",
-    "loyalty_card",
-    "shipping_address",
-    "billing_address",
-    "notes",
-)
-
-
 @admin.register(Order)
 class OrderAdmin(TenantAdmin):
     form = OrderAdminForm
@@ -258,7 +240,9 @@ class OrderAdmin(TenantAdmin):
             account = getattr(request, "account", None) or data.get("account")
             if account is None:
                 raise PermissionDenied
-            fields = {name: data.get(name) for name in ORDER_FIELDS if name in form.fields}
+            fields = {
+                name: data.get(name) for name in services.ORDER_INPUT_FIELDS if name in form.fields
+            }
             customer = fields.pop("customer")
             amount = fields.pop("amount")
             created = services.order_create(
@@ -278,7 +262,11 @@ class OrderAdmin(TenantAdmin):
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def _update(self, obj: Order, form: Any, items: list[services.ItemInput] | None) -> None:
-        changed = {name: getattr(obj, name) for name in form.changed_data if name in ORDER_FIELDS}
+        changed = {
+            name: getattr(obj, name)
+            for name in form.changed_data
+            if name in services.ORDER_INPUT_FIELDS
+        }
         amount = changed.pop("amount", None)
         stored = Order.objects.get(pk=obj.pk)
         has_items = bool(items) if items is not None else stored.items.exists()

@@ -34,26 +34,11 @@ from django.db import connection
 
 from customers.models import Customer
 from orders.models import Order, OrderItem, PointOfSale, Product
-from orders.services import MAX_MONEY
+from orders.services import MAX_MONEY, ORDER_INPUT_FIELDS
 
-ORDER_FIELDS = (
-    "id",
-    "external_id",
-    "customer",
-    "customer_external_id",
-    "customer_email",
-    "status",
-    "channel",
-    "pos",
-    "payment_method",
-    "currency",
-    "ordered_at",
-    "amount",
-    "loyalty_card",
-    "shipping_address",
-    "billing_address",
-    "notes",
-)
+# The typed columns of an order's lines: the fields a write takes, and the other ways
+# an import row names the order and its customer.
+ORDER_FIELDS = ("id", "customer_external_id", "customer_email", *ORDER_INPUT_FIELDS)
 # The columns naming an order's customer, the first given winning.
 CUSTOMER_REFS = ("customer", "customer_external_id", "customer_email")
 ITEM_FIELDS = ("product", "sku", "name", "brand", "quantity", "unit_price", "discount_percent")

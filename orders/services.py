@@ -241,6 +241,24 @@ def _item_key(item: OrderItem) -> tuple[Any, ...]:
 
 # --- Orders ---------------------------------------------------------------------------
 
+# An order's own fields a write takes (besides its items): the API, the admin's form and
+# the import all read this list.
+ORDER_INPUT_FIELDS = (
+    "external_id",
+    "customer",
+    "status",
+    "channel",
+    "pos",
+    "payment_method",
+    "currency",
+    "ordered_at",
+    "amount",
+    "loyalty_card",
+    "shipping_address",
+    "billing_address",
+    "notes",
+)
+
 
 def _unique_order_external_id(external_id: Any) -> AbstractContextManager[None]:
     """The unique index decides; its violation becomes a 409 naming the value."""
