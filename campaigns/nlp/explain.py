@@ -46,6 +46,21 @@ _DATE_VERB_OPERATORS = {
     "<": "before",
     "<=": "on or before",
 }
+_PRESENCE = {"is_empty": "is empty", "is_not_empty": "is set"}
+# A list operator's words and the conjunction before its last value.
+_LIST_WORDS = {"in": ("is", "or"), "not_in": ("is not", "nor")}
+# Criteria on a range: (what is compared, the low parameter, the high parameter).
+_BOUNDED_CRITERIA = {
+    "transaction_count": ("number of orders", "min", "max"),
+    "transaction_amount": ("total spent", "from_amount", "to_amount"),
+    "average_transaction_amount": ("average order amount", "from_amount", "to_amount"),
+}
+# Criteria on a list: (what is said before the list, the list's parameter).
+_LISTED_CRITERIA = {
+    "bought_in_pos": ("bought at point of sale", "pos_ids"),
+    "bought_makers": ("bought the brand", "makers"),
+    "bought_skus": ("bought SKU", "skus"),
+}
 
 
 def shown(value: Any) -> str:
@@ -92,33 +107,34 @@ def describe_condition(node: Mapping[str, Any]) -> str:
             return f"not tagged {listed(values)}"
         return f"tagged {listed(values)}"
     verb = _DATE_VERBS.get(field)
-    if verb and operator == "within_last_days":
-        return f"{verb} {within_days(value)}"
-    if verb and operator == "more_than_days_ago":
-        return f"{verb} more than {days(value)} ago"
-    if verb and operator == "between":
-        return f"{verb} between {shown(value[0])} and {shown(value[1])}"
+    relative = _relative(operator, value)
+    if verb and relative:
+        return f"{verb} {relative}"
     if verb and operator in _DATE_VERB_OPERATORS:
         return f"{verb} {_DATE_VERB_OPERATORS[operator]} {shown(value)}"
-    if operator == "is_empty":
-        return f"{label} is empty"
-    if operator == "is_not_empty":
-        return f"{label} is set"
-    if operator == "in":
-        return f"{label} is {listed(value)}"
-    if operator == "not_in":
-        return f"{label} is not {listed(value, 'nor')}"
-    if operator == "between":
-        low, high = value
-        return f"{label} is between {shown(low)} and {shown(high)}"
-    if operator == "within_last_days":
-        return f"{label} is {within_days(value)}"
-    if operator == "more_than_days_ago":
-        return f"{label} is more than {days(value)} ago"
+    if operator in _PRESENCE:
+        return f"{label} {_PRESENCE[operator]}"
+    if operator in _LIST_WORDS:
+        copula, conjunction = _LIST_WORDS[operator]
+        return f"{label} {copula} {listed(value, conjunction)}"
+    if relative:
+        return f"{label} is {relative}"
     spec = FIELDS.get(field)
     kind = spec.type if spec else ("number" if not isinstance(value, str) else "text")
     words = {"date": _DATE_OPERATORS, "number": _NUMBER_OPERATORS}.get(kind, TEXT_OPERATOR_WORDS)
     return f"{label} {words.get(operator or '', operator)} {shown(value)}"
+
+
+def _relative(operator: Any, value: Any) -> str | None:
+    """A date relative to today or a range, as it follows "is" or a verb; else None."""
+    if operator == "within_last_days":
+        return within_days(value)
+    if operator == "more_than_days_ago":
+        return f"more than {days(value)} ago"
+    if operator == "between":
+        low, high = value
+        return f"between {shown(low)} and {shown(high)}"
+    return None
 
 
 def _bounds(low: Any, high: Any, unit: str = "") -> str:
@@ -130,20 +146,13 @@ def _bounds(low: Any, high: Any, unit: str = "") -> str:
 
 
 def describe_criterion(node: Mapping[str, Any]) -> str:
-    kind = node.get("type")
-    if kind == "transaction_count":
-        return f"number of orders is {_bounds(node.get('min'), node.get('max'))}"
-    if kind == "transaction_amount":
-        return f"total spent is {_bounds(node.get('from_amount'), node.get('to_amount'))}"
-    if kind == "average_transaction_amount":
-        bounds = _bounds(node.get("from_amount"), node.get("to_amount"))
-        return f"average order amount is {bounds}"
-    if kind == "bought_in_pos":
-        return f"bought at point of sale {listed(node.get('pos_ids') or [])}"
-    if kind == "bought_makers":
-        return f"bought the brand {listed(node.get('makers') or [])}"
-    if kind == "bought_skus":
-        return f"bought SKU {listed(node.get('skus') or [])}"
+    kind = str(node.get("type"))
+    if kind in _BOUNDED_CRITERIA:
+        what, low, high = _BOUNDED_CRITERIA[kind]
+        return f"{what} is {_bounds(node.get(low), node.get(high))}"
+    if kind in _LISTED_CRITERIA:
+        what, key = _LISTED_CRITERIA[kind]
+        return f"{what} {listed(node.get(key) or [])}"
     if kind == "last_purchase_n_days_before":
         return f"bought {within_days(node.get('days'))}"
     if kind == "purchase_period":
@@ -158,8 +167,8 @@ def describe_criterion(node: Mapping[str, Any]) -> str:
         )
         count = node.get("days")
         return f"{what} is today" if count == 0 else f"{what} is within the next {days(count)}"
-    spec = CRITERIA.get(str(kind))
-    return spec.label.lower() if spec else str(kind)
+    spec = CRITERIA.get(kind)
+    return spec.label.lower() if spec else kind
 
 
 def describe(node: Mapping[str, Any]) -> str:

@@ -156,6 +156,9 @@ class Grammar:
     def kind(self, i: int) -> str:
         return self.tokens[i].kind if 0 <= i < self.n else ""
 
+    def token(self, i: int) -> Token | None:
+        return self.tokens[i] if 0 <= i < self.n else None
+
     def match(
         self, i: int, phrases: Iterable[tuple[str, ...]]
     ) -> tuple[tuple[str, ...], int] | None:
@@ -254,6 +257,13 @@ class Grammar:
             currency, j = True, j + 1
         return value, j, currency, False
 
+    def amount_comparison(self, i: int) -> tuple[Comparison, int] | None:
+        """A comparison of an amount at `i`, not of a count written as once/twice."""
+        found = self.comparison(i)
+        if found is None or found[0].times:
+            return None
+        return found
+
     def comparison(self, i: int, *, times: bool = False) -> tuple[Comparison, int] | None:
         """A comparison at `i` (see Comparison)."""
         j = self.skip(i, ("of", "is", "was", "are", "a", "total", "be", "only", "just"))
@@ -342,7 +352,7 @@ class Grammar:
         "2024-03-01", "March 2024", "1st of March 2024", "March 1, 2024", "2024",
         "March" (its last occurrence), "the 80s", "1980s", "today", "last month"."""
         j = self.skip(i, ("the",))
-        token = self.tokens[j] if j < self.n else None
+        token = self.token(j)
         if token is None:
             return None
         if token.kind == DATE and token.day:
@@ -830,9 +840,9 @@ class Grammar:
 
     def place(self, j: int, *, strong: bool) -> tuple[tuple[str, list[str], str], int, int] | None:
         """((field, values to match, name shown), start, end) of one place at `j`."""
-        if j >= self.n:
+        token = self.token(j)
+        if token is None:
             return None
-        token = self.tokens[j]
         if token.kind == QUOTED:
             named = _gazetteer_lookup(token.key, capitalised=True)
             if named:
@@ -984,9 +994,9 @@ class Grammar:
     # Tags ----------------------------------------------------------------------------
 
     def tag_value(self, j: int) -> tuple[str, int] | None:
-        if j >= self.n:
+        token = self.token(j)
+        if token is None:
             return None
-        token = self.tokens[j]
         if token.kind == QUOTED:
             return token.inner, j + 1
         if token.kind == WORD and token.key.startswith("#") and len(token.key) > 1:
@@ -1410,12 +1420,10 @@ class Grammar:
             j = window_first[1]
         j = self.skip(j, ("a",))
         j = self.at(j, [("total", "of"), ("in", "total"), ("overall",)]) or j
-        found = self.comparison(j)
+        found = self.amount_comparison(j)
         if found is None:
             return None
         comparison, end = found
-        if comparison.times:
-            return None
         if comparison.bare:
             comparison.op = ">="
         for _ in range(2):
@@ -1690,9 +1698,9 @@ class Grammar:
         return names, joiners, end
 
     def brand_name(self, j: int) -> tuple[str, int] | None:
-        if j >= self.n:
+        token = self.token(j)
+        if token is None:
             return None
-        token = self.tokens[j]
         if token.kind == QUOTED:
             return token.inner, j + 1
         k = j
@@ -1915,7 +1923,7 @@ class Grammar:
         self, i: int, negated: bool, items: list[Item]
     ) -> tuple[Item, int] | None:
         j = self.skip(i, ("with", "using", "use", "on", "a", "an", "who", "uses"))
-        token = self.tokens[j] if j < self.n else None
+        token = self.token(j)
         if token is None or token.kind != WORD:
             return None
         if token.key.startswith("@") and "." in token.key:
@@ -1933,9 +1941,9 @@ class Grammar:
 
     def value_words(self, j: int) -> tuple[str, int] | None:
         """A value: quoted, a number, or up to 6 words before a stop word."""
-        if j >= self.n:
+        token = self.token(j)
+        if token is None:
             return None
-        token = self.tokens[j]
         if token.kind == QUOTED:
             return token.inner, j + 1
         k = j + 1 if token.key in ("+", "@", "#") and self.kind(j + 1) in (WORD, NUMBER) else j
@@ -2274,12 +2282,10 @@ class Grammar:
     ) -> tuple[Item, int] | None:
         """ "with over €500 spent", "€1k+ in purchases", "80+ per order"."""
         j = self.skip(i, ("with", "having"))
-        found = self.comparison(j)
+        found = self.amount_comparison(j)
         if found is None:
             return None
         comparison, end = found
-        if comparison.times:
-            return None
         spent = self.at(end, ph.SPEND_AFTER_AMOUNT)
         per = self.at(end, ph.PER_ORDER_TAILS) if spent is None else None
         if spent is None and per is None:

@@ -4,6 +4,7 @@
 from collections.abc import Iterable
 
 from campaigns.nlp import lexicon as lex
+from segments.rules.vocabulary import BOOLEAN, DATE, FIELDS, NUMBER, TEXT
 
 
 def phrase_list(*groups: Iterable[str]) -> list[tuple[str, ...]]:
@@ -15,6 +16,10 @@ def phrase_list(*groups: Iterable[str]) -> list[tuple[str, ...]]:
 def phrase_list_of(text: str) -> list[tuple[str, ...]]:
     """Phrases written "a | b c | d", longest first."""
     return phrase_list(phrase.strip() for phrase in text.split("|"))
+
+
+def _fields_of(kind: str) -> frozenset[str]:
+    return frozenset(name for name, spec in FIELDS.items() if spec.type == kind)
 
 
 SPEND_WORDS = phrase_list_of(
@@ -479,28 +484,11 @@ FIELD_NAMES: dict[tuple[str, ...], str] = {
     }.items()
 }
 FIELD_PHRASES = phrase_list(" ".join(k) for k in FIELD_NAMES)
-# Fields the rule language has; "street" is not one of them.
-TEXT_FIELDS = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "company",
-        "type",
-        "status",
-        "gender",
-        "city",
-        "state",
-        "zip",
-        "country",
-    }
-)
-NUMBER_FIELDS = frozenset(
-    {"lifetime_spend", "total_orders", "average_order_value", "loyalty_points"}
-)
-DATE_FIELDS = frozenset({"date_of_birth", "created_at", "first_order_date", "last_order_date"})
-BOOLEAN_FIELDS = frozenset({"email_opt_in", "sms_opt_in"})
+# The rule language's fields by type: segments.rules owns them ("street" is not one).
+TEXT_FIELDS = _fields_of(TEXT)
+NUMBER_FIELDS = _fields_of(NUMBER)
+DATE_FIELDS = _fields_of(DATE)
+BOOLEAN_FIELDS = _fields_of(BOOLEAN)
 PRESENCE_FIELDS = phrase_list_of(
     "email | email address | e-mail | e-mail address | phone | phone number | mobile |"
     " mobile number | cell phone | telephone | telephone number | company |"

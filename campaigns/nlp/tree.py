@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from campaigns.nlp.explain import describe, listed
+from campaigns.nlp.phrases import BOOLEAN_FIELDS, DATE_FIELDS
 
 AND, OR = "AND", "OR"
 
@@ -30,8 +31,6 @@ _FLIPPED = {
     "within_last_days": "more_than_days_ago",
     "more_than_days_ago": "within_last_days",
 }
-_DATE_FIELDS = frozenset({"date_of_birth", "created_at", "first_order_date", "last_order_date"})
-_BOOLEAN_FIELDS = frozenset({"email_opt_in", "sms_opt_in"})
 # Text fields whose `=` conditions an OR merges into one `in` ("in Paris or Lyon").
 _MERGEABLE = frozenset(
     {
@@ -118,11 +117,11 @@ def negation_of(node: Node) -> Node | None:
     if "type" in node.node:
         return None
     field_name, operator, value = (node.node[k] for k in ("field", "operator", "value"))
-    if field_name in _BOOLEAN_FIELDS:
+    if field_name in BOOLEAN_FIELDS:
         return _like(node, field_name, "=", not value)
     if field_name == "tags" and operator == "in":
         return Group(AND, [_like(node, "tags", "not_contains", tag) for tag in value])
-    if operator == "between" or (operator == "=" and field_name in _DATE_FIELDS):
+    if operator == "between" or (operator == "=" and field_name in DATE_FIELDS):
         low, high = value if operator == "between" else (value, value)
         # Two bounds: each explained on its own ("born before ... or born after ...").
         return Group(
@@ -135,7 +134,7 @@ def negation_of(node: Node) -> Node | None:
     flipped = _FLIPPED.get(operator)
     if flipped is None:
         return None
-    if field_name in _DATE_FIELDS and flipped == "!=":
+    if field_name in DATE_FIELDS and flipped == "!=":
         return None
     return _like(node, field_name, flipped, value)
 
