@@ -8,28 +8,13 @@ import pytest
 
 from campaigns.nlp import offline_parse
 from segments.rules import validate_rule
+from tests.campaigns.rules import AND, FRANCE, OR, UK, c, k
 
 TODAY = date(2025, 6, 15)
 
 
 def parse(prompt, **kwargs):
     return offline_parse(prompt, today=TODAY, **kwargs)
-
-
-def c(field, operator, value=None):
-    return {"field": field, "operator": operator, "value": value}
-
-
-def k(kind, **params):
-    return {"type": kind, **params}
-
-
-def AND(*rules):
-    return {"logic": "AND", "rules": list(rules)}
-
-
-def OR(*rules):
-    return {"logic": "OR", "rules": list(rules)}
 
 
 def expected_rule(expected):
@@ -43,18 +28,6 @@ def check(prompt, expected):
     assert result.rules == expected_rule(expected), result.explanation
     assert result.unparsed == []
 
-
-FRANCE = ["FR", "France"]
-UK = [
-    "GB",
-    "United Kingdom",
-    "UK",
-    "Great Britain",
-    "England",
-    "Scotland",
-    "Wales",
-    "Northern Ireland",
-]
 
 NUMBERS = [
     ("spent over 1.5k", [c("lifetime_spend", ">", 1500)]),
