@@ -38,6 +38,7 @@ from campaigns.nlp.tree import AND, OR, Cond, Group, Node, condition, criterion,
 PosResolver = Callable[[str], list[str] | None]
 
 MAX_AGE = 130
+MAX_DURATION_DAYS = 10**6  # a longer "in the last ..." is not understood
 MAX_LIST = 20  # items of one list ("in Paris, Lyon or ..."): the reading stays linear
 
 
@@ -318,7 +319,8 @@ class Grammar:
         compact = _COMPACT_DURATION.fullmatch(self.key(i)) if self.kind(i) == WORD else None
         if compact:
             unit = "mo" if compact.group(2) == "m" else compact.group(2)
-            return int(compact.group(1)) * lex.UNITS[unit], i + 1
+            days = int(compact.group(1)) * lex.UNITS[unit]
+            return (days, i + 1) if days <= MAX_DURATION_DAYS else None
         j = i
         count: Decimal
         vague = self.match(j, _VAGUE)
@@ -338,10 +340,12 @@ class Grammar:
         unit = self.key(j)
         if unit not in lex.UNITS or self.kind(j) != WORD:
             return None
+        if not 0 <= count <= MAX_DURATION_DAYS:  # before any arithmetic on a huge number
+            return None
         days = count * lex.UNITS[unit]
         if lex.UNITS[unit] == lex.UNITS["month"] and count and count % 12 == 0:
             days = count / 12 * lex.UNITS["year"]  # 12 months are a year, not 360 days
-        if days < 0 or days > 10**6:
+        if days > MAX_DURATION_DAYS:
             return None
         return int(days.to_integral_value()), j + 1
 

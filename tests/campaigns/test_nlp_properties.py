@@ -119,3 +119,17 @@ def test_the_longest_prompts_are_read_in_linear_time(prompt):
     _check(prompt)
 
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "ordered in the last 1" + "0" * 40 + " months",
+        "ordered in the last 9" * 3 + "e99 months",
+        "signed up in the last 99999999999999999999999d",
+    ],
+)
+def test_durations_past_any_calendar_are_not_understood_rather_than_raising(prompt):
+    result = offline_parse(prompt, today=TODAY)
+    assert "last_order_date" not in str(result.rules) or result.unparsed
+    assert result.unparsed
