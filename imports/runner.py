@@ -38,6 +38,8 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, tran
 from django.utils import timezone
 
 from accounts.models import Account
+from crm_project.datetimes import account_zone
+from crm_project.phones import account_region
 from crm_project.tenancy import (
     account_scope,
     dangerously_as_database_owner,
@@ -220,8 +222,8 @@ class Runner:
             kind=self.kind,
             fmt=fmt,
             header=header,
-            params={"account": str(account.pk), "tz": account.timezone or "UTC"},
-            region=account.default_phone_region or "US",
+            params={"account": str(account.pk), "tz": str(account_zone(account))},
+            region=account_region(account),
         )
         try:
             started = time.monotonic()

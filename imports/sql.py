@@ -24,7 +24,8 @@ from django.db import connection
 from psycopg import Copy
 from psycopg import sql as pg
 
-from imports.kinds import Field, T, header_key
+from crm_project.choices import choice_key
+from imports.kinds import Field, T
 
 TRIM = "E' \\t\\r\\n\\u00a0'"
 UUID_RE = (
@@ -110,11 +111,6 @@ def clean(raw: str) -> str:
 
 def err(field_name: str, message_sql: str) -> str:
     return f"({literal(field_name)} || E'\\t' || {message_sql})"
-
-
-def choice_key(text: str) -> str:
-    """Choices are read case-insensitively with spaces, `-` and `_` ignored."""
-    return "".join(ch for ch in header_key(text) if ch != "_")
 
 
 SQL_TYPES = {
@@ -242,6 +238,7 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
             for spelling, value in dict(f.choices).items()
         )
         lateral = (
+            # crm_project.choices.choice_key, in SQL: spaces, `-` and `_` dropped, lower case.
             f"LEFT JOIN LATERAL (SELECT CASE lower(regexp_replace({x}, '[\\s_-]+', '', 'g')) "
             f"{cases} END AS v) {lat} ON TRUE"
         )
