@@ -47,5 +47,9 @@ typecheck: install
 
 check: lint typecheck test
 
+# The private servers are stopped first: their data is about to go.
 clean-data:
+	@if [ -x $(PY) ]; then $(PY) -c 'from pathlib import Path; \
+	from crm_project import embedded; \
+	embedded.stop_database(Path("var")); embedded.stop_redis(Path("var"))'; fi
 	rm -rf var/
