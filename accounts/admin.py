@@ -8,7 +8,7 @@ from accounts import services
 from accounts.forms import AdminSignInForm
 from accounts.models import Account, Agent, ApiKey, Membership, Role
 from crm_project.admin import TenantAdmin, role_allows
-from crm_project.api.exceptions import Conflict
+from crm_project.errors import Conflict
 
 # The admin's sign-in counts failures with the back office's (`/login/`): one budget.
 admin.site.login_form = AdminSignInForm
@@ -82,7 +82,7 @@ class AccountAdmin(admin.ModelAdmin):
             try:
                 services.account_change_status(account=account, action=action)
             except Conflict as exc:
-                self.message_user(request, f"{account.name}: {exc.detail}", messages.WARNING)
+                self.message_user(request, f"{account.name}: {exc}", messages.WARNING)
             else:
                 changed += 1
         if changed:

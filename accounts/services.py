@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from accounts.models import Account, AccountStatus, Agent, ApiKey, Membership, Role
 from accounts.selectors import api_key_by_prefix
-from crm_project.api.exceptions import Conflict
+from crm_project.errors import Conflict
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 
 KEY_PREFIX = "crm_live_"

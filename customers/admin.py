@@ -16,8 +16,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from crm_project.admin import TenantAdmin, TenantAdminForm
-from crm_project.api.exceptions import Conflict
 from crm_project.counting import counted_paginator
+from crm_project.errors import Conflict
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
 from customers import selectors, services
 from customers.models import CUSTOMER_COUNTER, Customer, Interaction

@@ -9,12 +9,11 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
-from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import Account
 from accounts.services import sequence_reserve
-from crm_project.api.exceptions import Conflict
 from crm_project.datetimes import account_today
+from crm_project.errors import Conflict, FieldError, Invalid
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors
 from customers.models import Customer, HealthThresholds, Interaction
@@ -30,7 +29,7 @@ def _taken_id(customer: Customer) -> Exception:
     or by one it cannot see (a plain 400, as for any id it may not use)."""
     if Customer.objects.filter(account_id=customer.account_id, pk=customer.pk).exists():
         return Conflict({"id_client": ["A customer with this id exists."]}, code="duplicate_id")
-    return ValidationError({"id_client": [ErrorDetail(ID_UNAVAILABLE, code="invalid")]})
+    return Invalid({"id_client": [FieldError(ID_UNAVAILABLE, code="invalid")]})
 
 
 def _unique_customer_keys(customer: Customer) -> AbstractContextManager[None]:
@@ -47,7 +46,7 @@ def _unique_customer_keys(customer: Customer) -> AbstractContextManager[None]:
                 code="duplicate_external_id",
             ),
             "customers_customer_pkey": lambda: _taken_id(customer),
-            "customer_needs_email_or_phone": lambda: ValidationError(
+            "customer_needs_email_or_phone": lambda: Invalid(
                 CONTACT_REQUIRED, code="email_or_phone_required"
             ),
         }
@@ -56,7 +55,7 @@ def _unique_customer_keys(customer: Customer) -> AbstractContextManager[None]:
 
 def _require_contact(customer: Customer) -> None:
     if not (customer.email or "").strip() and not (customer.phone or "").strip():
-        raise ValidationError(CONTACT_REQUIRED, code="email_or_phone_required")
+        raise Invalid(CONTACT_REQUIRED, code="email_or_phone_required")
 
 
 def _merged_metadata(
@@ -179,7 +178,7 @@ def customer_upsert(
                     **fields,
                 )
             except Conflict as exc:
-                if attempt == 0 and _conflict_code(exc) in {
+                if attempt == 0 and exc.code in {
                     "duplicate_email",
                     "duplicate_external_id",
                 }:
@@ -199,16 +198,6 @@ def customer_upsert(
             return customer, SKIPPED
         return customer_update(customer=customer, metadata_extra=metadata_extra, **fields), UPDATED
     raise Conflict("This customer is being written concurrently.", code="conflict")
-
-
-def _conflict_code(exc: Conflict) -> str | None:
-    codes = exc.get_codes()
-    if isinstance(codes, dict):
-        for value in codes.values():
-            return str(value[0] if isinstance(value, list) else value)
-    if isinstance(codes, list):
-        return str(codes[0]) if codes else None
-    return str(codes)
 
 
 # --- Loyalty columns ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from crm_project.api.exceptions import Conflict
+from crm_project.errors import Conflict
 from imports import csvio, kinds, tasks
 from imports.models import ImportJob, ImportPhase, ImportStatus
 from imports.report import counts

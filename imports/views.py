@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Role
-from crm_project.api.exceptions import Conflict
+from crm_project.errors import Conflict
 from crm_project.views import account_role_required
 from imports import selectors, services
 from imports.kinds import KIND_NAMES

@@ -19,8 +19,8 @@ from django.http import HttpRequest
 
 from accounts.models import Role
 from crm_project.admin import TenantAdmin, TenantAdminForm, role_allows
-from crm_project.api.exceptions import Conflict
 from crm_project.counting import counted_paginator
+from crm_project.errors import Conflict
 from crm_project.models import TenantModel
 from crm_project.phones import account_region
 from customers import selectors as customer_selectors
@@ -294,7 +294,7 @@ class OrderAdmin(TenantAdmin):
             try:
                 service(order=order)
             except Conflict as exc:
-                self.message_user(request, f"{order}: {exc.detail}", messages.WARNING)
+                self.message_user(request, f"{order}: {exc}", messages.WARNING)
             else:
                 done += 1
         if done:

@@ -16,11 +16,10 @@ from typing import Any, TypedDict
 from django.db import connection, models, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
-from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import Account
 from accounts.services import sequence_reserve
-from crm_project.api.exceptions import Conflict
+from crm_project.errors import Conflict, FieldError, Invalid
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers.models import Customer
 from orders.models import (
@@ -148,12 +147,12 @@ def line_total(*, unit_price: Decimal, quantity: int, discount_percent: Decimal)
         return exact.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _required(detail: str) -> list[ErrorDetail]:
-    return [ErrorDetail(detail, code="required")]
+def _required(detail: str) -> list[FieldError]:
+    return [FieldError(detail, code="required")]
 
 
-def _too_large(detail: str) -> ErrorDetail:
-    return ErrorDetail(detail, code="max_value")
+def _too_large(detail: str) -> FieldError:
+    return FieldError(detail, code="max_value")
 
 
 class ItemInput(TypedDict, total=False):
@@ -174,7 +173,7 @@ def _price_items(*, account_id: Any, items: Sequence[ItemInput]) -> tuple[list[O
     """Unsaved order items with their line totals, and the order amount (their sum).
     A line naming a product takes its sku, and its name, brand and price unless given."""
     lines: list[OrderItem] = []
-    errors: list[dict[str, list[ErrorDetail]]] = []
+    errors: list[dict[str, list[FieldError]]] = []
     for position, item in enumerate(items):
         product = item.get("product")
         unit_price = item.get("unit_price")
@@ -182,7 +181,7 @@ def _price_items(*, account_id: Any, items: Sequence[ItemInput]) -> tuple[list[O
             unit_price = product.price
         name = item.get("name") or (product.name if product is not None else "")
         if unit_price is None or not name:
-            error: dict[str, list[ErrorDetail]] = {}
+            error: dict[str, list[FieldError]] = {}
             if unit_price is None:
                 error["unit_price"] = _required(
                     "A line without a known product needs a unit_price."
@@ -213,17 +212,17 @@ def _price_items(*, account_id: Any, items: Sequence[ItemInput]) -> tuple[list[O
             )
         )
     if any(errors):
-        raise ValidationError({"items": errors})
+        raise Invalid({"items": errors})
     amount = sum((line.line_total for line in lines), Decimal("0.00"))
     if amount > MAX_MONEY:
-        raise ValidationError({"amount": [_too_large(f"The amount would exceed {MAX_MONEY}.")]})
+        raise Invalid({"amount": [_too_large(f"The amount would exceed {MAX_MONEY}.")]})
     return lines, amount
 
 
 def _check_amount(given: Decimal | None, computed: Decimal) -> None:
     if given is not None and given != computed:
         detail = f"The amount must be the sum of the line totals, {computed}."
-        raise ValidationError({"amount": [ErrorDetail(detail, code="amount_mismatch")]})
+        raise Invalid({"amount": [FieldError(detail, code="amount_mismatch")]})
 
 
 def _item_key(item: OrderItem) -> tuple[Any, ...]:
@@ -282,14 +281,14 @@ def _order_insert(
     **fields: Any,
 ) -> Order:
     if customer is None:
-        raise ValidationError({"customer": _required("An order needs a customer.")})
+        raise Invalid({"customer": _required("An order needs a customer.")})
     lines: list[OrderItem] = []
     if items:
         lines, computed = _price_items(account_id=account.pk, items=items)
         _check_amount(amount, computed)
         amount = computed
     elif amount is None:
-        raise ValidationError({"amount": _required("An order without items needs an amount.")})
+        raise Invalid({"amount": _required("An order without items needs an amount.")})
     with _unique_order_external_id(fields.get("external_id")):
         order = Order.objects.create(
             account=account,
@@ -508,7 +507,7 @@ def product_upsert(*, account: Account, sku: str, **fields: Any) -> tuple[Produc
             try:
                 return product_create(account=account, sku=sku, **fields), CREATED
             except Conflict as exc:
-                if exc.get_codes() == "duplicate_sku":
+                if exc.code == "duplicate_sku":
                     continue
                 raise
         changed = {k: v for k, v in fields.items() if getattr(product, k) != v}

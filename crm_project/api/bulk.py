@@ -14,6 +14,8 @@ from drf_standardized_errors.formatter import flatten_errors
 from rest_framework import serializers
 from rest_framework.exceptions import APIException, ValidationError
 
+from crm_project.api.errors import api_exception
+from crm_project.errors import ServiceError
 from crm_project.writes import CREATED, FAILED, OUTCOMES, SKIPPED, UPDATED
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ def _failed_row(exc: Exception, index: int) -> RowResult:
     """The reason a row failed, for every kind of exception a row can raise."""
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(serializers.as_serializer_error(exc))
+    if isinstance(exc, ServiceError):
+        exc = api_exception(exc)
     if isinstance(exc, APIException):
         return RowResult(FAILED, errors=row_errors(exc))
     if isinstance(exc, IntegrityError):

@@ -13,7 +13,8 @@ from drf_standardized_errors.handler import ExceptionHandler as BaseHandler
 from drf_standardized_errors.types import ErrorResponse
 from rest_framework import exceptions
 
-from crm_project.api.exceptions import PayloadTooLarge, StatementTimeout
+from crm_project import errors
+from crm_project.api.exceptions import Conflict, PayloadTooLarge, StatementTimeout
 from crm_project.tenancy import is_statement_timeout
 
 
@@ -29,8 +30,31 @@ class ExceptionFormatter(BaseFormatter):
         return data
 
 
+def _api_detail(detail: Any, code: str) -> Any:
+    if isinstance(detail, dict):  # a field's message is a list of one, as DRF's
+        return {
+            key: _api_detail(value if isinstance(value, dict | list | tuple) else [value], code)
+            for key, value in detail.items()
+        }
+    if isinstance(detail, list | tuple):
+        return [_api_detail(value, code) for value in detail]
+    if isinstance(detail, errors.FieldError):
+        return exceptions.ErrorDetail(detail.message, code=detail.code)
+    return exceptions.ErrorDetail(str(detail), code=code)
+
+
+def api_exception(exc: errors.ServiceError) -> exceptions.APIException:
+    """A service's refusal as the API answers it: Invalid 400, Conflict 409."""
+    detail = _api_detail(exc.detail, exc.code)
+    if isinstance(exc, errors.Conflict):
+        return Conflict(detail, code=exc.code)
+    return exceptions.ValidationError(detail, code=exc.code)
+
+
 class ExceptionHandler(BaseHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, errors.ServiceError):
+            return api_exception(exc)
         if isinstance(exc, Http404):
             return exceptions.NotFound()
         if isinstance(exc, DjangoPermissionDenied):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.models import Role
-from crm_project.api.exceptions import Conflict
+from crm_project.errors import Conflict
 from crm_project.tenancy import unscoped
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
                     name=name, slug=slug, timezone=timezone, email=email
                 )
             except Conflict as exc:
-                raise CommandError(str(exc.detail)) from None
+                raise CommandError(str(exc)) from None
             except Exception as exc:
                 if hasattr(exc, "message_dict"):
                     raise CommandError(f"Invalid account: {exc.message_dict}") from None
