@@ -1,5 +1,6 @@
-"""API exceptions beyond DRF's own; every app raises these (services too), and the
-error handler (crm_project.api.errors) gives them the one error shape."""
+"""API exceptions beyond DRF's own, raised by the API layer; the error handler
+(crm_project.api.errors) gives them the one error shape. Services raise
+crm_project.errors instead, which the handler maps to these."""
 
 from rest_framework import exceptions, status
 
