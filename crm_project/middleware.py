@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request
 from rest_framework.exceptions import APIException
 
+from crm_project.api.authentication import resolve_user_access
 from crm_project.api.errors import error_body
 from crm_project.api.exceptions import StatementTimeout
 from crm_project.api.parsers import NUL_CODE, NUL_DETAIL
@@ -27,8 +28,6 @@ class AccountScopeMiddleware:
         user = getattr(request, "user", None)
         if request.path.startswith(UNSCOPED_PREFIXES) or user is None or not user.is_authenticated:
             return self.get_response(request)
-
-        from crm_project.api.authentication import resolve_user_access
 
         try:
             access = resolve_user_access(user, request.GET.get("account", ""), request)
