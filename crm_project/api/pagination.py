@@ -8,7 +8,8 @@ from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm_project.tenancy import current_account_id
+from crm_project.models import RowCount
+from crm_project.tenancy import require_account_id
 
 # Query parameters that do not narrow a list: with only these, its count is the
 # table's row count for the account.
@@ -124,18 +125,19 @@ class _Paginator(Paginator):
 def row_count(name: str) -> int:
     """The exact number of the scoped account's rows counted as `name`: its counter,
     written at commit, plus the deltas this transaction has not committed yet
-    (crm_project.migration_operations.COUNT_FUNCTION_SQL)."""
-    from crm_project.models import RowCount
-
-    stored = RowCount.objects.filter(name=name).values_list("count", flat=True).first() or 0
+    (crm_project.migration_operations.COUNT_FUNCTION_SQL). One round trip: it is on
+    the first page of every big list."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT coalesce(sum(delta), 0) FROM crm_project_rowcount_pending "
-            "WHERE account_id = %s AND name = %s",
-            [current_account_id(), name],
+            f"""
+            SELECT coalesce((SELECT count FROM {RowCount._meta.db_table}
+                              WHERE account_id = %(account)s AND name = %(name)s), 0)
+                 + coalesce((SELECT sum(delta) FROM crm_project_rowcount_pending
+                              WHERE account_id = %(account)s AND name = %(name)s), 0)
+            """,  # noqa: S608  (the table name is the model's)
+            {"account": require_account_id(), "name": name},
         )
-        pending = cursor.fetchone()[0]
-    return stored + int(pending)
+        return int(cursor.fetchone()[0])
 
 
 class CursorPagination(PageSizeMixin, pagination.CursorPagination):
