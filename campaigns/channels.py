@@ -327,5 +327,9 @@ class HttpSmsChannel:
 def sms_channel() -> SmsChannel:
     """The channel `SMS_PROVIDER` names."""
     if settings.SMS_PROVIDER == "http":
-        return HttpSmsChannel(url=settings.SMS_HTTP_URL, token=settings.SMS_HTTP_TOKEN)
+        return HttpSmsChannel(
+            url=settings.SMS_HTTP_URL,
+            token=settings.SMS_HTTP_TOKEN,
+            concurrency=settings.SMS_HTTP_CONCURRENCY,
+        )
     return LogSmsChannel()

@@ -1,17 +1,21 @@
-"""The campaigns app's own errors. Services and helpers raise them; the API layer maps
-each to the one error shape (a 400 whose `attr` is the error's `attr`)."""
+"""The campaigns app's own errors. Services and helpers raise them; they are
+crm_project.errors.Invalid, so the API layer maps each to the one error shape (a 400
+whose `attr` is the error's `attr`)."""
+
+from crm_project.errors import FieldError, Invalid
 
 
-class CampaignError(Exception):
+class CampaignError(Invalid):
     """A problem with what a client asked for: a message, a machine-readable code and
     the input it is about (`attr`, None when it is about the request as a whole)."""
 
     default_code = "invalid"
 
     def __init__(self, message: str, *, code: str | None = None, attr: str | None = None):
-        super().__init__(message)
+        code = code or self.default_code
+        detail = {attr: FieldError(message, code)} if attr else message
+        super().__init__(detail, code=code)
         self.message = message
-        self.code = code or self.default_code
         self.attr = attr
 
 

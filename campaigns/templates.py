@@ -227,6 +227,15 @@ _HTML_ENGINE = _engine(autoescape=True)
 _TEXT_ENGINE = _engine(autoescape=False)
 
 
+_HTML_TAG = re.compile(r"<\s*[a-zA-Z][^>]*>")
+
+
+def looks_like_html(template: str) -> bool:
+    """An email whose template holds HTML markup goes as HTML (values escaped) with a
+    plain-text alternative; any other email, and every SMS, is plain text."""
+    return bool(_HTML_TAG.search(template))
+
+
 def template_compile(text: str, *, html: bool) -> Template:
     """`text` compiled in the sandbox (autoescaping when `html`), or InvalidTemplate
     saying what is wrong and on which line. Compiled templates are cached."""

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "orders",
     "segments",
     "imports",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -231,6 +232,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "customers.tasks.health_thresholds_refresh_all",
         "schedule": 5 * 60.0,
     },
+    # Scheduled campaigns whose time has come start (within a minute of scheduled_at).
+    "campaigns-start-due": {"task": "campaigns.tasks.campaigns_start_due", "schedule": 20.0},
+    # Stale message claims queued again, pumps for accounts with due messages, lost
+    # campaign starts sent again.
+    "messages-reap": {"task": "campaigns.tasks.messages_reap", "schedule": 60.0},
     # Customer counts of active segments: one task per account and chunk of segments.
     "segments-refresh-counts": {
         "task": "segments.tasks.segment_counts_refresh_all",
@@ -348,6 +354,34 @@ if SMS_PROVIDER == "http" and not (
     raise ImproperlyConfigured(
         "SMS_PROVIDER=http needs SMS_HTTP_URL (http[s]://) and SMS_HTTP_TOKEN."
     )
+
+SMS_HTTP_CONCURRENCY = env.int(
+    "SMS_HTTP_CONCURRENCY", 16, validate=environs.validate.Range(min=1, max=256)
+)
+
+# --- Outbound messages (campaigns.delivery) --------------------------------------------
+# Where tracking links, the open pixel and unsubscribe links point: the product's public
+# address, as recipients reach it.
+PUBLIC_URL = env.str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+if not PUBLIC_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("PUBLIC_URL must be an http(s) URL.")
+# Messages claimed, sent and marked together by one delivery task.
+MESSAGE_CHUNK_SIZE = env.int(
+    "MESSAGE_CHUNK_SIZE", 500, validate=environs.validate.Range(min=1, max=10_000)
+)
+# Delivery tasks started at once for a campaign (more run as workers free up).
+MESSAGE_SEND_PARALLELISM = env.int(
+    "MESSAGE_SEND_PARALLELISM", 4, validate=environs.validate.Range(min=1, max=64)
+)
+# A claim older than this is taken to have lost its worker and is queued again.
+MESSAGE_CLAIM_LEASE_SECONDS = env.int(
+    "MESSAGE_CLAIM_LEASE_SECONDS", 300, validate=environs.validate.Range(min=10, max=86_400)
+)
+# Delivery receipts (POST /api/v1/webhooks/delivery/) are signed with this Standard
+# Webhooks secret (`whsec_` + base64); without it receipts are refused.
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", "")
+if WEBHOOK_SECRET and not WEBHOOK_SECRET.startswith("whsec_"):
+    raise ImproperlyConfigured("WEBHOOK_SECRET must be whsec_ followed by base64.")
 
 LLM_URL = env.str("LLM_URL", "")
 LLM_API_KEY = env.str("LLM_API_KEY", "")

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, ProtectedError
+from django.db.models import F, ProtectedError, Value
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from accounts.models import Account
@@ -129,6 +130,19 @@ def customer_update(
         # which may be refreshing them concurrently.
         customer.save(update_fields=[*changes, "updated_at"])
     return customer
+
+
+@transaction.atomic
+def customer_unsubscribe(*, customer: Customer, channel: str, at: datetime) -> None:
+    """The customer asked to receive no more of `channel` (`email` or `sms`): its
+    opt-in goes off and `unsubscribed_at` keeps the first time they asked. One
+    conditional UPDATE of those columns: idempotent, and it races no other write."""
+    opt_in = "email_opt_in" if channel == "email" else "sms_opt_in"
+    Customer.objects.filter(pk=customer.pk).update(
+        **{opt_in: False},
+        unsubscribed_at=Coalesce("unsubscribed_at", Value(at)),
+        updated_at=Now(),
+    )
 
 
 @transaction.atomic
