@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("segments.api.urls")),
+    path("", include("campaigns.api.urls")),
 ]
 
 urlpatterns = [
@@ -28,6 +29,9 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include(("imports.urls", "imports"))),
     path("segments/", include("segments.urls")),
+    path("campaigns/", include("campaigns.urls")),
+    # Tracking links and unsubscribe: public, no login (campaigns.tracking tokens).
+    path("", include("campaigns.public_urls")),
     # The client table is the home page: `customers:list`, and `home` for the
     # redirects (LOGIN_REDIRECT_URL, the account switcher).
     path("", include(("customers.urls", "customers"))),

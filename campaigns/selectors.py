@@ -1,0 +1,178 @@
+"""Every non-trivial read of campaigns and the ledger: lists, stats (always counts
+over the campaign's messages, one grouped query for a page of campaigns), recipients,
+audience previews and the ledger's figures for account statistics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Lower, Trim
+
+from accounts.models import Account
+from campaigns.models import (
+    DELIVERED_STATUSES,
+    PENDING_STATUSES,
+    SENT_STATUSES,
+    Campaign,
+    Channel,
+    Message,
+    MessageStatus,
+)
+from customers.models import Customer, CustomerStatus
+from segments import selectors as segment_selectors
+
+SAMPLE_SIZE = 10
+STAT_KEYS = (
+    "audience_size",
+    "queued",
+    "sent",
+    "failed",
+    "skipped",
+    "delivered",
+    "opened",
+    "clicked",
+    "unsubscribed",
+    "bounced",
+)
+
+
+def campaign_list(account: Account) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(account=account).select_related("segment")
+
+
+def campaign_get(account: Account, campaign_id: Any) -> Campaign | None:
+    try:
+        key = campaign_id if isinstance(campaign_id, uuid.UUID) else uuid.UUID(str(campaign_id))
+    except ValueError:
+        return None
+    return campaign_list(account).filter(pk=key).first()
+
+
+def _ratio(part: int, whole: int) -> float:
+    if not whole:
+        return 0.0
+    return float((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
+def _stats_aggregates() -> dict[str, Count]:
+    return {
+        "audience_size": Count("id"),
+        "queued": Count("id", filter=Q(status__in=PENDING_STATUSES)),
+        "sent": Count("id", filter=Q(status__in=SENT_STATUSES)),
+        "failed": Count("id", filter=Q(status=MessageStatus.FAILED)),
+        "skipped": Count("id", filter=Q(status=MessageStatus.SKIPPED)),
+        "delivered": Count("id", filter=Q(status__in=DELIVERED_STATUSES)),
+        "opened": Count("id", filter=Q(opened_at__isnull=False)),
+        "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
+        "unsubscribed": Count("id", filter=Q(unsubscribed_at__isnull=False)),
+        "bounced": Count("id", filter=Q(status=MessageStatus.BOUNCED)),
+    }
+
+
+def _with_ctr(row: dict[str, int]) -> dict[str, Any]:
+    stats: dict[str, Any] = {key: row.get(key, 0) or 0 for key in STAT_KEYS}
+    stats["ctr"] = _ratio(stats["clicked"], stats["delivered"])
+    return stats
+
+
+def campaign_stats(account: Account, campaign_ids: list[Any]) -> dict[Any, dict[str, Any]]:
+    """{campaign id: stats} for each of `campaign_ids` (zeros for one with no
+    messages yet), in one grouped query over the ledger."""
+    rows = (
+        Message.objects.filter(account=account, campaign__in=campaign_ids)
+        .order_by()
+        .values("campaign_id")
+        .annotate(**_stats_aggregates())
+    )
+    found = {row["campaign_id"]: _with_ctr(row) for row in rows}
+    return {pk: found.get(pk) or _with_ctr({}) for pk in campaign_ids}
+
+
+def campaign_recipients(
+    account: Account, campaign: Campaign, *, status: str | None = None
+) -> QuerySet[Message]:
+    messages = Message.objects.filter(account=account, campaign=campaign.pk)
+    if status:
+        messages = messages.filter(status=status)
+    return messages.order_by("id")
+
+
+def _reachable(customers: QuerySet[Customer], channel: str) -> int:
+    """How many of `customers` the channel would send to: not blocked, with an address,
+    opted in, each address counted once (as the campaign would write them)."""
+    column = "email" if channel == Channel.EMAIL else "phone"
+    opt_in = "email_opt_in" if channel == Channel.EMAIL else "sms_opt_in"
+    eligible = customers.exclude(status=CustomerStatus.BLOCKED).exclude(**{column: ""})
+    eligible = eligible.filter(**{opt_in: True})
+    if channel == Channel.EMAIL:
+        return (
+            eligible.order_by()
+            .annotate(address=Lower(Trim(column)))
+            .values("address")
+            .distinct()
+            .count()
+        )
+    return eligible.order_by().values(column).distinct().count()
+
+
+def audience_preview(account: Account, rule: dict[str, Any], *, channel: str) -> dict[str, Any]:
+    """`count` (customers the rule selects), `reachable` (those the channel would
+    actually send to), `sample` (the first SAMPLE_SIZE customers)."""
+    preview = segment_selectors.rule_preview(account, rule)
+    customers = segment_selectors.matching_customers(account, rule)
+    return {
+        "count": preview["count"],
+        "reachable": _reachable(customers, channel),
+        "sample": preview["sample"],
+    }
+
+
+def message_statistics(
+    account: Account, *, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, int]:
+    """The ledger's figures for the account statistics, each counted by the time of
+    its own event within [start, end): sent (left for the provider), delivered,
+    clicked, unsubscribed; and the customers engaged by a click."""
+
+    def within(column: str) -> Q:
+        condition = Q(**{f"{column}__isnull": False})
+        if start is not None:
+            condition &= Q(**{f"{column}__gte": start})
+        if end is not None:
+            condition &= Q(**{f"{column}__lt": end})
+        return condition
+
+    messages = Message.objects.filter(account=account).order_by()
+    figures = messages.aggregate(
+        sent_count=Count("id", filter=within("sent_at")),
+        delivered_count=Count("id", filter=within("delivered_at")),
+        click_count=Count("id", filter=within("clicked_at")),
+        unsubscribe_count=Count("id", filter=within("unsubscribed_at")),
+        clicked_customers=Count("customer_id", filter=within("clicked_at"), distinct=True),
+    )
+    return {key: value or 0 for key, value in figures.items()}
+
+
+def customers_clicked(
+    account: Account, *, start: datetime | None, end: datetime | None
+) -> QuerySet:
+    """The ids of customers who clicked a message in [start, end), as a subquery."""
+    condition = Q(clicked_at__isnull=False, customer__isnull=False)
+    if start is not None:
+        condition &= Q(clicked_at__gte=start)
+    if end is not None:
+        condition &= Q(clicked_at__lt=end)
+    return Message.objects.filter(account=account).filter(condition).values("customer_id")
+
+
+def customer_messages(account: Account, customer: Customer, limit: int) -> list[Message]:
+    """The customer's newest `limit` messages (their timeline)."""
+    return list(
+        Message.objects.filter(account=account, customer=customer.pk)
+        .select_related("campaign")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -1,0 +1,5 @@
+"""The back-office pages of campaigns (login required)."""
+
+app_name = "campaigns"
+
+urlpatterns: list = []
