@@ -20,7 +20,7 @@ class AccountAdmin(admin.ModelAdmin):
     (its settings change through the API's `PATCH /api/v1/account/`). The status moves
     only through the actions, which keep to the allowed transitions."""
 
-    list_display = ("name", "slug", "status", "type", "timezone", "created_at")
+    list_display = ("name", "slug", "status", "type", "timezone", "currency", "created_at")
     list_filter = ("status", "type")
     search_fields = ("name", "slug", "email")
     readonly_fields = ("id", "status", "created_at", "updated_at")
@@ -34,12 +34,16 @@ class AccountAdmin(admin.ModelAdmin):
         ),
         (
             "Location",
-            {"fields": ("country_iso3", "state", "default_phone_region")},
+            {"fields": ("country_iso3", "state", "default_phone_region", "area_code")},
         ),
         (
             "Settings",
             {
                 "fields": (
+                    "currency",
+                    "send_rate_per_second",
+                    "feedback_reminder_days",
+                    "feedback_max_reminders",
                     "loyalty_earn_rate",
                     "max_credit_refusals",
                     "lead_consent_required",

@@ -1,10 +1,11 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from crm_project.currencies import validate_currency_code
 from crm_project.ids import uuid7
 from crm_project.models import TenantModel
 
@@ -28,6 +29,9 @@ class AccountType(models.TextChoices):
     B2B = "b2b", "B2B"
     OTHER = "other", "Other"
 
+
+# The ceiling of an account's `send_rate_per_second`.
+MAX_SEND_RATE_PER_SECOND = 100_000
 
 slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
@@ -63,11 +67,57 @@ class Account(models.Model):
     )
     max_credit_refusals = models.PositiveIntegerField(default=3)
     lead_consent_required = models.BooleanField(default=False)
+    area_code = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(99999)],
+        help_text="The account's telephone area code (seed 002's `areaCode`), if any.",
+    )
+    currency = models.CharField(
+        max_length=3,
+        default="EUR",
+        validators=[validate_currency_code],
+        help_text="ISO 4217 code of the account's money.",
+    )
+    send_rate_per_second = models.PositiveIntegerField(
+        default=100,
+        validators=[MaxValueValidator(MAX_SEND_RATE_PER_SECOND)],
+        help_text="Messages sent per second at most, over all workers; 0: no limit.",
+    )
+    feedback_reminder_days = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Days an unanswered feedback request waits after a send before a reminder.",
+    )
+    feedback_max_reminders = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MaxValueValidator(20)],
+        help_text="Reminders sent at most for one feedback request.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        # The validators' ranges, held by PostgreSQL too (a queryset update skips them).
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(send_rate_per_second__lte=MAX_SEND_RATE_PER_SECOND),
+                name="account_send_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(feedback_reminder_days__range=(1, 365)),
+                name="account_feedback_reminder_days_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(feedback_max_reminders__lte=20),
+                name="account_feedback_max_reminders_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[A-Z]{3}$"),
+                name="account_currency_shape",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug

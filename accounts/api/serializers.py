@@ -7,6 +7,7 @@ from rest_framework import serializers
 from accounts import selectors
 from accounts.models import Account, Agent, ApiKey, Role, slug_validator
 from crm_project.api.fields import ChoiceField, ModelSerializer
+from crm_project.currencies import validate_currency_code
 
 ACCOUNT_FIELDS = [
     "id",
@@ -27,14 +28,34 @@ ACCOUNT_FIELDS = [
     "loyalty_earn_rate",
     "max_credit_refusals",
     "lead_consent_required",
+    "area_code",
+    "currency",
+    "send_rate_per_second",
+    "feedback_reminder_days",
+    "feedback_max_reminders",
     "created_at",
     "updated_at",
 ]
 
 
+class CurrencyField(serializers.CharField):
+    """An ISO 4217 code, read in any case (`eur` is `EUR`)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(data).upper()
+
+
 class AccountSerializer(ModelSerializer):
     """The caller's own account: an admin may change its settings, not its status
     or slug (the platform's actions do that)."""
+
+    currency = CurrencyField(
+        min_length=3,
+        max_length=3,
+        required=False,
+        validators=[validate_currency_code],
+        help_text="ISO 4217 code of the account's money (default EUR).",
+    )
 
     class Meta:
         model = Account
