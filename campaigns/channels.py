@@ -16,6 +16,7 @@ rows and when to try again, campaigns.backoff).
   and transport errors are transient (with the `Retry-After` the provider gave); other
   4xx are permanent, with the provider's reason."""
 
+import functools
 import logging
 import os
 import smtplib
@@ -29,9 +30,11 @@ from typing import Any, Literal, Protocol
 
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.mail import mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.utils import DNS_NAME
+
+from campaigns.mime import LedgerEmailMessage
 
 logger = logging.getLogger("campaigns.channels")
 
@@ -80,8 +83,12 @@ class Email:
 
 def message_id_header(message_id: str, from_email: str) -> str:
     """The stable `Message-ID` of a message: its id at the sender's domain."""
-    domain = parseaddr(from_email)[1].rpartition("@")[2] or DNS_NAME.get_fqdn()
-    return f"<{message_id}@{domain}>"
+    return f"<{message_id}@{_sender_domain(from_email)}>"
+
+
+@functools.lru_cache(maxsize=64)
+def _sender_domain(from_email: str) -> str:
+    return parseaddr(from_email)[1].rpartition("@")[2] or DNS_NAME.get_fqdn()
 
 
 class EmailChannel:
@@ -91,13 +98,13 @@ class EmailChannel:
         self.mailer = mailer
         self.from_email = from_email
 
-    def build(self, email: Email) -> EmailMultiAlternatives:
+    def build(self, email: Email) -> LedgerEmailMessage:
         from_email = email.from_email or self.from_email or settings.DEFAULT_FROM_EMAIL
         headers = {"Message-ID": message_id_header(email.message_id, from_email)}
         if email.unsubscribe_url:
             headers["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message = EmailMultiAlternatives(
+        message = LedgerEmailMessage(
             # A rendered subject may hold a customer's newline: headers are one line.
             subject=" ".join(email.subject.split()),
             body=email.body,

@@ -35,7 +35,7 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +46,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from accounts.models import Account, AccountStatus, Agent
+from accounts.models import Account, AccountStatus
 from campaigns import backoff, channels, tracking
 from campaigns.errors import InvalidTemplate
 from campaigns.links import rewrite_links
@@ -57,10 +57,9 @@ from campaigns.models import (
     Message,
     MessageStatus,
 )
-from campaigns.templates import looks_like_html, render, template_compile
+from campaigns.templates import frozen_context, looks_like_html, render, template_compile
 from crm_project.rates import rate_take
 from crm_project.tenancy import account_scope, unscoped
-from customers.models import Customer
 from segments.selectors import STORED_RULE_ERRORS, matching_customers
 
 log = logging.getLogger(__name__)
@@ -107,18 +106,16 @@ def _audience_rule(campaign: Campaign) -> tuple[dict | None, str]:
 # Each recipient's skip reason, in order of precedence, then the address: the first
 # eligible holder (created first) keeps it, later ones are duplicates.
 _RECIPIENTS_SQL = """
-WITH audience AS ({audience}),
-candidate AS (
-    SELECT c.id, c.created_at, {address} AS address,
+WITH candidate AS (
+    SELECT a.id, a.created_at, btrim(a.address) AS address,
         CASE
-            WHEN c.status = 'blocked' THEN 'blocked'
-            WHEN {address} = '' THEN 'no_address'
-            WHEN NOT c.{opt_in} AND c.unsubscribed_at IS NOT NULL THEN 'unsubscribed'
-            WHEN NOT c.{opt_in} THEN 'opted_out'
+            WHEN a.status = 'blocked' THEN 'blocked'
+            WHEN btrim(a.address) = '' THEN 'no_address'
+            WHEN NOT a.opted_in AND a.unsubscribed_at IS NOT NULL THEN 'unsubscribed'
+            WHEN NOT a.opted_in THEN 'opted_out'
             ELSE ''
         END AS reason
-    FROM customers_customer c
-    WHERE c.account_id = %s AND c.id IN (SELECT id FROM audience)
+    FROM ({audience}) AS a(id, created_at, address, status, opted_in, unsubscribed_at)
 ),
 ranked AS (
     SELECT candidate.*,
@@ -145,19 +142,29 @@ ON CONFLICT (campaign_id, customer_id) DO NOTHING
 
 
 def _insert_recipients(campaign: Campaign, rule: dict) -> None:
-    audience = matching_customers(campaign.account, rule).order_by().values("pk")
-    audience_sql, audience_params = audience.query.sql_with_params()
     email = campaign.channel == Channel.EMAIL
-    address = "btrim(c.email)" if email else "btrim(c.phone)"
+    # The audience query reads each customer's columns itself: joining it back to the
+    # customers (`id IN (audience)`) was planned as a nested loop, quadratic, on
+    # customers inserted since the table's last ANALYZE (a fresh import).
+    audience = (
+        matching_customers(campaign.account, rule)
+        .order_by()
+        .values_list(
+            "id",
+            "created_at",
+            "email" if email else "phone",
+            "status",
+            "email_opt_in" if email else "sms_opt_in",
+            "unsubscribed_at",
+        )
+    )
+    audience_sql, audience_params = audience.query.sql_with_params()
     sql = _RECIPIENTS_SQL.format(
-        audience=audience_sql,
-        address=address,
-        address_key="lower(address)" if email else "address",
-        opt_in="email_opt_in" if email else "sms_opt_in",
+        audience=audience_sql, address_key="lower(address)" if email else "address"
     )
     now = timezone.now()
     account, campaign_id = campaign.account_id, campaign.pk
-    params = [*audience_params, account, account, campaign_id, campaign.channel, now, now]
+    params = [*audience_params, account, campaign_id, campaign.channel, now, now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -214,11 +221,16 @@ def campaigns_finish_if_done(*, account_id: Any, campaign_ids: Iterable[Any]) ->
         return 0
     with account_scope(account_id), connection.cursor() as cursor:
         cursor.execute(
+            # Two NOT EXISTS, each on the partial index of its status (message_due_idx,
+            # message_claimed_idx): only pending rows are read, never the sent ones.
             "UPDATE campaigns_campaign c SET status = 'sent', finished_at = now(), "
             "updated_at = now() WHERE c.id = ANY(%s::uuid[]) AND c.status = 'sending' "
-            "AND c.materialized_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-            "campaigns_message m WHERE m.campaign_id = c.id AND m.status IN "
-            "('queued', 'sending'))",
+            "AND c.materialized_at IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM campaigns_message m WHERE m.account_id = "
+            "c.account_id AND m.status = 'queued' AND m.next_attempt_at IS NOT NULL "
+            "AND m.campaign_id = c.id) "
+            "AND NOT EXISTS (SELECT 1 FROM campaigns_message m WHERE m.status = 'sending' "
+            "AND m.claimed_at IS NOT NULL AND m.campaign_id = c.id)",
             [ids],
         )
         return cursor.rowcount
@@ -227,19 +239,31 @@ def campaigns_finish_if_done(*, account_id: Any, campaign_ids: Iterable[Any]) ->
 # --- Claiming a chunk ---------------------------------------------------------------------
 
 
+# The claim and what rendering needs of each recipient, in one round trip: the UPDATE
+# claims (RLS and the account filter keep it to the account), the SELECT joins the
+# recipients' values (customers' and agents' rows, the account's own too).
 _CLAIM_SQL = """
-UPDATE campaigns_message m
-SET status = 'sending', claim_token = %(token)s, claimed_by = %(worker)s,
-    claimed_at = now(), tries = m.tries + 1
-WHERE m.id IN (
-    SELECT id FROM campaigns_message
-    WHERE account_id = %(account)s AND status = 'queued' AND next_attempt_at <= now()
-    ORDER BY next_attempt_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+WITH claimed AS (
+    UPDATE campaigns_message m
+    SET status = 'sending', claim_token = %(token)s, claimed_by = %(worker)s,
+        claimed_at = now(), tries = m.tries + 1
+    WHERE m.id IN (
+        SELECT id FROM campaigns_message
+        WHERE account_id = %(account)s AND status = 'queued' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING m.id, m.source, m.campaign_id, m.customer_id, m.lead_id, m.agent_id,
+        m.channel, m.address, m.subject, m.body, m.context, m.tries
 )
-RETURNING m.id, m.source, m.campaign_id, m.customer_id, m.lead_id, m.agent_id, m.channel,
-    m.address, m.subject, m.body, m.context, m.tries
+SELECT claimed.*,
+    c.id IS NOT NULL, c.first_name, c.last_name, c.email, c.phone, c.company, c.city,
+    c.country, c.metadata, c.tags,
+    g.id IS NOT NULL, g.first_name, g.last_name, g.email, g.phone
+FROM claimed
+LEFT JOIN customers_customer c ON c.id = claimed.customer_id
+LEFT JOIN accounts_agent g ON g.id = claimed.agent_id
 """
 
 
@@ -257,6 +281,40 @@ class Claimed:
     body: str
     context: dict | None
     tries: int
+    # The recipient's template values; None when the recipient was deleted.
+    recipient: dict[str, Any] | None = None
+
+
+def _recipient(row: Sequence[Any]) -> dict[str, Any] | None:
+    customer, agent = row[12:22], row[22:27]
+    if row[3] is not None:  # a customer
+        if not customer[0]:
+            return None
+        first, last, email, phone, company, city, country, metadata, tags = customer[1:]
+        return {
+            "first_name": first,
+            "last_name": last,
+            "name": f"{first} {last}".strip(),
+            "email": email,
+            "phone": phone,
+            "company": company,
+            "city": city,
+            "country": country,
+            "metadata": metadata or {},
+            "tags": tags or [],
+        }
+    if row[5] is not None:  # an agent
+        if not agent[0]:
+            return None
+        first, last, email, phone = agent[1:]
+        return {
+            "first_name": first,
+            "last_name": last,
+            "name": f"{first} {last}".strip(),
+            "email": email,
+            "phone": phone,
+        }
+    return {}  # a lead: its values come with the leads app
 
 
 def _claim(account_id: Any, limit: int, token: uuid.UUID) -> list[Claimed]:
@@ -265,7 +323,7 @@ def _claim(account_id: Any, limit: int, token: uuid.UUID) -> list[Claimed]:
             _CLAIM_SQL,
             {"token": token, "worker": worker_id(), "account": account_id, "limit": limit},
         )
-        return [Claimed(*row) for row in cursor.fetchall()]
+        return [Claimed(*row[:12], recipient=_recipient(row)) for row in cursor.fetchall()]
 
 
 # --- Rendering ----------------------------------------------------------------------------
@@ -291,89 +349,40 @@ def _compiled(channel: str, subject: str, body: str) -> Templates:
     )
 
 
-def _customer_values(row: dict[str, Any]) -> dict[str, Any]:
-    first, last = row["first_name"], row["last_name"]
-    return {
-        "first_name": first,
-        "last_name": last,
-        "name": f"{first} {last}".strip(),
-        "email": row["email"],
-        "phone": row["phone"],
-        "company": row["company"],
-        "city": row["city"],
-        "country": row["country"],
-        "metadata": row["metadata"] or {},
-        "tags": row["tags"] or [],
-    }
-
-
-def _agent_values(row: dict[str, Any]) -> dict[str, Any]:
-    first, last = row["first_name"], row["last_name"]
-    return {
-        "first_name": first,
-        "last_name": last,
-        "name": f"{first} {last}".strip(),
-        "email": row["email"],
-        "phone": row["phone"],
-    }
-
-
 @dataclass
 class _Chunk:
-    """What rendering a claimed chunk needs, read in one query per kind."""
+    """What rendering a claimed chunk needs besides each recipient's values."""
 
-    account: dict[str, Any]
+    account: Mapping[str, Any]
     campaigns: dict[uuid.UUID, Templates | None]
-    customers: dict[uuid.UUID, dict[str, Any]]
-    agents: dict[uuid.UUID, dict[str, Any]]
 
 
-def _load(account_id: Any, claimed: Sequence[Claimed]) -> _Chunk:
+def _load(account: dict[str, Any], claimed: Sequence[Claimed]) -> _Chunk:
+    """The account's template values and the chunk's campaigns' compiled templates (a
+    campaign's templates cannot change once it sends: template_compile caches them)."""
     campaign_ids = {m.campaign_id for m in claimed if m.campaign_id}
-    customer_ids = {m.customer_id for m in claimed if m.customer_id}
-    agent_ids = {m.agent_id for m in claimed if m.agent_id}
-    with account_scope(account_id):
-        account = Account.objects.values("name", "ai_assistant_name", "attributes").get(
-            pk=account_id
-        )
-        campaigns: dict[uuid.UUID, Templates | None] = {}
-        for row in Campaign.objects.filter(pk__in=campaign_ids).values(
-            "id", "channel", "subject", "message"
-        ):
+    campaigns: dict[uuid.UUID, Templates | None] = {}
+    if campaign_ids:
+        with account_scope(account["id"]):
+            rows = list(
+                Campaign.objects.filter(pk__in=campaign_ids).values(
+                    "id", "channel", "subject", "message"
+                )
+            )
+        for row in rows:
             try:
                 campaigns[row["id"]] = _compiled(row["channel"], row["subject"], row["message"])
             except InvalidTemplate:
                 campaigns[row["id"]] = None
-        customers = {
-            row["id"]: _customer_values(row)
-            for row in Customer.objects.filter(pk__in=customer_ids).values(
-                "id",
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "company",
-                "city",
-                "country",
-                "metadata",
-                "tags",
-            )
-        }
-        agents = {
-            row["id"]: _agent_values(row)
-            for row in Agent.objects.filter(pk__in=agent_ids).values(
-                "id", "first_name", "last_name", "email", "phone"
-            )
-        }
     return _Chunk(
-        account={
-            "name": account["name"],
-            "ai_assistant_name": account["ai_assistant_name"],
-            "attributes": account["attributes"] or {},
-        },
+        account=frozen_context(
+            {
+                "name": account["name"],
+                "ai_assistant_name": account["ai_assistant_name"],
+                "attributes": account["attributes"] or {},
+            }
+        ),
         campaigns=campaigns,
-        customers=customers,
-        agents=agents,
     )
 
 
@@ -406,21 +415,18 @@ def _render_one(message: Claimed, chunk: _Chunk) -> Rendered:
             templates = _compiled(message.channel, message.subject, message.body)
         except InvalidTemplate as exc:
             return Rendered(message, problem=f"Its template does not compile: {exc.message}")
-    if message.customer_id is not None:
-        recipient = chunk.customers.get(message.customer_id)
-    elif message.agent_id is not None:
-        recipient = chunk.agents.get(message.agent_id)
-    else:
-        recipient = {}  # leads: their values come with the leads app
+    recipient = message.recipient
     if recipient is None:
         return Rendered(message, problem="The recipient was deleted.")
     unsubscribe_url = tracking.unsubscribe_url(message.id)
-    context = {
-        **recipient,
-        "account": chunk.account,
-        "unsubscribe_url": unsubscribe_url,
-        **(message.context or {}),
-    }
+    context = frozen_context(
+        {
+            **recipient,
+            "account": chunk.account,
+            "unsubscribe_url": unsubscribe_url,
+            **(message.context or {}),
+        }
+    )
     body = render(templates.body, context)
     if message.channel == Channel.SMS:
         sms = channels.Sms(message_id=str(message.id), to=message.address, body=body)
@@ -511,7 +517,7 @@ UPDATE campaigns_message m SET
 FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(errors)s::text[],
             %(next)s::timestamptz[], %(links)s::jsonb[], %(providers)s::text[])
     AS v(id, status, error, next_attempt_at, links, provider_id)
-WHERE m.id = v.id AND m.claim_token = %(token)s AND m.status = 'sending'
+WHERE m.id = v.id AND m.claim_token = %(token)s
 """
 
 
@@ -586,8 +592,11 @@ def _next_due_in(account_id: Any) -> float | None:
 
 def messages_send_chunk(*, account_id: Any) -> Pumped:
     """Claim, render, send and mark one chunk of the account's due messages."""
-    account = Account.objects.filter(pk=account_id).values("status", "send_rate_per_second")
-    row = account.first()
+    row = (
+        Account.objects.filter(pk=account_id)
+        .values("id", "status", "send_rate_per_second", "name", "ai_assistant_name", "attributes")
+        .first()
+    )
     if row is None or row["status"] != AccountStatus.ACTIVE:
         return Pumped()  # paused (or gone): its messages wait; beat resumes them
     cache.set(_alive_key(account_id), 1, PUMP_ALIVE_SECONDS)
@@ -602,7 +611,7 @@ def messages_send_chunk(*, account_id: Any) -> Pumped:
     claimed = _claim(account_id, granted, token)
     if not claimed:
         return Pumped(again=_next_due_in(account_id))
-    chunk = _load(account_id, claimed)
+    chunk = _load(row, claimed)
     rendered = [_render_one(message, chunk) for message in claimed]
     outcomes = _send(rendered)
     now = timezone.now()

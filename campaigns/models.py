@@ -149,7 +149,12 @@ class Campaign(TenantModel):
 class Message(TenantModel):
     source = models.CharField(max_length=8, choices=Source.choices)
     campaign = TenantForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # message_campaign_idx and the (campaign, customer) key serve it
     )
     customer = TenantForeignKey(
         "customers.Customer",
@@ -162,7 +167,12 @@ class Message(TenantModel):
     # The lead it goes to (a foreign key once the leads app lands).
     lead_id = models.UUIDField(null=True, blank=True)
     agent = TenantForeignKey(
-        "accounts.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # message_agent_idx: few messages go to agents
     )
     channel = models.CharField(max_length=5, choices=Channel.choices)
     address = models.CharField(max_length=254, blank=True)
@@ -220,9 +230,13 @@ class Message(TenantModel):
             models.Index(
                 fields=["claimed_at"], condition=Q(status="sending"), name="message_claimed_idx"
             ),
-            # A campaign's recipients (cursor pages by id), by status, and its counts.
+            # A campaign's recipients (cursor pages by id, a status filter reading along)
+            # and its counts. Every index here is written twice per message sent (the
+            # claim and the mark change `status`, so no update is HOT): keep them few.
             models.Index(fields=["campaign", "id"], name="message_campaign_idx"),
-            models.Index(fields=["campaign", "status", "id"], name="message_campaign_status_idx"),
+            models.Index(
+                fields=["agent"], condition=Q(agent__isnull=False), name="message_agent_idx"
+            ),
             # The customer's timeline.
             models.Index(fields=["customer", "-created_at"], name="message_customer_idx"),
         ]

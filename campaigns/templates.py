@@ -309,6 +309,8 @@ def _explained(message: str, line: int | None) -> str:
 def _frozen(value: Any) -> Any:
     if value is None:  # a null field renders empty, like a missing one
         return ""
+    if isinstance(value, MappingProxyType):  # frozen already (frozen_context)
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({key: _frozen(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
@@ -316,9 +318,16 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+def frozen_context(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`context` made read-only all the way down (a template can call a value's
+    methods: none may change it), once for several renders; None values become ""."""
+    return _frozen(context)
+
+
 def render(compiled: Template, context: Mapping[str, Any]) -> str:
     """`compiled` rendered with `context`, a plain mapping (values: strings, numbers,
-    booleans, None, dates, and mappings and lists of them). None renders empty."""
+    booleans, None, dates, and mappings and lists of them) or one frozen_context made.
+    None renders empty."""
     return compiled.render(Context(_frozen(context), autoescape=compiled.engine.autoescape))
 
 
