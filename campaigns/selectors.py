@@ -23,6 +23,7 @@ from campaigns.models import (
     MessageStatus,
 )
 from customers.models import Customer, CustomerStatus
+from orders.models import PointOfSale
 from segments import selectors as segment_selectors
 
 SAMPLE_SIZE = 10
@@ -129,6 +130,19 @@ def audience_preview(account: Account, rule: dict[str, Any], *, channel: str) ->
         "reachable": _reachable(customers, channel),
         "sample": preview["sample"],
     }
+
+
+def pos_ids_named(account: Account, name: str) -> list[str]:
+    """The ids of the account's points of sale a prompt may mean by `name` ("bought at
+    the Paris store"): those whose code, name or city it is, compared
+    case-insensitively."""
+    text = name.strip()
+    if not text:
+        return []
+    matches = PointOfSale.objects.filter(account=account).filter(
+        Q(code__iexact=text) | Q(name__iexact=text) | Q(city__iexact=text)
+    )
+    return [str(pk) for pk in matches.order_by("code").values_list("pk", flat=True)]
 
 
 def message_statistics(

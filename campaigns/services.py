@@ -83,7 +83,9 @@ def _check(campaign: Campaign, *, now: datetime) -> None:
             problems["scheduled_at"] = FieldError(
                 "A scheduled campaign needs scheduled_at.", "required"
             )
-        elif campaign.status != CampaignStatus.DRAFT and campaign.scheduled_at <= now:
+        elif campaign.status == CampaignStatus.SCHEDULED and campaign.scheduled_at <= now:
+            # A draft waits, and a launch starts it now: only a time still to come
+            # can be scheduled.
             problems["scheduled_at"] = FieldError("scheduled_at is in the past.", "past")
     if problems:
         raise Invalid(problems)
@@ -165,6 +167,9 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
         fields["segment"] = None
     if fields.get("delivery_mode") == DeliveryMode.IMMEDIATE:
         fields["scheduled_at"] = None
+        if campaign.status == CampaignStatus.SCHEDULED:
+            # No longer waiting for a time: a draft again, until it is launched.
+            fields["status"] = CampaignStatus.DRAFT
     for name, value in fields.items():
         setattr(campaign, name, value)
     if "subject" in fields and not campaign.subject:
