@@ -74,7 +74,7 @@ def _check(campaign: Campaign, *, now: datetime) -> None:
     problems: dict[str, Any] = {}
     if campaign.segment_id is None and campaign.rules is None:
         problems["segment"] = FieldError("Give a segment or rules.", "required")
-    elif campaign.segment_id is not None and not campaign.segment.active:
+    elif campaign.segment is not None and not campaign.segment.active:
         problems["segment"] = FieldError(
             "This segment is inactive: only an active segment can be targeted.", "inactive"
         )
@@ -383,7 +383,7 @@ def message_enqueue(
         if source_key is None:
             raise
         return Message.objects.get(source=source, source_key=source_key)
-    if not skip:
+    if message.next_attempt_at is not None:
         delay = (message.next_attempt_at - now).total_seconds()
         if delay > 0:
             tasks.messages_send.delay_on_commit_for_later(account.pk, delay)
