@@ -10,5 +10,6 @@ router.register("agents", views.AgentViewSet, basename="agent")
 
 urlpatterns = [
     path("account/", views.AccountView.as_view(), name="account"),
+    path("account/statistics/", views.AccountStatisticsView.as_view(), name="account-statistics"),
     *router.urls,
 ]

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import selectors, services
+from accounts import selectors, services, statistics
 from accounts.api.serializers import (
     AccountCreatedSerializer,
     AccountSerializer,
@@ -16,6 +16,7 @@ from accounts.api.serializers import (
     ApiKeySerializer,
     PlatformAccountSerializer,
 )
+from accounts.api.statistics import AccountStatisticsSerializer, StatisticsQuerySerializer
 from accounts.filters import AgentFilter, PlatformAccountFilter
 from accounts.models import Account, Agent, ApiKey, Role
 from crm_project.api.bulk import MAX_BULK_ROWS, BulkResultSerializer, RowResult, run_bulk
@@ -45,6 +46,25 @@ class AccountView(ScopedAPIView):
         serializer.is_valid(raise_exception=True)
         account = services.account_update(account=self.account, **serializer.validated_data)
         return Response(AccountSerializer(account).data)
+
+
+class AccountStatisticsView(ScopedAPIView):
+    """The account's figures, over all time or within `from` / `to`. Any role reads them."""
+
+    serializer_class = AccountStatisticsSerializer
+
+    @extend_schema(parameters=[StatisticsQuerySerializer], responses=AccountStatisticsSerializer)
+    def get(self, request: Request) -> Response:
+        query = StatisticsQuerySerializer(
+            data=request.query_params, context={"account": self.account}
+        )
+        query.is_valid(raise_exception=True)
+        window = query.validated_data
+        figures = statistics.account_statistics(
+            self.account, start=window["start"], end=window["end"]
+        )
+        figures |= {"from": window["start"], "to": window["end"]}
+        return Response(AccountStatisticsSerializer(figures).data)
 
 
 class PlatformAccountViewSet(
