@@ -10,14 +10,14 @@ other, and campaigns.services (which starts campaigns) imports the tasks.
   recipient of the campaign already has the address: the earliest created customer
   keeps it, an ineligible holder does not count).
 - `messages_send_chunk` is one chunk of an account's due messages, whatever their
-  source: the account's rate is taken from Redis (crm_project.rates), the chunk claimed
-  with `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING` (status
-  `sending`, a claim token, this process as claimant), rendered from plain dicts, sent
-  through the channel (one mail connection per chunk, one keep-alive HTTP client per
-  process), and marked with one UPDATE guarded by the claim token. A transient failure
-  queues the message again after campaigns.backoff's delay (the provider's
-  Retry-After honoured); after MAX_TRIES, or on a permanent failure, it fails with the
-  reason.
+  source: the account's rate is taken from Redis (crm_project.rates) for the messages
+  due, the chunk claimed with `UPDATE ... WHERE id = ANY(ARRAY(SELECT ... LIMIT n FOR
+  UPDATE SKIP LOCKED)) RETURNING` (status `sending`, a claim token, this process as
+  claimant), rendered from plain dicts, sent through the channel (one mail connection
+  per chunk, one keep-alive HTTP client per process), and marked with one UPDATE
+  guarded by the claim token. A transient failure queues the message again after
+  campaigns.backoff's delay (the provider's Retry-After honoured); after MAX_TRIES, or
+  on a permanent failure, it fails with the reason.
 - A claim whose worker died (killed, lost) stays `sending` until `messages_reap`
   (beat, every minute) finds it older than the lease, or a worker starting on the same
   machine finds its claimant process gone (`reclaim_dead_claims`): it is queued again
@@ -32,6 +32,7 @@ import html as html_lib
 import json
 import logging
 import os
+import re
 import socket
 import uuid
 from collections import defaultdict
@@ -242,18 +243,23 @@ def campaigns_finish_if_done(*, account_id: Any, campaign_ids: Iterable[Any]) ->
 # The claim and what rendering needs of each recipient, in one round trip: the UPDATE
 # claims (RLS and the account filter keep it to the account), the SELECT joins the
 # recipients' values (customers' and agents' rows, the account's own too).
+# The chunk's ids are picked once, as an array (an InitPlan, run once, then read through
+# the primary key): as `WHERE m.id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`
+# PostgreSQL may plan a nested-loop semi-join that runs the subquery again for each row,
+# each run locking and returning more rows, so neither the chunk size nor the account's
+# rate held.
 _CLAIM_SQL = """
 WITH claimed AS (
     UPDATE campaigns_message m
     SET status = 'sending', claim_token = %(token)s, claimed_by = %(worker)s,
         claimed_at = now(), tries = m.tries + 1
-    WHERE m.id IN (
+    WHERE m.id = ANY(ARRAY(
         SELECT id FROM campaigns_message
         WHERE account_id = %(account)s AND status = 'queued' AND next_attempt_at <= now()
         ORDER BY next_attempt_at
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
-    )
+    ))
     RETURNING m.id, m.source, m.campaign_id, m.customer_id, m.lead_id, m.agent_id,
         m.channel, m.address, m.subject, m.body, m.context, m.tries
 )
@@ -397,6 +403,36 @@ class Rendered:
     problem: str = ""
 
 
+_ANCHOR = re.compile(
+    r"""<a\b[^>]*?\bhref\s*=\s*(?P<quote>["'])(?P<url>.*?)(?P=quote)[^>]*>(?P<label>.*?)</a\s*>""",
+    re.I | re.S,
+)
+_INVISIBLE = re.compile(r"<(head|style|script|title)\b.*?</\1\s*>", re.I | re.S)
+_LINE_BREAK = re.compile(r"<br\s*/?>|</(?:p|div|h[1-6]|li|tr|table|blockquote|ul|ol)\s*>", re.I)
+_TAG = re.compile(r"<[^>]*>")
+_PLACEHOLDER = re.compile("\x00([0-9]+)\x00")
+
+
+def _html_text(html: str) -> str:
+    """The plain-text part of an HTML email: its text, a line per block, each link as
+    `label <url>` (the URL alone when it is its own label), so the text part keeps the
+    links, tracked as the HTML's are. (NUL never occurs in a rendered template: the
+    templates refuse it and PostgreSQL text cannot hold it.)"""
+    anchors: list[str] = []
+
+    def anchor(match: re.Match[str]) -> str:
+        url = html_lib.unescape(match.group("url")).strip()
+        label = " ".join(html_lib.unescape(_TAG.sub("", match.group("label"))).split())
+        anchors.append(url if not label or label == url else f"{label} <{url}>")
+        return f"\x00{len(anchors) - 1}\x00"
+
+    text = _ANCHOR.sub(anchor, _INVISIBLE.sub("", html))
+    text = html_lib.unescape(strip_tags(_LINE_BREAK.sub("\n", text)))
+    text = _PLACEHOLDER.sub(lambda match: anchors[int(match.group(1))], text)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
 def _with_pixel(html: str, url: str) -> str:
     pixel = _PIXEL.format(url=html_lib.escape(url))
     closing = html.lower().rfind("</body>")
@@ -447,7 +483,7 @@ def _render_one(message: Claimed, chunk: _Chunk) -> Rendered:
     if templates.html:
         html_body, _ = rewrite_links(body, html=True, tracker=tracker)
         html_body = _with_pixel(html_body, tracking.open_url(message.id))
-        text = html_lib.unescape(strip_tags(body)).strip()
+        text = _html_text(body)
     else:
         text = body
     text, _ = rewrite_links(text, html=False, tracker=tracker)
@@ -590,6 +626,17 @@ def _next_due_in(account_id: Any) -> float | None:
     return max(0.0, (due - timezone.now()).total_seconds())
 
 
+def _due_count(account_id: Any, limit: int) -> int:
+    """How many of the account's messages are due now, counting up to `limit`."""
+    with account_scope(account_id), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM campaigns_message WHERE account_id = %s "
+            "AND status = 'queued' AND next_attempt_at <= now() LIMIT %s) AS due",
+            [account_id, limit],
+        )
+        return cursor.fetchone()[0]
+
+
 def messages_send_chunk(*, account_id: Any) -> Pumped:
     """Claim, render, send and mark one chunk of the account's due messages."""
     row = (
@@ -600,10 +647,17 @@ def messages_send_chunk(*, account_id: Any) -> Pumped:
     if row is None or row["status"] != AccountStatus.ACTIVE:
         return Pumped()  # paused (or gone): its messages wait; beat resumes them
     cache.set(_alive_key(account_id), 1, PUMP_ALIVE_SECONDS)
+    want = settings.MESSAGE_CHUNK_SIZE
+    if row["send_rate_per_second"]:
+        # Tokens for the messages due, not for a whole chunk: a token taken and not
+        # used is lost, and a few messages would empty the bucket for the next ones.
+        want = _due_count(account_id, want)
+        if not want:
+            return Pumped(again=_next_due_in(account_id))
     granted, wait = rate_take(
         f"campaigns:rate:{account_id}",
         rate_per_second=row["send_rate_per_second"],
-        want=settings.MESSAGE_CHUNK_SIZE,
+        want=want,
     )
     if not granted:
         return Pumped(again=max(wait, 0.05))
@@ -641,18 +695,24 @@ RETURNING account_id, campaign_id
 """
 
 
-def _reclaim(condition: str, params: dict[str, Any]) -> set[tuple[Any, Any]]:
+def _reclaim(condition: str, params: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """(account id, campaign id) of each message queued again (or failed), one per
+    message."""
     with unscoped(), connection.cursor() as cursor:
         cursor.execute(
             _RECLAIM_SQL.format(condition=condition),
             {"max_tries": backoff.MAX_TRIES, **params},
         )
-        return {(row[0], row[1]) for row in cursor.fetchall()}
+        return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def reclaim_dead_claims() -> set[Any]:
     """On worker start: claims of processes of this machine that are gone (killed) are
-    queued again at once. Answers the accounts to pump."""
+    queued again at once. Answers the accounts to pump: those, and every active account
+    with messages due (a worker killed between a chunk's mark and sending its pump's
+    next run left no claim, and its unacknowledged task comes back only after the
+    broker's visibility timeout; its pump's "alive" mark may still stand, so the
+    reaper would wait for it to lapse)."""
     host = socket.gethostname()
     with unscoped():
         claimants = set(
@@ -661,11 +721,25 @@ def reclaim_dead_claims() -> set[Any]:
             ).values_list("claimed_by", flat=True)
         )
     dead = [c for c in claimants if not _process_alive(c.rsplit(":", 1)[1])]
-    if not dead:
-        return set()
-    reclaimed = _reclaim("claimed_by = ANY(%(dead)s)", {"dead": dead})
-    log.warning("Reclaimed %d messages of stopped workers %s", len(reclaimed), dead)
-    return {account_id for account_id, _ in reclaimed}
+    accounts: set[Any] = set()
+    if dead:
+        reclaimed = _reclaim("claimed_by = ANY(%(dead)s)", {"dead": dead})
+        log.warning("Reclaimed %d messages of stopped workers %s", len(reclaimed), dead)
+        accounts = {account_id for account_id, _ in reclaimed}
+    now = timezone.now()
+    with unscoped():
+        due = (
+            Message.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now)
+            .order_by()
+            .values_list("account_id", flat=True)
+            .distinct()
+        )
+        accounts |= set(
+            Account.objects.filter(pk__in=due, status=AccountStatus.ACTIVE).values_list(
+                "pk", flat=True
+            )
+        )
+    return accounts
 
 
 def _process_alive(pid: str) -> bool:

@@ -68,13 +68,13 @@ def campaigns_start_due() -> int:
 @worker_ready.connect
 def _reclaim_on_start(**_kwargs: Any) -> None:
     """A worker starting on a machine where one was killed resumes its claims at once
-    (not a lease later)."""
+    (not a lease later), and every active account with messages due gets a pump (a
+    killed worker's pump may have died with it)."""
     try:
-        accounts = delivery.reclaim_dead_claims()
+        for account_id in delivery.reclaim_dead_claims():
+            # Outside a transaction: sent at once.
+            messages_send.delay_on_commit_for(account_id)
     except DatabaseError:  # the worker still starts; beat's reaper covers it
         log.exception("Reclaiming the claims of stopped workers failed")
-        return
     finally:
         connections.close_all()  # the pool's processes open their own
-    for account_id in accounts:
-        messages_send.delay_on_commit_for(account_id)

@@ -1,14 +1,31 @@
 """The delivery path end to end, in process (Celery eager): a campaign's recipients
-written once with their skips, chunks claimed, sent, marked, and the campaign sent."""
+written once with their skips (each reason, and random customers against a plain-Python
+oracle of the rules), chunks claimed, sent, marked, and the campaign sent."""
+
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from campaigns import services
+from accounts.services import account_change_status
+from campaigns import delivery, selectors, services
 from campaigns.models import Campaign, Message
 from crm_project.tenancy import account_scope
+from customers.models import Customer
 from segments.rules import validate_rule
-from tests.factories import CustomerFactory
+from tests.campaigns.ledger import (
+    EVERYONE,
+    assert_stats_match_the_ledger,
+    by_customer,
+    campaign_start,
+    campaign_status,
+    customers_bulk,
+)
+from tests.factories import AccountFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,8 +33,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _statuses(account, campaign):
     with account_scope(account):
         return {
-            (m.customer_id, m.status, m.error)
-            for m in Message.objects.filter(campaign=campaign.pk)
+            (m.customer_id, m.status, m.error) for m in Message.objects.filter(campaign=campaign.pk)
         }
 
 
@@ -42,3 +58,203 @@ def test_an_email_campaign_reaches_every_eligible_customer_once(account):
     assert "Hi Ann" in mail.outbox[0].body
     with account_scope(account):
         assert Campaign.objects.get(pk=campaign.pk).status == "sent"
+
+
+# --- Skips ----------------------------------------------------------------------------------
+
+
+def _created_in_order(account, customers):
+    """`customers` created one second apart, in the order given."""
+    start = timezone.now() - timedelta(hours=1)
+    with account_scope(account):
+        for offset, customer in enumerate(customers):
+            Customer.objects.filter(pk=customer.pk).update(
+                created_at=start + timedelta(seconds=offset)
+            )
+
+
+def test_each_skip_reason_of_an_email_campaign(account):
+    rows = customers_bulk(account, 9)
+    blocked, no_address, blank, opted_out, unsubscribed, holder, dup, out_holder, taker = rows
+    with account_scope(account):
+        for customer, fields in (
+            # Blocked comes first, whatever else is missing.
+            (blocked, {"status": "blocked", "email": "", "email_opt_in": False}),
+            (no_address, {"email": ""}),
+            (blank, {"email": "   "}),
+            (opted_out, {"email_opt_in": False, "sms_opt_in": True}),
+            (unsubscribed, {"email_opt_in": False, "unsubscribed_at": timezone.now()}),
+            (holder, {"email": "Shared@Example.com"}),
+            (dup, {"email": " shared@example.COM "}),
+            # An opted-out holder of an address does not count: the next one gets it.
+            (out_holder, {"email": "other@example.com", "email_opt_in": False}),
+            (taker, {"email": "  OTHER@example.com"}),
+        ):
+            Customer.objects.filter(pk=customer.pk).update(**fields)
+    _created_in_order(account, rows)
+
+    campaign = campaign_start(account, message="Hi {{ first_name }}")
+
+    assert by_customer(account, campaign) == {
+        blocked.pk: ("skipped", "blocked"),
+        no_address.pk: ("skipped", "no_address"),
+        blank.pk: ("skipped", "no_address"),
+        opted_out.pk: ("skipped", "opted_out"),
+        unsubscribed.pk: ("skipped", "unsubscribed"),
+        holder.pk: ("delivered", ""),
+        dup.pk: ("skipped", "duplicate_address"),
+        out_holder.pk: ("skipped", "opted_out"),
+        taker.pk: ("delivered", ""),
+    }
+    assert sorted(m.to[0] for m in mail.outbox) == ["OTHER@example.com", "Shared@Example.com"]
+    stats = assert_stats_match_the_ledger(account, campaign)
+    assert (stats["audience_size"], stats["skipped"], stats["sent"]) == (9, 7, 2)
+
+
+def test_an_sms_campaign_skips_by_phone(account):
+    rows = customers_bulk(account, 5, phone="+33611111111")
+    first, second, opted_out, unsubscribed, no_phone = rows
+    with account_scope(account):
+        # The email channel's opt-out does not matter to SMS.
+        Customer.objects.filter(pk=first.pk).update(email_opt_in=False)
+        Customer.objects.filter(pk=opted_out.pk).update(sms_opt_in=False, phone="+33622222222")
+        Customer.objects.filter(pk=unsubscribed.pk).update(
+            sms_opt_in=False, unsubscribed_at=timezone.now()
+        )
+        Customer.objects.filter(pk=no_phone.pk).update(phone="")
+    _created_in_order(account, [second, first, opted_out, unsubscribed, no_phone])
+
+    campaign = campaign_start(account, channel="sms")
+
+    assert by_customer(account, campaign) == {
+        second.pk: ("delivered", ""),  # created first: the phone is its
+        first.pk: ("skipped", "duplicate_address"),
+        opted_out.pk: ("skipped", "opted_out"),
+        unsubscribed.pk: ("skipped", "unsubscribed"),
+        no_phone.pk: ("skipped", "no_address"),
+    }
+    stats = assert_stats_match_the_ledger(account, campaign)
+    assert stats["audience_size"] == 5
+
+
+def test_cancelling_skips_the_queued_messages_and_keeps_the_other_reasons(account):
+    customers_bulk(account, 4)
+    customers_bulk(account, 1, start=10, email_opt_in=False)
+    account_change_status(account=account, action="pause")
+    campaign = campaign_start(account)
+    with account_scope(account):
+        services.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    account_change_status(account=account, action="unpause")
+    delivery.messages_send_chunk(account_id=account.pk)
+
+    assert sorted(by_customer(account, campaign).values()) == [
+        ("skipped", "cancelled"),
+        ("skipped", "cancelled"),
+        ("skipped", "cancelled"),
+        ("skipped", "cancelled"),
+        ("skipped", "opted_out"),
+    ]
+    assert mail.outbox == []
+    assert campaign_status(account, campaign) == "cancelled"
+    stats = assert_stats_match_the_ledger(account, campaign)
+    assert (stats["audience_size"], stats["skipped"], stats["queued"]) == (5, 5, 0)
+
+
+# --- The skip rules against a plain-Python oracle -----------------------------------------
+
+EMAILS = ["a@x.com", " A@x.com", "a@X.com  ", "b@x.com", "B@x.com ", "", "   "]
+PHONES = ["+33611111111", " +33611111111", "+33622222222", "", "  "]
+
+
+def oracle(customers, channel):
+    """{customer id: (status, error)} by SPEC's rules, one customer at a time: blocked,
+    then no address (blank after trimming spaces), then unsubscribed or opted out of the
+    channel; among the rest, the earliest created holder of an address (emails ignore
+    case) is queued, later ones are duplicates."""
+    email = channel == "email"
+    answer, holders = {}, set()
+    for customer in sorted(customers, key=lambda c: (c.created_at, c.pk)):
+        address = (customer.email if email else customer.phone).strip(" ")
+        opted_in = customer.email_opt_in if email else customer.sms_opt_in
+        if customer.status == "blocked":
+            reason = "blocked"
+        elif not address:
+            reason = "no_address"
+        elif not opted_in:
+            reason = "unsubscribed" if customer.unsubscribed_at else "opted_out"
+        else:
+            key = address.lower() if email else address
+            reason = "duplicate_address" if key in holders else ""
+            holders.add(key)
+        answer[customer.pk] = ("skipped", reason) if reason else ("queued", "")
+    return answer
+
+
+customer_specs = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["active", "active", "inactive", "blocked"]),
+        "email": st.sampled_from(EMAILS),
+        "phone": st.sampled_from(PHONES),
+        "email_opt_in": st.booleans(),
+        "sms_opt_in": st.booleans(),
+        "unsubscribed": st.booleans(),
+        "created": st.integers(0, 3),  # seconds: ties happen (the id decides)
+    }
+)
+
+
+@given(
+    specs=st.lists(customer_specs, min_size=1, max_size=14),
+    channel=st.sampled_from(["email", "sms"]),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_recipients_follow_the_skip_rules_of_the_oracle(specs, channel):
+    start = timezone.now() - timedelta(days=1)
+    with transaction.atomic():
+        account = AccountFactory()
+        rows, emails = [], set()
+        for number, spec in enumerate(specs, start=1):
+            email, phone = spec["email"], spec["phone"]
+            if email and email.lower() in emails:  # one customer per email (ignoring case)
+                email = ""
+            emails.add(email.lower())
+            if not email and not phone:
+                phone = f"+336990000{number:02d}"
+            rows.append(
+                Customer(
+                    account=account,
+                    number=number,
+                    first_name=f"C{number}",
+                    email=email,
+                    phone=phone,
+                    status=spec["status"],
+                    email_opt_in=spec["email_opt_in"],
+                    sms_opt_in=spec["sms_opt_in"],
+                    unsubscribed_at=start if spec["unsubscribed"] else None,
+                )
+            )
+        with account_scope(account):
+            Customer.objects.bulk_create(rows)
+            for customer, spec in zip(rows, specs, strict=True):
+                customer.created_at = start + timedelta(seconds=spec["created"])
+            Customer.objects.bulk_update(rows, ["created_at"])
+            campaign = services.campaign_create(
+                account=account,
+                name="P",
+                message="Hi",
+                channel=channel,
+                rules=validate_rule(EVERYONE),
+                draft=True,
+            )
+            # Launched in this transaction, which is rolled back: its task is never sent.
+            services.campaign_launch(campaign=campaign)
+        queued = delivery.campaign_materialize(account_id=account.pk, campaign_id=campaign.pk)
+
+        expected = oracle(rows, channel)
+        assert by_customer(account, campaign) == expected
+        assert queued == sum(1 for status, _ in expected.values() if status == "queued")
+        with account_scope(account):
+            stats = selectors.campaign_stats(account, [campaign.pk])[campaign.pk]
+        assert stats["audience_size"] == len(rows)
+        assert stats["skipped"] == len(rows) - queued
+        transaction.set_rollback(True)
