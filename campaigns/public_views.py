@@ -23,8 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from campaigns import services, tracking
-from campaigns.lookups import message_in_its_scope
 from campaigns.models import Channel, Message
+from campaigns.selectors import message_in_its_scope
 
 # The smallest transparent GIF: 1x1, one transparent colour.
 PIXEL = (

@@ -5,6 +5,8 @@ audience previews and the ledger's figures for account statistics."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -22,6 +24,7 @@ from campaigns.models import (
     Message,
     MessageStatus,
 )
+from crm_project.tenancy import account_scope, unscoped
 from customers.models import Customer, CustomerStatus
 from orders.models import PointOfSale
 from segments import selectors as segment_selectors
@@ -190,3 +193,28 @@ def customer_messages(account: Account, customer: Customer, limit: int) -> list[
         .select_related("campaign")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+# --- The ledger seen by requests that carry no account ------------------------------
+# Tracking links and unsubscribe pages (a signed token names the message) and provider
+# receipts (a signed body names it): only the message's account id is read across
+# accounts; everything else happens inside that account's scope.
+
+
+def message_account_id(message_id: uuid.UUID) -> uuid.UUID | None:
+    """The account of a message, across accounts (None: no such message). The one
+    cross-account read, as authentication's key look-ups are."""
+    with unscoped():
+        return Message.objects.filter(pk=message_id).values_list("account_id", flat=True).first()
+
+
+@contextmanager
+def message_in_its_scope(message_id: uuid.UUID) -> Iterator[Message | None]:
+    """The message, with the block running in its account's scope; None (and no scope)
+    when there is no such message."""
+    account_id = message_account_id(message_id)
+    if account_id is None:
+        yield None
+        return
+    with account_scope(account_id):
+        yield Message.objects.select_related("account").filter(pk=message_id).first()

@@ -40,7 +40,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns import services
-from campaigns.lookups import message_in_its_scope
+from campaigns.selectors import message_in_its_scope
 from campaigns.services import RECEIPT_EVENTS
 from crm_project.api.fields import ChoiceField, DateTimeField
 from crm_project.api.schema import ClientErrorResponseSerializer
