@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import PY, ROOT, bench_database, seeded_account  # noqa: E402
+from bench.common import PY, ROOT, bench_database, seeded_account
 
 DATABASE = "crm_bench_campaigns"
 ACCOUNT = "bench-campaigns"
@@ -96,7 +96,7 @@ class Worker:
         )  # fmt: skip
         self.sampler = RssSampler(self.process.pid)
 
-    def wait_ready(self, app) -> None:  # noqa: ANN001
+    def wait_ready(self, app) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if app.control.ping(timeout=0.5):
@@ -127,7 +127,7 @@ def setup_django(env: dict) -> None:
     django.setup()
 
 
-def make_reachable(account) -> None:  # noqa: ANN001
+def make_reachable(account) -> None:
     """Every customer opted in and active, the account unlimited: the audience is the
     whole table (the skips have their own tests)."""
     from django.db import connection
@@ -144,7 +144,7 @@ def make_reachable(account) -> None:  # noqa: ANN001
         )
 
 
-def wait_for(predicate, timeout: float, step: float = 0.05):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float, step: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -154,7 +154,7 @@ def wait_for(predicate, timeout: float, step: float = 0.05):  # noqa: ANN001, AN
     raise SystemExit("Timed out waiting.")
 
 
-def run_ledger(account, channel: str) -> dict:  # noqa: ANN001
+def run_ledger(account, channel: str) -> dict:
     """A campaign to every customer; messages/s from launch to its last mark."""
     from django.db.models import Count, Max, Min, Q
     from django.utils import timezone
@@ -209,7 +209,7 @@ def run_ledger(account, channel: str) -> dict:  # noqa: ANN001
     }
 
 
-def run_naive(account, channel: str, count: int) -> dict:  # noqa: ANN001
+def run_naive(account, channel: str, count: int) -> dict:
     """`count` messages, one Celery task each, enqueued from here (as naive code would)."""
     from django.db.models import Max
     from django.utils import timezone
@@ -240,10 +240,9 @@ def run_naive(account, channel: str, count: int) -> dict:  # noqa: ANN001
 
     def done():
         with account_scope(account):
-            return (
-                Message.objects.filter(campaign=campaign.pk, sent_at__isnull=False).count()
-                >= len(customer_ids)
-            )
+            return Message.objects.filter(
+                campaign=campaign.pk, sent_at__isnull=False
+            ).count() >= len(customer_ids)
 
     wait_for(done, 1800, 0.2)
     with account_scope(account):

@@ -36,7 +36,7 @@ import re
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -104,44 +105,60 @@ def _audience_rule(campaign: Campaign) -> tuple[dict | None, str]:
     return campaign.rules, ""
 
 
-# Each recipient's skip reason, in order of precedence, then the address: the first
-# eligible holder (created first) keeps it, later ones are duplicates.
-_RECIPIENTS_SQL = """
-WITH candidate AS (
-    SELECT a.id, a.created_at, btrim(a.address) AS address,
-        CASE
-            WHEN a.status = 'blocked' THEN 'blocked'
-            WHEN btrim(a.address) = '' THEN 'no_address'
-            WHEN NOT a.opted_in AND a.unsubscribed_at IS NOT NULL THEN 'unsubscribed'
-            WHEN NOT a.opted_in THEN 'opted_out'
-            ELSE ''
-        END AS reason
-    FROM ({audience}) AS a(id, created_at, address, status, opted_in, unsubscribed_at)
-),
-ranked AS (
-    SELECT candidate.*,
+# Recipients are written in batches, each its own transaction, so that sending starts
+# after the first one. The audience is evaluated once, into a temporary table of this
+# connection, with each customer's skip reason; a batch is the customers whose address
+# hashes to it, so all holders of an address are in one batch and the earliest eligible
+# one keeps it whatever the batch order.
+RECIPIENT_BATCH = 5_000
+_STAGE = "crm_campaign_recipients"
+
+_STAGE_SQL = f"""
+CREATE TEMPORARY TABLE {_STAGE} AS
+SELECT a.id, a.created_at, btrim(a.address) AS address, {{address_key}} AS address_key,
+    CASE
+        WHEN a.status = 'blocked' THEN 'blocked'
+        WHEN btrim(a.address) = '' THEN 'no_address'
+        WHEN NOT a.opted_in AND a.unsubscribed_at IS NOT NULL THEN 'unsubscribed'
+        WHEN NOT a.opted_in THEN 'opted_out'
+        ELSE ''
+    END AS reason
+FROM ({{audience}}) AS a(id, created_at, address, status, opted_in, unsubscribed_at)
+"""  # noqa: S608 - the audience is the ORM's own compilation, every value a parameter
+
+_BATCH_SQL = f"""
+WITH ranked AS (
+    SELECT s.*,
         CASE WHEN reason = '' THEN row_number() OVER (
-            PARTITION BY reason = '', {address_key} ORDER BY created_at, id
+            PARTITION BY reason = '', address_key ORDER BY created_at, id
         ) ELSE 1 END AS holder_rank
-    FROM candidate
+    FROM {_STAGE} s
+    WHERE (hashtext(address_key) & 2147483647) %% %(batches)s = %(batch)s
+),
+written AS (
+    INSERT INTO campaigns_message (
+        id, account_id, source, campaign_id, customer_id, channel, address, status,
+        error, subject, body, tries, next_attempt_at, claimed_by, provider_id, created_at
+    )
+    SELECT crm_uuid7(), %(account)s, 'campaign', %(campaign)s, id, %(channel)s, address,
+        CASE WHEN reason <> '' OR holder_rank > 1 THEN 'skipped' ELSE 'queued' END,
+        CASE WHEN reason <> '' THEN reason
+             WHEN holder_rank > 1 THEN 'duplicate_address' ELSE '' END,
+        '', '', 0,
+        CASE WHEN reason = '' AND holder_rank = 1 THEN %(now)s::timestamptz END,
+        '', '', %(now)s
+    FROM ranked
+    ORDER BY created_at, id
+    ON CONFLICT (campaign_id, customer_id) DO NOTHING
+    RETURNING status
 )
-INSERT INTO campaigns_message (
-    id, account_id, source, campaign_id, customer_id, channel, address, status, error,
-    subject, body, tries, next_attempt_at, claimed_by, provider_id, created_at
-)
-SELECT crm_uuid7(), %s, 'campaign', %s, id, %s, address,
-    CASE WHEN reason <> '' OR holder_rank > 1 THEN 'skipped' ELSE 'queued' END,
-    CASE WHEN reason <> '' THEN reason
-         WHEN holder_rank > 1 THEN 'duplicate_address' ELSE '' END,
-    '', '', 0,
-    CASE WHEN reason = '' AND holder_rank = 1 THEN %s::timestamptz END,
-    '', '', %s
-FROM ranked
-ON CONFLICT (campaign_id, customer_id) DO NOTHING
-"""
+SELECT count(*) FILTER (WHERE status = 'queued') FROM written
+"""  # noqa: S608 - the table name is this module's constant
 
 
-def _insert_recipients(campaign: Campaign, rule: dict) -> None:
+def _stage_recipients(campaign: Campaign, rule: dict) -> int:
+    """The audience with each customer's skip reason, in this connection's temporary
+    table; answers how many customers it holds."""
     email = campaign.channel == Channel.EMAIL
     # The audience query reads each customer's columns itself: joining it back to the
     # customers (`id IN (audience)`) was planned as a nested loop, quadratic, on
@@ -159,31 +176,65 @@ def _insert_recipients(campaign: Campaign, rule: dict) -> None:
         )
     )
     audience_sql, audience_params = audience.query.sql_with_params()
-    sql = _RECIPIENTS_SQL.format(
-        audience=audience_sql, address_key="lower(address)" if email else "address"
+    sql = _STAGE_SQL.format(
+        audience=audience_sql,
+        address_key="lower(btrim(a.address))" if email else "btrim(a.address)",
     )
-    now = timezone.now()
-    account, campaign_id = campaign.account_id, campaign.pk
-    params = [*audience_params, account, campaign_id, campaign.channel, now, now]
     with connection.cursor() as cursor:
-        # The window's sort of a large audience fits in memory (the default 4 MB spills
-        # 100,000 recipients to disk); for this transaction only.
+        cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+        cursor.execute(sql, audience_params)
+        return cursor.rowcount
+
+
+def _write_batch(campaign: Campaign, *, batch: int, batches: int) -> int:
+    """One batch of recipients written (queued or skipped); answers how many queued."""
+    params = {
+        "batches": batches,
+        "batch": batch,
+        "account": campaign.account_id,
+        "campaign": campaign.pk,
+        "channel": campaign.channel,
+        "now": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        # The window's sort fits in memory; for this transaction only.
         cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, params)
+        cursor.execute(_BATCH_SQL, params)
+        return cursor.fetchone()[0]
 
 
-def campaign_materialize(*, account_id: Any, campaign_id: Any) -> int:
-    """Write a started campaign's recipients, once (a conditional UPDATE of
-    `materialized_at` claims the work, in the same transaction as the INSERT). Answers
-    how many messages are queued (the caller starts that many chunks' worth of pumps);
-    0 when there is nothing to send or it was not this caller's to do. A campaign that
-    cannot run (its segment deleted or inactive, a template or stored rule that no
-    longer compiles) fails with the reason."""
+def _drop_stage() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+
+
+def campaign_materialize(
+    *,
+    account_id: Any,
+    campaign_id: Any,
+    on_batch: Callable[[int, bool], None] | None = None,
+) -> int:
+    """Write a started campaign's recipients, once: a conditional UPDATE of
+    `materializing_at` claims the work (a redelivered task finds it claimed; a claim
+    whose heartbeat stopped for MATERIALIZE_AGAIN_AFTER is taken over, and rows already
+    written are kept by ON CONFLICT DO NOTHING). Batches of RECIPIENT_BATCH commit one
+    by one, each checking the campaign is still sending (a cancel stops the rest);
+    `on_batch(queued, first)` is called after each commit, so that the caller starts
+    sending then. Answers how many messages were queued. A campaign that cannot run
+    (its segment deleted or inactive, a template or stored rule that no longer
+    compiles) fails with the reason. Call outside a transaction."""
     with account_scope(account_id):
         now = timezone.now()
-        claimed = Campaign.objects.filter(
-            pk=campaign_id, status=CampaignStatus.SENDING, materialized_at__isnull=True
-        ).update(materialized_at=now, updated_at=now)
+        claimed = (
+            Campaign.objects.filter(
+                pk=campaign_id, status=CampaignStatus.SENDING, materialized_at__isnull=True
+            )
+            .filter(
+                Q(materializing_at__isnull=True)
+                | Q(materializing_at__lt=now - MATERIALIZE_AGAIN_AFTER)
+            )
+            .update(materializing_at=now, updated_at=now)
+        )
         if not claimed:
             return 0
         campaign = Campaign.objects.select_related("segment", "account").get(pk=campaign_id)
@@ -193,16 +244,36 @@ def campaign_materialize(*, account_id: Any, campaign_id: Any) -> int:
             return 0
         try:
             _templates_of(campaign)
-            _insert_recipients(campaign, rule)
+            staged = _stage_recipients(campaign, rule)
         except InvalidTemplate as exc:
             _fail_campaign(campaign, f"Its template does not compile: {exc.message}")
             return 0
         except STORED_RULE_ERRORS as exc:
             _fail_campaign(campaign, f"Its rule no longer compiles: {exc}")
             return 0
-        queued = Message.objects.filter(campaign=campaign_id, status=MessageStatus.QUEUED).count()
-    if not queued:
-        campaigns_finish_if_done(account_id=account_id, campaign_ids=[campaign_id])
+    queued = 0
+    try:
+        batches = max(1, -(-staged // RECIPIENT_BATCH))
+        for batch in range(batches):
+            with account_scope(account_id):
+                # The campaign's row, locked for the batch: a cancel waits for it, then
+                # skips what it wrote; a batch after the cancel writes nothing.
+                if not Campaign.objects.filter(
+                    pk=campaign_id, status=CampaignStatus.SENDING
+                ).update(materializing_at=timezone.now()):
+                    return queued
+                written = _write_batch(campaign, batch=batch, batches=batches)
+            if written and on_batch is not None:
+                on_batch(written, queued == 0)
+            queued += written
+        with account_scope(account_id):
+            now = timezone.now()
+            Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+                materialized_at=now, updated_at=now
+            )
+    finally:
+        _drop_stage()
+    campaigns_finish_if_done(account_id=account_id, campaign_ids=[campaign_id])
     return queued
 
 
@@ -639,6 +710,15 @@ def _due_count(account_id: Any, limit: int) -> int:
         return cursor.fetchone()[0]
 
 
+def _sending_campaigns(account_id: Any) -> list[Any]:
+    with account_scope(account_id):
+        return list(
+            Campaign.objects.filter(
+                status=CampaignStatus.SENDING, materialized_at__isnull=False
+            ).values_list("pk", flat=True)
+        )
+
+
 def messages_send_chunk(*, account_id: Any) -> Pumped:
     """Claim, render, send and mark one chunk of the account's due messages."""
     row = (
@@ -655,7 +735,7 @@ def messages_send_chunk(*, account_id: Any) -> Pumped:
         # used is lost, and a few messages would empty the bucket for the next ones.
         want = _due_count(account_id, want)
         if not want:
-            return Pumped(again=_next_due_in(account_id))
+            return _drained(account_id)
     granted, wait = rate_take(
         f"campaigns:rate:{account_id}",
         rate_per_second=row["send_rate_per_second"],
@@ -666,19 +746,27 @@ def messages_send_chunk(*, account_id: Any) -> Pumped:
     token = uuid.uuid4()
     claimed = _claim(account_id, granted, token)
     if not claimed:
-        return Pumped(again=_next_due_in(account_id))
+        return _drained(account_id)
     chunk = _load(row, claimed)
     rendered = [_render_one(message, chunk) for message in claimed]
     outcomes = _send(rendered)
     now = timezone.now()
     marks = [_outcome_mark(r, o, now) for r, o in zip(rendered, outcomes, strict=True)]
     _mark(account_id, token, marks)
-    campaigns_finish_if_done(
-        account_id=account_id, campaign_ids=[m.campaign_id for m in claimed if m.campaign_id]
-    )
     sent = sum(1 for m in marks if m.status in (MessageStatus.SENT, MessageStatus.DELIVERED))
-    again: float | None = 0.0 if len(claimed) == granted else _next_due_in(account_id)
-    return Pumped(claimed=len(claimed), sent=sent, again=again)
+    if len(claimed) == settings.MESSAGE_CHUNK_SIZE:
+        return Pumped(claimed=len(claimed), sent=sent, again=0.0)
+    drained = _drained(account_id)  # "again" is 0 when more is due (a rate's share)
+    return Pumped(claimed=len(claimed), sent=sent, again=drained.again)
+
+
+def _drained(account_id: Any) -> Pumped:
+    """The run found no more than it claimed: the account's sending campaigns with
+    nothing left become sent, and the next run is for when a message is due. A run
+    that claimed a full chunk does not check (more is queued, a later run will): the
+    check runs once per drain, not once per chunk; beat's reaper is the safety net."""
+    campaigns_finish_if_done(account_id=account_id, campaign_ids=_sending_campaigns(account_id))
+    return Pumped(again=_next_due_in(account_id))
 
 
 # --- Reclaiming, resuming, starting -------------------------------------------------------
@@ -792,7 +880,12 @@ def messages_reap() -> Reaped:
                 status=CampaignStatus.SENDING,
                 materialized_at__isnull=True,
                 started_at__lt=now - MATERIALIZE_AGAIN_AFTER,
-            ).values_list("account_id", "pk")
+            )
+            .filter(
+                Q(materializing_at__isnull=True)
+                | Q(materializing_at__lt=now - MATERIALIZE_AGAIN_AFTER)
+            )
+            .values_list("account_id", "pk")
         )
         sending = defaultdict(list)
         for account_id, campaign_id in Campaign.objects.filter(

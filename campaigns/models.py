@@ -122,7 +122,9 @@ class Campaign(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    # When its recipients were written (its audience is fixed from then on).
+    # When a worker last wrote a batch of its recipients (the heartbeat of that work),
+    # and when they were all written (its audience is fixed from then on).
+    materializing_at = models.DateTimeField(null=True, blank=True, editable=False)
     materialized_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
 

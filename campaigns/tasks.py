@@ -18,13 +18,21 @@ from crm_project.celery import PlatformTask, TenantTask, app
 log = logging.getLogger(__name__)
 
 
-@app.task(bind=True)
+# Not atomic: recipients are written in batches, each committed (sending starts after
+# the first).
+@app.task(bind=True, atomic=False)
 def campaign_materialize(self: TenantTask, campaign_id: str) -> int:
-    """Write a started campaign's recipients, then start its pumps."""
-    queued = delivery.campaign_materialize(account_id=self.account_id, campaign_id=campaign_id)
-    for _ in range(delivery.pumps_for(queued)):
-        messages_send.delay_on_commit_for(self.account_id)
-    return queued
+    """Write a started campaign's recipients; start its pumps after the first batch,
+    and one more after each later batch (a pump that found the queue empty ended)."""
+    account_id = self.account_id
+
+    def start_pumps(queued: int, first: bool) -> None:
+        for _ in range(delivery.pumps_for(queued) if first else 1):
+            messages_send.delay_on_commit_for(account_id)
+
+    return delivery.campaign_materialize(
+        account_id=account_id, campaign_id=campaign_id, on_batch=start_pumps
+    )
 
 
 # Not atomic: a chunk is claimed, sent and marked in transactions of its own, so that
