@@ -24,8 +24,9 @@ from typing import Any
 
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from crm_project.tenancy import ScopeError, account_scope, current_account_id, statement_timeout
 
@@ -116,6 +117,18 @@ def _header(request: Any, name: str) -> str | None:
     headers = getattr(request, "headers", None) or {}
     value = headers.get(name)
     return str(value) if value else None
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_database_connections(sender: Any = None, **_kwargs: Any) -> None:
+    """What Django does around a request, around a task run by a worker: a connection
+    past CONN_MAX_AGE, or one that failed, is closed (CELERY_DB_REUSE_MAX keeps Celery
+    from closing every connection after every task). A task run eagerly runs inside
+    its caller's connection and transaction: left alone, as Celery's own fixup does."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()
 
 
 app = Celery("crm_project", task_cls=TenantTask)

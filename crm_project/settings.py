@@ -210,6 +210,11 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 
 CELERY_TASK_EAGER_PROPAGATES = True
+# Celery's Django fixup closes every database connection before and after each task
+# unless told to reuse them: a new PostgreSQL backend (and its role set-up) per task,
+# several a second while a campaign sends. Connections are kept and recycled as in a
+# request instead (CONN_MAX_AGE, health checks: crm_project.celery).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
