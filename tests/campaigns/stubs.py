@@ -3,6 +3,7 @@
 every request it receives."""
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +53,12 @@ def stub_server(responder: Responder) -> Iterator[StubServer]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go in two writes: without this, Nagle's algorithm holds
+            # the body until the client's delayed ACK (~40 ms a request).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

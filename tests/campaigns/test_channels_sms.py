@@ -4,6 +4,8 @@ Retry-After, other 4xx permanent with the provider's reason) and the `log` provi
 
 import logging
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -13,10 +15,12 @@ import pytest
 from campaigns.channels import (
     PERMANENT,
     SENT,
+    SERIAL_BELOW,
     TRANSIENT,
     HttpSmsChannel,
     LogSmsChannel,
     Sms,
+    _Latency,
     parse_retry_after,
     shared_http_client,
     sms_channel,
@@ -87,6 +91,38 @@ def test_a_chunk_may_send_concurrently_and_keeps_its_order(provider):
 
     assert [o.provider_id for o in outcomes] == [f"prov-{n:04d}" for n in range(40)]
     assert len({r.headers["Idempotency-Key"] for r in provider.requests}) == 40
+
+
+def test_a_provider_slow_to_answer_gets_the_chunk_in_parallel(provider, monkeypatch):
+    monkeypatch.setattr(HttpSmsChannel, "latency", _Latency())
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+
+    def slow(request):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.03)
+        with lock:
+            in_flight[0] -= 1
+        return Answer(200, {"id": "x"})
+
+    provider.answer_with(slow)
+    started = time.monotonic()
+    outcomes = channel(provider, concurrency=8).send_chunk([sms(n) for n in range(40)])
+
+    assert [o.status for o in outcomes] == [SENT] * 40
+    assert peak[0] > 1  # after the first answer showed the provider is slow
+    assert time.monotonic() - started < 40 * 0.03 / 2
+
+
+def test_a_provider_that_answers_at_once_gets_the_chunk_one_after_another(provider, monkeypatch):
+    monkeypatch.setattr(HttpSmsChannel, "latency", _Latency())
+    outcomes = channel(provider, concurrency=8).send_chunk([sms(n) for n in range(20)])
+
+    assert [o.provider_id for o in outcomes] == [f"prov-{n:04d}" for n in range(20)]
+    assert HttpSmsChannel.latency.average < SERIAL_BELOW
+    assert len({r.client for r in provider.requests}) == 1  # one connection: serial
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])

@@ -23,6 +23,10 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.services import account_change_status
 from campaigns import delivery, services, tasks, tracking
+from campaigns.channels import (
+    HttpSmsChannel,
+    _Latency,
+)
 from campaigns.models import Campaign, Message
 from crm_project.errors import Conflict
 from crm_project.tenancy import account_scope
@@ -500,9 +504,14 @@ def test_two_concurrent_launches_start_the_campaign_once(mailoutbox):
     assert sorted(m.to[0] for m in mailoutbox) == sorted(f"c{n}@example.com" for n in range(1, 21))
 
 
-def test_cancel_mid_send_skips_the_queue_and_lets_the_claimed_chunk_finish(provider, settings):
+def test_cancel_mid_send_skips_the_queue_and_lets_the_claimed_chunk_finish(
+    provider, settings, monkeypatch
+):
     settings.MESSAGE_CHUNK_SIZE = 4
     settings.SMS_HTTP_CONCURRENCY = 4
+    known_slow = _Latency()
+    known_slow.observe(1.0)  # a provider known to be slow: the chunk goes in parallel
+    monkeypatch.setattr(HttpSmsChannel, "latency", known_slow)
     release = threading.Event()
     in_flight = threading.Semaphore(0)
 
