@@ -59,7 +59,14 @@ from campaigns.models import (
     Message,
     MessageStatus,
 )
-from campaigns.templates import frozen_context, looks_like_html, render, template_compile
+from campaigns.templates import (
+    account_values,
+    frozen_context,
+    looks_like_html,
+    recipient_values,
+    render,
+    template_compile,
+)
 from crm_project.rates import rate_take
 from crm_project.tenancy import account_scope, unscoped
 from segments.selectors import STORED_RULE_ERRORS, matching_customers
@@ -370,29 +377,15 @@ def _recipient(row: Sequence[Any]) -> dict[str, Any] | None:
         if not customer[0]:
             return None
         first, last, email, phone, company, city, country, metadata, tags = customer[1:]
-        return {
-            "first_name": first,
-            "last_name": last,
-            "name": f"{first} {last}".strip(),
-            "email": email,
-            "phone": phone,
-            "company": company,
-            "city": city,
-            "country": country,
-            "metadata": metadata or {},
-            "tags": tags or [],
-        }
+        return recipient_values(
+            first_name=first, last_name=last, email=email, phone=phone, company=company,
+            city=city, country=country, metadata=metadata, tags=tags,
+        )  # fmt: skip
     if row[5] is not None:  # an agent
         if not agent[0]:
             return None
         first, last, email, phone = agent[1:]
-        return {
-            "first_name": first,
-            "last_name": last,
-            "name": f"{first} {last}".strip(),
-            "email": email,
-            "phone": phone,
-        }
+        return recipient_values(first_name=first, last_name=last, email=email, phone=phone)
     return {}  # a lead: its values come with the leads app
 
 
@@ -455,11 +448,11 @@ def _load(account: dict[str, Any], claimed: Sequence[Claimed]) -> _Chunk:
                 campaigns[row["id"]] = None
     return _Chunk(
         account=frozen_context(
-            {
-                "name": account["name"],
-                "ai_assistant_name": account["ai_assistant_name"],
-                "attributes": account["attributes"] or {},
-            }
+            account_values(
+                name=account["name"],
+                ai_assistant_name=account["ai_assistant_name"],
+                attributes=account["attributes"],
+            )
         ),
         campaigns=campaigns,
     )

@@ -227,6 +227,45 @@ _HTML_ENGINE = _engine(autoescape=True)
 _TEXT_ENGINE = _engine(autoescape=False)
 
 
+# A customer's columns templates read (the claim selects them; the preview reads them).
+RECIPIENT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "city",
+    "country",
+    "metadata",
+    "tags",
+)
+
+
+def recipient_values(
+    *, first_name: str, last_name: str, email: str, phone: str, **extra: Any
+) -> dict[str, Any]:
+    """A recipient's values as templates read them (`name` is the full name): the same
+    for delivery and for the composer's preview. `extra`: a customer's company, city,
+    country, metadata and tags."""
+    values = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "name": f"{first_name} {last_name}".strip(),
+        "email": email,
+        "phone": phone,
+        **extra,
+    }
+    for key, empty in (("metadata", {}), ("tags", [])):
+        if key in values and values[key] is None:
+            values[key] = empty
+    return values
+
+
+def account_values(*, name: str, ai_assistant_name: str, attributes: Any) -> dict[str, Any]:
+    """The account as templates read it (`{{ account.name }}`...)."""
+    return {"name": name, "ai_assistant_name": ai_assistant_name, "attributes": attributes or {}}
+
+
 _HTML_TAG = re.compile(r"<\s*[a-zA-Z][^>]*>")
 
 

@@ -36,7 +36,14 @@ from campaigns.models import (
     MessageStatus,
     SkipReason,
 )
-from campaigns.templates import SAMPLE_CONTEXT, looks_like_html, render_text
+from campaigns.templates import (
+    RECIPIENT_FIELDS,
+    SAMPLE_CONTEXT,
+    account_values,
+    looks_like_html,
+    recipient_values,
+    render_text,
+)
 from crm_project.api.permissions import role_at_least
 from crm_project.errors import Conflict, Invalid
 from crm_project.keyset import Column, KeysetTable, Position, SortKey, keyset_page
@@ -176,26 +183,17 @@ def _sample_context(account: Account) -> tuple[dict[str, Any], Customer | None]:
     customer = customer_selectors.customer_list(account).order_by("number").first()
     context: dict[str, Any] = {
         **SAMPLE_CONTEXT,
-        "account": {
-            "name": account.name,
-            "ai_assistant_name": account.ai_assistant_name,
-            "attributes": account.attributes or {},
-        },
+        "account": account_values(
+            name=account.name,
+            ai_assistant_name=account.ai_assistant_name,
+            attributes=account.attributes,
+        ),
     }
     if customer is not None:
         context.update(
-            {
-                "first_name": customer.first_name,
-                "last_name": customer.last_name,
-                "name": f"{customer.first_name} {customer.last_name}".strip(),
-                "email": customer.email,
-                "phone": customer.phone,
-                "company": customer.company,
-                "city": customer.city,
-                "country": customer.country,
-                "metadata": customer.metadata or {},
-                "tags": customer.tags or [],
-            }
+            recipient_values(
+                **{field: getattr(customer, field) for field in RECIPIENT_FIELDS},
+            )
         )
     return context, customer
 

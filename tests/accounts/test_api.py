@@ -211,8 +211,15 @@ def test_agent_external_id_is_unique_per_account(api_client, other_api_client):
 
 
 def test_agent_filters(api_client, account):
-    AgentFactory(account=account, first_name="Ann", active=True, external_id="e1")
-    AgentFactory(account=account, first_name="Bob", active=False, external_id="e2")
+    # Fixed names and emails: Faker's may contain "bo" (a flaky match for `q`).
+    AgentFactory(
+        account=account, first_name="Ann", last_name="Lee", email="ann@x.example",
+        active=True, external_id="e1",
+    )  # fmt: skip
+    AgentFactory(
+        account=account, first_name="Bob", last_name="Ray", email="bob@x.example",
+        active=False, external_id="e2",
+    )  # fmt: skip
 
     def names(query):
         return [
