@@ -20,6 +20,7 @@ import functools
 import logging
 import os
 import smtplib
+import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -291,31 +292,18 @@ def http_outcome(response: httpx.Response) -> Outcome:
     return Outcome(PERMANENT, error)
 
 
-class _Latency:
-    """A moving average of this process's provider round trips (seconds)."""
-
-    def __init__(self) -> None:
-        self.average: float | None = None
-        self.lock = threading.Lock()
-
-    def observe(self, seconds: float) -> None:
-        with self.lock:
-            previous = self.average
-            self.average = seconds if previous is None else 0.9 * previous + 0.1 * seconds
-
-
-# Below this average round trip, requests go one after another: threads only add
-# contention (the GIL, the pool's bookkeeping) when the provider answers at once.
+# Below this round trip, requests go one after another: threads only add contention
+# (the GIL, the pool's bookkeeping) when the provider answers at once.
 SERIAL_BELOW = 0.005
 
 
 class HttpSmsChannel:
-    """The `http` provider. Up to `concurrency` requests of a chunk are in flight at
-    once when the provider is slow to answer (the client is thread-safe and keeps its
-    connections alive); a provider that answers within SERIAL_BELOW gets them one
-    after another, which is faster then."""
+    """The `http` provider. A chunk's first PROBE requests go one after another and
+    time the provider: if it answers within SERIAL_BELOW (median), the rest follow one
+    after another too, which is fastest then; if not, up to `concurrency` requests are
+    in flight at once (the client is thread-safe and keeps its connections alive)."""
 
-    latency = _Latency()  # per process, shared by the instances
+    PROBE = 3
 
     def __init__(
         self,
@@ -332,7 +320,6 @@ class HttpSmsChannel:
 
     def send(self, sms: Sms) -> Outcome:
         client = self.client or shared_http_client()
-        started = time.monotonic()
         try:
             response = client.post(
                 self.url,
@@ -346,27 +333,24 @@ class HttpSmsChannel:
             return Outcome(TRANSIENT, _short(f"timeout: {exc or type(exc).__name__}"))
         except httpx.TransportError as exc:
             return Outcome(TRANSIENT, _short(f"connection error: {exc or type(exc).__name__}"))
-        finally:
-            self.latency.observe(time.monotonic() - started)
         return http_outcome(response)
 
     def send_chunk(self, messages: Sequence[Sms]) -> list[Outcome]:
+        if self.concurrency == 1 or len(messages) < 2:
+            return [self.send(sms) for sms in messages]
         outcomes: list[Outcome] = []
-        pending = list(messages)
-        # One after another while the provider answers fast; the rest of the chunk in
-        # parallel as soon as it does not (measured, so a slow provider costs at most a
-        # few serial requests).
-        while pending and (self.concurrency == 1 or self._answers_fast()):
-            outcomes.append(self.send(pending.pop(0)))
-        if pending:
-            workers = min(self.concurrency, len(pending))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                outcomes.extend(pool.map(self.send, pending))
+        round_trips: list[float] = []
+        for sms in messages[: self.PROBE]:
+            started = time.monotonic()
+            outcomes.append(self.send(sms))
+            round_trips.append(time.monotonic() - started)
+        rest = messages[len(outcomes) :]
+        if round_trips and statistics.median(round_trips) < SERIAL_BELOW:
+            outcomes.extend(self.send(sms) for sms in rest)
+        elif rest:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(rest))) as pool:
+                outcomes.extend(pool.map(self.send, rest))
         return outcomes
-
-    def _answers_fast(self) -> bool:
-        average = self.latency.average
-        return average is None or average < SERIAL_BELOW
 
 
 def sms_channel() -> SmsChannel:

@@ -15,7 +15,6 @@ import pytest
 from campaigns.channels import (
     PERMANENT,
     SENT,
-    SERIAL_BELOW,
     TRANSIENT,
     HttpSmsChannel,
     LogSmsChannel,
@@ -93,8 +92,7 @@ def test_a_chunk_may_send_concurrently_and_keeps_its_order(provider):
     assert len({r.headers["Idempotency-Key"] for r in provider.requests}) == 40
 
 
-def test_a_provider_slow_to_answer_gets_the_chunk_in_parallel(provider, monkeypatch):
-    monkeypatch.setattr(HttpSmsChannel, "latency", _Latency())
+def test_a_provider_slow_to_answer_gets_the_chunk_in_parallel(provider):
     in_flight, peak = [0], [0]
     lock = threading.Lock()
 
@@ -112,7 +110,7 @@ def test_a_provider_slow_to_answer_gets_the_chunk_in_parallel(provider, monkeypa
     outcomes = channel(provider, concurrency=8).send_chunk([sms(n) for n in range(40)])
 
     assert [o.status for o in outcomes] == [SENT] * 40
-    assert peak[0] > 1  # after the first answer showed the provider is slow
+    assert peak[0] > 1  # after the first answers showed the provider is slow
     assert time.monotonic() - started < 40 * 0.03 / 2
 
 
@@ -121,7 +119,6 @@ def test_a_provider_that_answers_at_once_gets_the_chunk_one_after_another(provid
     outcomes = channel(provider, concurrency=8).send_chunk([sms(n) for n in range(20)])
 
     assert [o.provider_id for o in outcomes] == [f"prov-{n:04d}" for n in range(20)]
-    assert HttpSmsChannel.latency.average < SERIAL_BELOW
     assert len({r.client for r in provider.requests}) == 1  # one connection: serial
 
 
