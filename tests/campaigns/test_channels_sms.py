@@ -19,7 +19,6 @@ from campaigns.channels import (
     HttpSmsChannel,
     LogSmsChannel,
     Sms,
-    _Latency,
     parse_retry_after,
     shared_http_client,
     sms_channel,
@@ -114,8 +113,7 @@ def test_a_provider_slow_to_answer_gets_the_chunk_in_parallel(provider):
     assert time.monotonic() - started < 40 * 0.03 / 2
 
 
-def test_a_provider_that_answers_at_once_gets_the_chunk_one_after_another(provider, monkeypatch):
-    monkeypatch.setattr(HttpSmsChannel, "latency", _Latency())
+def test_a_provider_that_answers_at_once_gets_the_chunk_one_after_another(provider):
     outcomes = channel(provider, concurrency=8).send_chunk([sms(n) for n in range(20)])
 
     assert [o.provider_id for o in outcomes] == [f"prov-{n:04d}" for n in range(20)]
