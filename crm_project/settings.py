@@ -237,6 +237,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "customers.tasks.health_thresholds_refresh_all",
         "schedule": 5 * 60.0,
     },
+    # Interactions whose next action is due get their follow-up, agents notified.
+    "customers-followups": {
+        "task": "customers.tasks.followups_process_all",
+        "schedule": 5 * 60.0,
+    },
     # Scheduled campaigns whose time has come start (within a minute of scheduled_at).
     "campaigns-start-due": {"task": "campaigns.tasks.campaigns_start_due", "schedule": 20.0},
     # Stale message claims queued again, pumps for accounts with due messages, lost

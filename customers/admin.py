@@ -20,7 +20,7 @@ from crm_project.counting import counted_paginator
 from crm_project.errors import Conflict
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
 from customers import selectors, services
-from customers.models import CUSTOMER_COUNTER, Customer, Interaction
+from customers.models import CUSTOMER_COUNTER, Customer, FollowUp, Interaction
 
 AGGREGATES = (
     "lifetime_spend",
@@ -229,3 +229,23 @@ class InteractionAdmin(TenantAdmin):
         ("next_action", "next_action_date"),
         ("agent", "completed"),
     )
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(TenantAdmin):
+    """Follow-ups, read-only: written by customers.services.followups_process and
+    completed through the API."""
+
+    list_display = ("due_at", "status", "interaction", "agent", "notified", "notify_error")
+    list_filter = ("status", "notified")
+    list_select_related = ("interaction", "agent")
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

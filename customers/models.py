@@ -231,6 +231,69 @@ class Interaction(TenantModel):
         ]
 
 
+class FollowUpStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+
+
+class NotifyError(models.TextChoices):
+    """Why a follow-up's agent was not notified."""
+
+    NO_AGENT = "no_agent", "Unassigned: no agent to notify"
+    NO_ADDRESS = "no_address", "The agent has neither an email nor a phone"
+
+
+class FollowUp(TenantModel):
+    """An interaction whose next action is due, for its agent to follow up: exactly one
+    per interaction (the unique constraint, which customers.services.followups_process
+    inserts against with ON CONFLICT DO NOTHING). Its agent is notified once through the
+    campaigns ledger (`message`, source `followup`).
+
+    Customers' interactions only, for now. Lead interactions share the Interaction model
+    (SPEC section 2) and join here when the leads app lands: see
+    customers.selectors.interactions_awaiting_followup for where."""
+
+    interaction = TenantForeignKey(
+        Interaction,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # followup_unique_interaction serves look-ups
+    )
+    agent = TenantForeignKey(
+        "accounts.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    due_at = models.DateTimeField(help_text="The interaction's next_action_date.")
+    status = models.CharField(
+        max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.OPEN
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    notified = models.BooleanField(default=False)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    # The notification in the ledger.
+    message = TenantForeignKey(
+        "campaigns.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notify_error = models.CharField(max_length=20, choices=NotifyError.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["interaction"], name="followup_unique_interaction")
+        ]
+        indexes = [
+            # The open list, by due date.
+            models.Index(
+                fields=["account", "due_at", "id"],
+                condition=Q(status="open"),
+                name="followup_open_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"follow-up due {self.due_at:%Y-%m-%d %H:%M}"
+
+
 class Lifecycle(models.TextChoices):
     """A customer's lifecycle bucket (customers.selectors: health and lifecycle)."""
 

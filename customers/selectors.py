@@ -10,15 +10,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, AccountStatus
 from crm_project.datetimes import account_zone
 from crm_project.phones import InvalidPhone, account_region, normalize_phone, phone_digits
 from customers.models import (
     Customer,
+    FollowUp,
+    FollowUpStatus,
     HealthThresholds,
     Interaction,
     Lifecycle,
@@ -519,3 +521,69 @@ def customer_lifecycles(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
+
+
+# --- Follow-ups -----------------------------------------------------------------------
+#
+# An interaction awaits its follow-up when its next action is due (`next_action_date` at
+# or before now: a datetime, stored in UTC, so "passed" needs no timezone), it is not
+# completed, and it has no follow-up yet. The one definition serves the account's
+# processing (customers.services.followups_process) and beat's fan-out
+# (customers.tasks), and is served by the partial index interaction_due_idx.
+
+
+def _awaiting_followup(now: datetime) -> Q:
+    due = Q(
+        completed=False,
+        next_action_date__isnull=False,
+        next_action_date__lte=now,
+        # Customers' interactions only, for now. Lead interactions join here when the
+        # leads app lands: `Q(customer__isnull=False) | Q(lead__isnull=False)`, and the
+        # lead's assigned_to in followup_agent() below.
+        customer__isnull=False,
+    )
+    return due & Q(~Exists(FollowUp.objects.filter(interaction=OuterRef("pk"))))
+
+
+def followup_agent() -> Coalesce:
+    """Whom a follow-up is for: the interaction's agent, else the customer's
+    assigned_to (else nobody: the follow-up is unassigned)."""
+    return Coalesce("agent_id", "customer__assigned_to_id")
+
+
+def interactions_awaiting_followup(account: Account, *, now: datetime) -> QuerySet[Interaction]:
+    return Interaction.objects.filter(_awaiting_followup(now), account=account)
+
+
+def accounts_awaiting_followups(*, now: datetime) -> list[uuid.UUID]:
+    """The ids of the active accounts with an interaction awaiting its follow-up: beat's
+    read across accounts (call it inside `unscoped()`)."""
+    due = Interaction.objects.filter(_awaiting_followup(now), account=OuterRef("pk"))
+    return list(
+        Account.objects.exclude(status=AccountStatus.INACTIVE)
+        .filter(Exists(due))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def followup_list(account: Account) -> QuerySet[FollowUp]:
+    """The account's open follow-ups, soonest due first. One whose interaction was
+    completed by other means (its own API) has nothing left to follow up: not listed."""
+    return (
+        FollowUp.objects.filter(
+            account=account, status=FollowUpStatus.OPEN, interaction__completed=False
+        )
+        .select_related("interaction")
+        .order_by("due_at", "id")
+    )
+
+
+def followup_get(account: Account, followup_id: Any) -> FollowUp | None:
+    """The account's follow-up (open or completed), or None for a missing, foreign or
+    malformed id."""
+    try:
+        pk = uuid.UUID(str(followup_id))
+    except ValueError:
+        return None
+    return FollowUp.objects.filter(account=account, pk=pk).select_related("interaction").first()

@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from customers.api import views
+from customers.api import followups, views
 
 router = SimpleRouter()
 router.register("customers", views.CustomerViewSet, basename="customer")
@@ -9,5 +9,6 @@ router.register(
     views.CustomerInteractionViewSet,
     basename="customer-interaction",
 )
+router.register("followups", followups.FollowUpViewSet, basename="followup")
 
 urlpatterns = router.urls
