@@ -379,7 +379,7 @@ def _recipient(row: Sequence[Any]) -> dict[str, Any] | None:
         first, last, email, phone, company, city, country, metadata, tags = customer[1:]
         return recipient_values(
             first_name=first, last_name=last, email=email, phone=phone, company=company,
-            city=city, country=country, metadata=metadata, tags=tags,
+            city=city, country=country, metadata=_json_value(metadata), tags=tags,
         )  # fmt: skip
     if row[5] is not None:  # an agent
         if not agent[0]:
@@ -395,7 +395,16 @@ def _claim(account_id: Any, limit: int, token: uuid.UUID) -> list[Claimed]:
             _CLAIM_SQL,
             {"token": token, "worker": worker_id(), "account": account_id, "limit": limit},
         )
-        return [Claimed(*row[:12], recipient=_recipient(row)) for row in cursor.fetchall()]
+        return [
+            Claimed(*row[:10], _json_value(row[10]), row[11], recipient=_recipient(row))
+            for row in cursor.fetchall()
+        ]
+
+
+def _json_value(value: Any) -> Any:
+    """A jsonb column read by a raw cursor: Django has psycopg hand jsonb over as text
+    (its JSONField decodes it), so raw reads decode it here."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 # --- Rendering ----------------------------------------------------------------------------

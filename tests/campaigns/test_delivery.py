@@ -301,3 +301,40 @@ def test_recipients_written_in_batches_start_sending_after_the_first(account, mo
     assert 0 < len(written) < 9
     assert set(written.values()) == {("skipped", "cancelled")}
     assert campaign_status(account, draft) == "cancelled"
+
+
+def test_templates_read_metadata_tags_account_values_and_a_sources_context(account):
+    """Values reach the template as data, not as JSON text: `{{ metadata.KEY }}`, a
+    message's own `context`, the account's attributes."""
+    with account_scope(account):
+        account.attributes = {"brand": "Acme"}
+        account.save(update_fields=["attributes"])
+    customer = CustomerFactory(
+        account=account, email="ann@example.com", first_name="Ann", city="Lyon",
+        metadata={"tier": "gold", "visits": 3}, tags=["vip"],
+    )  # fmt: skip
+    with account_scope(account):
+        campaign = services.campaign_create(
+            account=account,
+            name="Hello",
+            message="{{ first_name }}: {{ metadata.tier }}/{{ metadata.visits }}"
+            " {{ tags|join:',' }} {{ account.attributes.brand }}",
+            rules=validate_rule({"field": "city", "operator": "=", "value": "Lyon"}),
+        )
+        services.message_enqueue(
+            account=account,
+            source="feedback",
+            channel="email",
+            recipient=services.Recipient(customer=customer),
+            subject="Your opinion",
+            body="Rate us at {{ link }}, {{ first_name }}",
+            context={"link": "https://survey.example/abc"},
+        )
+    bodies = sorted(m.body for m in mail.outbox)
+    assert bodies[0].startswith("Ann: gold/3 vip Acme")
+    assert "Rate us at " in bodies[1]
+    assert ", Ann" in bodies[1]
+    with account_scope(account):
+        feedback = Message.objects.get(source="feedback")
+    assert feedback.status == "delivered"
+    assert campaign_status(account, campaign) == "sent"
