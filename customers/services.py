@@ -1,6 +1,5 @@
 """Every write of customers and their interactions."""
 
-import re
 import uuid
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -12,21 +11,16 @@ from django.db.models import F, ProtectedError, Value
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from accounts.models import Account, Agent
+from accounts.models import Account
 from accounts.services import sequence_reserve
-from campaigns import services as campaign_services
-from campaigns.models import Channel, Source
-from crm_project.datetimes import account_today, account_zone
+from crm_project.datetimes import account_today
 from crm_project.errors import Conflict, FieldError, Invalid
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors
 from customers.models import (
     Customer,
-    FollowUp,
-    FollowUpStatus,
     HealthThresholds,
     Interaction,
-    NotifyError,
 )
 
 CONTACT_REQUIRED = "A customer needs an email or a phone."
@@ -344,142 +338,3 @@ def interaction_update(*, interaction: Interaction, **fields: Any) -> Interactio
 @transaction.atomic
 def interaction_delete(*, interaction: Interaction) -> None:
     interaction.delete()
-
-
-# --- Follow-ups -----------------------------------------------------------------------
-#
-# Beat runs followups_process for every account with due interactions every 5 minutes
-# (customers.tasks), the API for the caller's account. A follow-up is written once per
-# interaction by the unique constraint (INSERT ... ON CONFLICT DO NOTHING), and only the
-# transaction that wrote it notifies its agent, through the ledger with a source_key of
-# its own: two runs at once, or a task run twice, notify once.
-
-# The notification's templates. The follow-up's values are written into them as literal
-# text (_literal), not passed as the message's `context`: campaigns.delivery reads a
-# message's context back from a raw cursor as JSON text and cannot render it yet (see
-# the report of this change). `{{ first_name }}` is the agent's, from the ledger.
-FOLLOWUP_SUBJECT = "Follow-up due: {customer}"
-FOLLOWUP_BODY = "Hello {{{{ first_name }}}}, a follow-up with {customer} is due {due_at}: {action}"
-
-_TEMPLATE_BRACES = {"{": "{% templatetag openbrace %}", "}": "{% templatetag closebrace %}"}
-
-
-def _literal(text: str) -> str:
-    """`text` on one line, as a template that renders it unchanged: no brace can open
-    a tag, a variable or a comment."""
-    return re.sub(r"[{}]", lambda match: _TEMPLATE_BRACES[match.group()], " ".join(text.split()))
-
-
-# `due` is the selector's own compilation. Rows go in in interaction order: two runs at
-# once then wait on each other's rows in one order, never in a cycle.
-_FOLLOWUPS_INSERT = """
-    WITH due AS MATERIALIZED ({due}),
-    created AS (
-        INSERT INTO {followups}
-            (id, account_id, interaction_id, agent_id, due_at, status, notified,
-             notify_error, created_at)
-        SELECT crm_uuid7(), %s, due.id, due.followup_agent_id, due.next_action_date, %s,
-               false, '', now()
-          FROM due
-         ORDER BY due.id
-        ON CONFLICT (interaction_id) DO NOTHING
-        RETURNING id
-    )
-    SELECT (SELECT count(*) FROM due), (SELECT coalesce(array_agg(id), '{{}}') FROM created)
-"""
-
-
-def _followup_channel(agent: Agent) -> str | None:
-    if (agent.email or "").strip():
-        return Channel.EMAIL
-    if (agent.phone or "").strip():
-        return Channel.SMS
-    return None
-
-
-def _followup_templates(account: Account, followup: FollowUp) -> tuple[str, str]:
-    """(subject, body) of the notification: the customer, the next action, the due
-    time in the account's timezone."""
-    interaction = followup.interaction
-    zone = account_zone(account)
-    values = {
-        "customer": _literal(str(interaction.customer) if interaction.customer else ""),
-        "action": _literal(interaction.next_action or interaction.subject),
-        "due_at": f"{followup.due_at.astimezone(zone):%Y-%m-%d %H:%M} ({_literal(zone.key)})",
-    }
-    return FOLLOWUP_SUBJECT.format(**values), FOLLOWUP_BODY.format(**values)
-
-
-def _followup_notify(*, account: Account, followup: FollowUp, now: datetime) -> bool:
-    """Put the follow-up's notification in the ledger (once: its source_key), or
-    record why there is none. Returns whether it was enqueued."""
-    agent = followup.agent
-    channel = None if agent is None else _followup_channel(agent)
-    if agent is None or channel is None:
-        followup.notify_error = NotifyError.NO_AGENT if agent is None else NotifyError.NO_ADDRESS
-        FollowUp.objects.filter(pk=followup.pk).update(notify_error=followup.notify_error)
-        return False
-    subject, body = _followup_templates(account, followup)
-    message = campaign_services.message_enqueue(
-        account=account,
-        source=Source.FOLLOWUP,
-        channel=channel,
-        recipient=campaign_services.Recipient(agent=agent),
-        subject=subject if channel == Channel.EMAIL else "",
-        body=body,
-        source_key=f"followup:{followup.pk}",
-    )
-    followup.notified, followup.notified_at, followup.message = True, now, message
-    FollowUp.objects.filter(pk=followup.pk).update(
-        notified=True, notified_at=now, message=message, notify_error=""
-    )
-    return True
-
-
-@transaction.atomic
-def followups_process(*, account: Account, now: datetime | None = None) -> dict[str, int]:
-    """Give every interaction of the account awaiting its follow-up
-    (customers.selectors.interactions_awaiting_followup) exactly one, for the
-    interaction's agent, else the customer's assigned_to, else unassigned, and notify
-    each new one's agent: an email to the agent's email, else an SMS to its phone, else
-    not notified (`notify_error`). One INSERT ... SELECT ... ON CONFLICT DO NOTHING
-    writes them all.
-
-    Answers `processed` (the due interactions without a follow-up it looked at),
-    `created` (follow-ups it wrote; fewer than processed when a concurrent run wrote
-    some first) and `notified` (notifications it put in the ledger)."""
-    now = now or timezone.now()
-    due = (
-        selectors.interactions_awaiting_followup(account, now=now)
-        .order_by()
-        .values("id", "next_action_date", followup_agent_id=selectors.followup_agent())
-    )
-    due_sql, due_params = due.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _FOLLOWUPS_INSERT.format(followups=FollowUp._meta.db_table, due=due_sql),
-            [*due_params, account.pk, FollowUpStatus.OPEN],
-        )
-        processed, created_ids = cursor.fetchone()
-    created = list(
-        FollowUp.objects.filter(pk__in=created_ids)
-        .select_related("agent", "interaction__customer")
-        .order_by("id")
-    )
-    notified = sum(_followup_notify(account=account, followup=f, now=now) for f in created)
-    return {"processed": processed, "created": len(created), "notified": notified}
-
-
-@transaction.atomic
-def followup_complete(*, followup: FollowUp, now: datetime | None = None) -> FollowUp:
-    """Complete the follow-up and its interaction (through interaction_update). A
-    completed one stays as it is (completed_at keeps the first time)."""
-    now = now or timezone.now()
-    FollowUp.objects.filter(pk=followup.pk, status=FollowUpStatus.OPEN).update(
-        status=FollowUpStatus.COMPLETED, completed_at=now
-    )
-    interaction = Interaction.objects.select_for_update().get(pk=followup.interaction_id)
-    if not interaction.completed:
-        interaction_update(interaction=interaction, completed=True)
-    followup.refresh_from_db()
-    return followup

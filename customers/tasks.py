@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountStatus
 from crm_project.celery import PlatformTask, app
 from crm_project.tenancy import require_account_id, unscoped
-from customers import selectors, services
+from customers import followups, selectors, services
 from customers.models import Customer, HealthThresholds
 
 
@@ -63,7 +63,7 @@ def followups_process_all() -> int:
 @app.task
 def followups_process() -> None:
     """The account's due interactions get their follow-ups, agents notified once. Safe
-    to run twice (customers.services.followups_process)."""
+    to run twice (customers.followups.followups_process)."""
     account = Account.objects.filter(pk=require_account_id()).first()
     if account is not None:  # else deleted since the task was sent
-        services.followups_process(account=account)
+        followups.followups_process(account=account)

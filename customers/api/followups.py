@@ -1,5 +1,5 @@
 """Follow-ups over the API: the open list, processing the caller's account now, and
-completing one (customers.services)."""
+completing one (customers.followups)."""
 
 from typing import Any
 
@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from accounts.models import Role
 from crm_project.api.fields import ModelSerializer
 from crm_project.api.views import TenantGenericViewSet
-from customers import selectors, services
+from customers import followups, selectors
 from customers.filters import AccountDateTimeFilter
 from customers.models import FollowUp
 
@@ -112,7 +112,7 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
         follow-up now (beat does it every 5 minutes too), and notify each new one's
         agent once through the outbound ledger: email, else SMS, else not notified
         (`notify_error`). A second call creates and notifies nothing."""
-        counts = services.followups_process(account=self.account)
+        counts = followups.followups_process(account=self.account)
         return Response(FollowUpProcessSerializer(counts).data)
 
     @extend_schema(request=None, parameters=[FOLLOWUP_ID], responses=FollowUpSerializer)
@@ -120,5 +120,5 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
     def complete(self, request: Request, pk: str) -> Response:
         """Complete the follow-up and its interaction. Completing a completed one
         changes nothing."""
-        followup = services.followup_complete(followup=self.get_object())
+        followup = followups.followup_complete(followup=self.get_object())
         return Response(FollowUpSerializer(followup, context=self.get_serializer_context()).data)

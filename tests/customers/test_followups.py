@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from campaigns.models import Message
 from crm_project.tenancy import account_scope
-from customers import services, tasks
+from customers import followups as followup_services
+from customers import tasks
 from customers.models import FollowUp, Interaction
 from tests.factories import AccountFactory, AgentFactory, CustomerFactory, InteractionFactory
 
@@ -33,7 +34,7 @@ def due_interaction(account, *, hours_ago=1, customer=None, **fields):
 
 def process(account):
     with account_scope(account):
-        return services.followups_process(account=account)
+        return followup_services.followups_process(account=account)
 
 
 def followups(account):
@@ -90,7 +91,7 @@ def test_an_interaction_due_later_is_followed_up_once_its_time_has_passed(accoun
     interaction = due_interaction(account, hours_ago=-1)
     assert process(account)["created"] == 0
     with account_scope(account):
-        counts = services.followups_process(
+        counts = followup_services.followups_process(
             account=account, now=timezone.now() + timedelta(hours=2)
         )
     assert counts["created"] == 1
@@ -142,8 +143,10 @@ def test_the_agent_is_notified_by_email_through_the_ledger(account):
     )
     assert message.source_key == f"followup:{followup.pk}"
     assert message.status == "queued"  # sent once this transaction commits
-    assert message.subject == "Follow-up due: Alice Johnson"
-    assert "Call back about the quote" in message.body
+    # The ledger keeps the templates; the follow-up's values travel as data.
+    assert message.subject == "Follow-up due: {{ customer }}"
+    assert message.context["customer"] == "Alice Johnson"
+    assert message.context["action"] == "Call back about the quote"
 
 
 @pytest.mark.django_db
@@ -236,8 +239,8 @@ def test_completing_a_follow_up_completes_its_interaction(account):
     followup = followups(account)[interaction.pk]
 
     with account_scope(account):
-        completed = services.followup_complete(followup=followup)
-        again = services.followup_complete(followup=completed)
+        completed = followup_services.followup_complete(followup=followup)
+        again = followup_services.followup_complete(followup=completed)
 
     stored = followups(account)[interaction.pk]
     assert (stored.status, stored.completed_at) == ("completed", completed.completed_at)
@@ -298,7 +301,7 @@ def test_the_list_holds_the_open_follow_ups_with_their_fields(api_client, accoun
     done = due_interaction(account, hours_ago=3)
     process(account)
     with account_scope(account):
-        services.followup_complete(followup=followups(account)[done.pk])
+        followup_services.followup_complete(followup=followups(account)[done.pk])
 
     body = api_client.get(LIST).json()
 
