@@ -1,57 +1,16 @@
 """Query-parameter filters and ordering of the customer list (API and pages)."""
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django import forms
 from django.db.models import F, QuerySet
 from django_filters import rest_framework as filters
 from rest_framework.filters import OrderingFilter
 
-from crm_project.choices import choice_key, choice_lookup
-from crm_project.datetimes import InvalidDateTime, parse_account_datetime
+from crm_project.api.filters import AccountDateTimeFilter, LenientChoiceFilter
 from crm_project.phones import account_region
 from customers import selectors
 from customers.models import Customer, CustomerStatus, CustomerType
 from segments.selectors import customer_ids_in_segment
-
-
-class LenientChoiceFormField(forms.ChoiceField):
-    """Choice values read as the API reads them (crm_project.choices)."""
-
-    def to_python(self, value: Any) -> str:
-        text = super().to_python(value)
-        canonical = choice_lookup(choice for choice, _label in self.choices).get(choice_key(text))
-        return text if canonical is None else str(canonical)
-
-
-class LenientChoiceFilter(filters.ChoiceFilter):
-    field_class = LenientChoiceFormField
-
-
-class AccountDateTimeFormField(forms.CharField):
-    """An ISO datetime or a bare date, read by crm_project.datetimes: without an offset
-    it is in the account's timezone and a bare date means 00:00 there (SPEC: API
-    conventions); an instant outside the years 1 to 9999 is refused."""
-
-    def __init__(self, *args: Any, timezone_name: str = "UTC", **kwargs: Any) -> None:
-        self.timezone_name = timezone_name
-        super().__init__(*args, **kwargs)
-
-    def to_python(self, value: Any) -> datetime | None:  # type: ignore[override]
-        text = (super().to_python(value) or "").strip()
-        if not text:
-            return None
-        try:
-            moment, _is_date = parse_account_datetime(text, ZoneInfo(self.timezone_name))
-        except InvalidDateTime as exc:
-            raise forms.ValidationError(str(exc), code=exc.code) from None
-        return moment
-
-
-class AccountDateTimeFilter(filters.Filter):
-    field_class = AccountDateTimeFormField
 
 
 class CustomerFilter(filters.FilterSet):

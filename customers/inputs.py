@@ -13,6 +13,7 @@ rows per statement).
 
 from typing import Any
 
+from crm_project.aliases import aliases_by_name, apply_aliases
 from customers.models import Customer, CustomerType, Gender
 
 # The field each alias stands for, by field.
@@ -54,9 +55,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "source_lead": ("lead_id", "lead"),
     "notes": ("note", "comments", "commentaires"),
 }
-ALIASES: dict[str, str] = {
-    alias: field for field, aliases in FIELD_ALIASES.items() for alias in aliases
-}
+ALIASES: dict[str, str] = aliases_by_name(FIELD_ALIASES)
 
 # Other spellings of choice values (compared as crm_project.choices reads choices):
 # seed 001's `Sexe` (h(omme) and m(asculin) are male, f(emme) female) and English words;
@@ -93,12 +92,7 @@ TAG_MAX = Customer._meta.get_field("tags").base_field.max_length or 100  # type:
 
 def with_aliases(data: dict[str, Any]) -> dict[str, Any]:
     """`data` with each alias replaced by its field (unless the field is given too)."""
-    data = dict(data)
-    for alias, field in ALIASES.items():
-        if alias in data:
-            value = data.pop(alias)
-            data.setdefault(field, value)
-    return data
+    return apply_aliases(data, ALIASES)
 
 
 def split_name(name: str) -> tuple[str, str]:
