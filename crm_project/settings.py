@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "segments",
     "imports",
     "campaigns",
+    "leads",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("orders.api.urls")),
     path("", include("segments.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("leads.api.urls")),
     path("", include("campaigns.api.webhook_urls")),
 ]
 

@@ -1,0 +1,223 @@
+"""Validation and shaping of leads. Writes go through leads.services; the leads' input
+rules (aliases such as seed 002's `timestamp`, a `name` to split, the consent data)
+are leads.inputs'."""
+
+from typing import Any
+
+from django.core.validators import EmailValidator
+from rest_framework import serializers
+
+from accounts import selectors as account_selectors
+from accounts.models import Agent
+from campaigns.models import Campaign
+from crm_project.api.fields import ChoiceField, ModelSerializer
+from crm_project.phones import InvalidPhone, account_region, normalize_phone
+from customers.api.serializers import BlankableCharField, CustomerLookupSerializer
+from leads import inputs
+from leads.models import Lead, LeadSource, LeadStatus
+
+
+class LeadSerializer(ModelSerializer):
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=inputs.NAME_MAX,
+        help_text="Full name. On input it is split, the last word being the last name, "
+        "unless first_name / last_name are given.",
+    )
+    first_name = BlankableCharField(max_length=inputs.NAME_PART_MAX)
+    last_name = BlankableCharField(max_length=inputs.NAME_PART_MAX)
+    email = BlankableCharField(max_length=254)
+    phone = BlankableCharField(
+        max_length=inputs.PHONE_MAX,
+        help_text="Stored in E.164 when it is a possible number in the account's region.",
+    )
+    status = ChoiceField(
+        choices=LeadStatus.choices,
+        required=False,
+        help_text="`converted` is set by POST /leads/{id}/convert/ only.",
+    )
+    source = ChoiceField(choices=LeadSource.choices, required=False)
+    score = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    attributes = serializers.JSONField(
+        required=False, help_text="An object of custom fields; a given object replaces it."
+    )
+    assigned_to = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.none(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.UUIDField(),
+        help_text="An agent of the account.",
+    )
+    agent_external_id = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=100,
+        help_text="The external_id of an agent of the account (instead of assigned_to).",
+    )
+    campaign = serializers.PrimaryKeyRelatedField(
+        queryset=Campaign.objects.none(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.UUIDField(),
+        help_text="A campaign of the account.",
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "external_id",
+            "source_id",
+            "first_name",
+            "last_name",
+            "name",
+            "email",
+            "phone",
+            "company",
+            "source",
+            "status",
+            "score",
+            "notes",
+            "campaign",
+            "assigned_to",
+            "agent_external_id",
+            "street",
+            "city",
+            "state",
+            "zip",
+            "ip_address",
+            "acquired_at",
+            "jornaya_lead_id",
+            "trusted_form_id",
+            "attributes",
+            "last_contact",
+            "unsubscribed_at",
+            "nurture_state",
+            "nurture_step",
+            "converted_customer",
+            "converted_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "last_contact",
+            "unsubscribed_at",
+            "nurture_state",
+            "nurture_step",
+            "converted_customer",
+            "converted_at",
+            "created_at",
+            "updated_at",
+        ]
+        # The unique index decides (409), not checks in Python.
+        validators: list = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the account's agents and campaigns; another account's id "does not exist".
+        account = self.context.get("account")
+        self.fields["assigned_to"].queryset = Agent.objects.filter(account=account)
+        self.fields["campaign"].queryset = Campaign.objects.filter(account=account)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        # Read-only here: the conversion and nurturing set them.
+        for name in ("nurture_state", "converted_customer"):
+            fields[name].read_only = True
+        return fields
+
+    # --- Aliases, before the fields validate ------------------------------------------
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = inputs.with_aliases(data)
+            # null clears a field: text becomes "", attributes {}.
+            for key, value in list(data.items()):
+                if value is None:
+                    if key == "attributes":
+                        data[key] = {}
+                    elif key in self._blank_for_null():
+                        data[key] = ""
+        return super().to_internal_value(data)
+
+    def _blank_for_null(self) -> set[str]:
+        return {
+            name
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.CharField)
+            and field.allow_blank
+            and not field.allow_null
+            and not field.read_only
+        }
+
+    # --- Fields -----------------------------------------------------------------------
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip()
+        if value:
+            EmailValidator(message="Enter a valid email address.")(value)
+        return value
+
+    def validate_phone(self, value: str) -> str:
+        try:
+            return normalize_phone(value, account_region(self.context.get("account")))
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_phone") from None
+
+    def validate_external_id(self, value: str | None) -> str | None:
+        value = (value or "").strip()
+        return value or None
+
+    def validate_attributes(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Expected an object.", code="not_an_object")
+        return value
+
+    def validate_agent_external_id(self, value: str | None) -> Agent | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        agent = account_selectors.agent_by_external_id(self.context["account"], value)
+        if agent is None:
+            raise serializers.ValidationError(
+                "No agent of the account has this external_id.", code="does_not_exist"
+            )
+        return agent
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "agent_external_id" in attrs:
+            agent = attrs.pop("agent_external_id")
+            if agent is not None or "assigned_to" not in attrs:
+                attrs["assigned_to"] = agent
+        if "name" in attrs:
+            first, last = inputs.names_from_input(
+                attrs.pop("name"), attrs.get("first_name"), attrs.get("last_name")
+            )
+            for field, value in (("first_name", first), ("last_name", last)):
+                if value is not None and len(value) > inputs.NAME_PART_MAX:
+                    raise serializers.ValidationError(
+                        {
+                            "name": [
+                                f"Each part of the name is at most {inputs.NAME_PART_MAX} "
+                                "characters."
+                            ]
+                        },
+                        code="max_length",
+                    )
+                if value is not None:
+                    attrs[field] = value
+        return attrs
+
+
+class LeadBulkSerializer(serializers.Serializer):
+    """For the schema: the body of `/leads/bulk/` (or a bare list)."""
+
+    leads = LeadSerializer(many=True)
+
+
+class LeadLookupSerializer(CustomerLookupSerializer):
+    """`{"email"|"phone"|"external_id"}`: the same keys as the customers' look-up."""

@@ -1,0 +1,160 @@
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from crm_project.models import TenantForeignKey, TenantModel
+from customers.models import full_name_lower
+
+# The account's leads, counted as they are written (crm_project.models.RowCount).
+LEAD_COUNTER = "leads"
+
+NAME_PART_MAX = 250
+PHONE_MAX = 100
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    QUALIFIED = "qualified", "Qualified"
+    PROPOSAL = "proposal", "Proposal"
+    NEGOTIATION = "negotiation", "Negotiation"
+    CONVERTED = "converted", "Converted"
+    LOST = "lost", "Lost"
+    WON = "won", "Won"
+
+
+class LeadSource(models.TextChoices):
+    CAMPAIGN = "campaign", "Campaign"
+    WEBSITE = "website", "Website"
+    REFERRAL = "referral", "Referral"
+    DIRECT = "direct", "Direct"
+    SOCIAL = "social", "Social"
+    EMAIL = "email", "Email"
+    OTHER = "other", "Other"
+
+
+class NurtureState(models.TextChoices):
+    IDLE = "idle", "Idle"
+    ACTIVE = "active", "Active"
+    STOPPED = "stopped", "Stopped"
+    COMPLETED = "completed", "Completed"
+
+
+class Lead(TenantModel):
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    source_id = models.CharField(max_length=100, blank=True)
+    first_name = models.CharField(max_length=NAME_PART_MAX, blank=True)
+    last_name = models.CharField(max_length=NAME_PART_MAX, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=PHONE_MAX, blank=True, help_text="E.164 when possible")
+    company = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=10, choices=LeadSource.choices, default=LeadSource.OTHER)
+    status = models.CharField(max_length=11, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    score = models.PositiveSmallIntegerField(default=0)
+    notes = models.TextField(blank=True)
+    campaign = TenantForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # lead_campaign_idx: most leads come from no campaign
+    )
+    assigned_to = TenantForeignKey(
+        "accounts.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # lead_assigned_idx
+    )
+    street = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    zip = models.CharField(max_length=20, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    jornaya_lead_id = models.CharField(max_length=100, blank=True)
+    trusted_form_id = models.CharField(max_length=255, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    # Maintained by the lead's interactions, nurturing and conversion (leads.services).
+    last_contact = models.DateTimeField(null=True, blank=True, editable=False)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    nurture_state = models.CharField(
+        max_length=9, choices=NurtureState.choices, default=NurtureState.IDLE, editable=False
+    )
+    nurture_step = models.PositiveIntegerField(default=0, editable=False)
+    converted_customer = TenantForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        db_index=False,  # lead_converted_customer_idx
+    )
+    converted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="lead_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0, score__lte=100), name="lead_score_0_to_100"
+            ),
+            models.CheckConstraint(
+                condition=~Q(email="") | ~Q(phone=""), name="lead_needs_email_or_phone"
+            ),
+            models.CheckConstraint(
+                condition=~Q(first_name="") | ~Q(last_name=""), name="lead_needs_a_name"
+            ),
+            # Converted by leads.services.lead_convert, which stamps the time (the
+            # customer may be deleted later: converted_customer is then null).
+            models.CheckConstraint(
+                condition=~Q(status="converted") | Q(converted_at__isnull=False),
+                name="lead_converted_has_time",
+            ),
+        ]
+        indexes = [
+            # The default order and keyset pages (newest first, the id breaking ties).
+            models.Index(fields=["account", "-created_at", "-id"], name="lead_created_idx"),
+            models.Index(fields=["account", "status", "-created_at"], name="lead_status_idx"),
+            models.Index(fields=["account", "source", "-created_at"], name="lead_source_idx"),
+            models.Index(fields=["account", "phone"], name="lead_phone_idx"),
+            # Search (`?q=`): substrings of the full name and email, as customers'.
+            GinIndex(OpClass(full_name_lower(), name="gin_trgm_ops"), name="lead_name_trgm"),
+            GinIndex(OpClass(Lower("email"), name="gin_trgm_ops"), name="lead_email_trgm"),
+            models.Index("account", Lower("email"), name="lead_email_lower_idx"),
+            models.Index(
+                fields=["account", "nurture_state"],
+                condition=~Q(nurture_state="idle"),
+                name="lead_nurture_idx",
+            ),
+            models.Index(
+                fields=["assigned_to"],
+                condition=Q(assigned_to__isnull=False),
+                name="lead_assigned_idx",
+            ),
+            models.Index(
+                fields=["campaign"], condition=Q(campaign__isnull=False), name="lead_campaign_idx"
+            ),
+            models.Index(
+                fields=["converted_customer"],
+                condition=Q(converted_customer__isnull=False),
+                name="lead_converted_customer_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or str(self.pk)
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
