@@ -210,3 +210,31 @@ def test_concurrent_conversions_create_one_customer(account):
     with account_scope(account):
         assert Customer.objects.count() == 1
     assert stored(account, lead).converted_customer_id == outcomes[0][0]
+
+
+def test_put_bulk_row_without_external_id_fails(api_client, account):
+    LeadFactory(account=account, first_name="Ann")
+    result = api_client.put(BULK, [{"firstName": "X"}], format="json").json()["results"][0]
+    assert result["status"] == "failed"
+    assert result["errors"][0]["attr"] == "external_id"
+    with account_scope(account):
+        assert not Lead.objects.filter(first_name="X").exists()
+
+
+def test_consent_rules_apply_to_creates_not_updates(api_client, account):
+    lead = LeadFactory(account=account, external_id="E1", first_name="Ann")
+    account.lead_consent_required = True
+    account.save()
+    response = api_client.post(BULK, [{"externalId": "E1", "lastName": "Lee"}], format="json")
+    assert response.json()["results"][0]["status"] == "updated"
+    assert stored(account, lead).last_name == "Lee"
+
+
+def test_a_phone_only_lead_converts_to_a_phone_only_customer(api_client, account):
+    lead = LeadFactory(account=account, first_name="Pat", email="", phone="+14155550123")
+    response = api_client.post(f"{LEADS}{lead.pk}/convert/")
+    assert response.status_code == 201, response.json()
+    with account_scope(account):
+        customer = Customer.objects.get(pk=response.json()["id"])
+    assert (customer.phone, customer.email) == ("+14155550123", "")
+    assert stored(account, lead).converted_customer_id == customer.pk
