@@ -16,9 +16,9 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from crm_project.api.fields import ModelSerializer
+from crm_project.api.filters import AccountDateTimeFilter
 from crm_project.api.views import TenantGenericViewSet
 from customers import followups, selectors
-from customers.filters import AccountDateTimeFilter
 from customers.models import FollowUp
 
 FOLLOWUP_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
