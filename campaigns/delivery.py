@@ -346,10 +346,13 @@ WITH claimed AS (
 SELECT claimed.*,
     c.id IS NOT NULL, c.first_name, c.last_name, c.email, c.phone, c.company, c.city,
     c.country, c.metadata, c.tags,
-    g.id IS NOT NULL, g.first_name, g.last_name, g.email, g.phone
+    g.id IS NOT NULL, g.first_name, g.last_name, g.email, g.phone,
+    l.id IS NOT NULL, l.first_name, l.last_name, l.email, l.phone, l.company, l.city,
+    l.attributes
 FROM claimed
 LEFT JOIN customers_customer c ON c.id = claimed.customer_id
 LEFT JOIN accounts_agent g ON g.id = claimed.agent_id
+LEFT JOIN leads_lead l ON l.id = claimed.lead_id
 """
 
 
@@ -372,7 +375,7 @@ class Claimed:
 
 
 def _recipient(row: Sequence[Any]) -> dict[str, Any] | None:
-    customer, agent = row[12:22], row[22:27]
+    customer, agent, lead = row[12:22], row[22:27], row[27:35]
     if row[3] is not None:  # a customer
         if not customer[0]:
             return None
@@ -386,7 +389,15 @@ def _recipient(row: Sequence[Any]) -> dict[str, Any] | None:
             return None
         first, last, email, phone = agent[1:]
         return recipient_values(first_name=first, last_name=last, email=email, phone=phone)
-    return {}  # a lead: its values come with the leads app
+    if row[4] is not None:  # a lead
+        if not lead[0]:
+            return None
+        first, last, email, phone, company, city, attributes = lead[1:]
+        return recipient_values(
+            first_name=first, last_name=last, email=email, phone=phone, company=company,
+            city=city, attributes=_json_value(attributes) or {},
+        )  # fmt: skip
+    return None
 
 
 def _claim(account_id: Any, limit: int, token: uuid.UUID) -> list[Claimed]:

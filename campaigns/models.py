@@ -166,8 +166,14 @@ class Message(TenantModel):
         related_name="+",
         db_index=False,  # message_customer_idx
     )
-    # The lead it goes to (a foreign key once the leads app lands).
-    lead_id = models.UUIDField(null=True, blank=True)
+    lead = TenantForeignKey(
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # message_lead_idx: most messages go to customers
+    )
     agent = TenantForeignKey(
         "accounts.Agent",
         null=True,
@@ -238,6 +244,12 @@ class Message(TenantModel):
             models.Index(fields=["campaign", "id"], name="message_campaign_idx"),
             models.Index(
                 fields=["agent"], condition=Q(agent__isnull=False), name="message_agent_idx"
+            ),
+            # A lead's messages (its statistics, nurture), newest first.
+            models.Index(
+                fields=["lead", "-created_at"],
+                condition=Q(lead__isnull=False),
+                name="message_lead_idx",
             ),
             # The customer's timeline.
             models.Index(fields=["customer", "-created_at"], name="message_customer_idx"),

@@ -9,7 +9,6 @@ functions here send those tasks after their transaction commits."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +39,7 @@ from campaigns.templates import looks_like_html, template_compile
 from crm_project.errors import Conflict, FieldError, Invalid
 from customers import services as customer_services
 from customers.models import Customer, CustomerStatus
+from leads.models import Lead
 from segments.models import Segment
 
 UPDATABLE_FIELDS = frozenset(
@@ -287,12 +287,12 @@ def campaign_delete(*, campaign: Campaign) -> None:
 
 @dataclass(frozen=True)
 class Recipient:
-    """Whom a message goes to: exactly one of customer, lead id or agent; `address`
+    """Whom a message goes to: exactly one of customer, lead or agent; `address`
     (email address or phone) when the caller knows it better than the record does;
     `skip` a reason the caller has to write it skipped (a lead without consent)."""
 
     customer: Customer | None = None
-    lead_id: uuid.UUID | None = None
+    lead: Lead | None = None
     agent: Agent | None = None
     address: str | None = None
     skip: str = ""
@@ -326,7 +326,8 @@ def message_enqueue(
     ledger, to be sent by the delivery path after this transaction commits (at
     `send_at`, else as soon as the account's rate allows). `subject` and `body` are
     templates, rendered at send time with the recipient's values and `context` (plain
-    JSON values). A customer's opt-out, block or missing address writes it skipped.
+    JSON values). A customer's opt-out or block, a lead's unsubscribe, or a missing
+    address writes it skipped.
     With `source_key`, enqueuing the same key again returns the first message
     unchanged (a redelivered task sends nothing twice). Templates that do not compile
     raise InvalidTemplate on `body` or `subject`."""
@@ -334,7 +335,7 @@ def message_enqueue(
         raise ValueError(f"message_enqueue() is for other sources than campaigns: {source!r}")
     if channel not in Channel.values:
         raise ValueError(f"Unknown channel {channel!r}")
-    if sum(x is not None for x in (recipient.customer, recipient.lead_id, recipient.agent)) != 1:
+    if sum(x is not None for x in (recipient.customer, recipient.lead, recipient.agent)) != 1:
         raise ValueError("A message has exactly one recipient: customer, lead or agent.")
     try:
         campaign_templates_check(channel=channel, subject=subject, message=body)
@@ -349,7 +350,7 @@ def message_enqueue(
         existing = Message.objects.filter(source=source, source_key=source_key).first()
         if existing is not None:
             return existing
-    holder = recipient.customer or recipient.agent
+    holder = recipient.customer or recipient.lead or recipient.agent
     address = recipient.address
     if address is None and holder is not None:
         address = holder.email if channel == Channel.EMAIL else holder.phone
@@ -357,6 +358,8 @@ def message_enqueue(
     skip = recipient.skip
     if not skip and recipient.customer is not None:
         skip = _customer_skip(recipient.customer, channel, address)
+    elif not skip and recipient.lead is not None and recipient.lead.unsubscribed_at:
+        skip = SkipReason.UNSUBSCRIBED
     elif not skip and not address:
         skip = SkipReason.NO_ADDRESS
     now = timezone.now()
@@ -365,7 +368,7 @@ def message_enqueue(
         source=source,
         channel=channel,
         customer=recipient.customer,
-        lead_id=recipient.lead_id,
+        lead=recipient.lead,
         agent=recipient.agent,
         address=address,
         subject=subject,

@@ -16,6 +16,8 @@ from campaigns import delivery, selectors, services
 from campaigns.models import Campaign, Message
 from crm_project.tenancy import account_scope
 from customers.models import Customer
+from leads import services as lead_services
+from leads.models import Lead
 from segments.rules import validate_rule
 from tests.campaigns.ledger import (
     EVERYONE,
@@ -338,3 +340,32 @@ def test_templates_read_metadata_tags_account_values_and_a_sources_context(accou
         feedback = Message.objects.get(source="feedback")
     assert feedback.status == "delivered"
     assert campaign_status(account, campaign) == "sent"
+
+
+def test_a_message_to_a_lead_renders_its_values_and_an_unsubscribed_lead_is_skipped(account):
+    """Nurture will send to leads: the ledger's lead is a foreign key, delivery renders
+    the lead's names and `{{ attributes.KEY }}`, an unsubscribed lead is never sent to."""
+    with account_scope(account):
+        lead = lead_services.lead_create(
+            account=account, first_name="Lea", last_name="Moreau", email="lea@example.com",
+            attributes={"plan": "pro"},
+        )  # fmt: skip
+        gone = lead_services.lead_create(account=account, first_name="Max", email="max@example.com")
+        Lead.objects.filter(pk=gone.pk).update(unsubscribed_at=timezone.now())
+        gone.refresh_from_db()
+        for recipient in (lead, gone):
+            services.message_enqueue(
+                account=account,
+                source="nurture",
+                channel="email",
+                recipient=services.Recipient(lead=recipient),
+                subject="Step 1",
+                body="Hi {{ first_name }} {{ last_name }}, your {{ attributes.plan }} trial",
+                source_key=f"nurture:{recipient.pk}:1",
+            )
+    with account_scope(account):  # read after the commit that sent them
+        sent = Message.objects.get(lead=lead)
+        skipped = Message.objects.get(lead=gone)
+    assert [m.body for m in mail.outbox] == ["Hi Lea Moreau, your pro trial"]
+    assert (sent.status, sent.address) == ("delivered", "lea@example.com")
+    assert (skipped.status, skipped.error) == ("skipped", "unsubscribed")
