@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP
 from operator import attrgetter
 from typing import Any
 
+from django.core.validators import EmailValidator
 from django.db import models
 from rest_framework import serializers
 from rest_framework.fields import SkipField
@@ -13,6 +14,7 @@ from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField
 
 from crm_project import datetimes
 from crm_project.choices import choice_key, choice_lookup
+from crm_project.phones import InvalidPhone, account_region, normalize_phone
 
 
 class ChoiceField(serializers.ChoiceField):
@@ -158,3 +160,59 @@ class DateTimeField(serializers.DateTimeField):
         if isinstance(value, datetime):
             value = value.astimezone(UTC)
         return super().to_representation(value)
+
+
+def json_object(value: Any) -> dict[str, Any]:
+    """A user-data object field's value (`metadata`, `attributes`), or a 400."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Expected an object.", code="not_an_object")
+    return value
+
+
+class ContactFields:
+    """What the serializers of people share (customers, leads): a null clears a field
+    (text becomes "", the fields of NULL_EMPTIES their empty value), emails are trimmed
+    and syntax-checked, phones normalized in the account's region, a blank external
+    id is none. Mixed into a ModelSerializer whose context holds the account."""
+
+    # Fields whose null is an empty value other than "": {"tags": list, ...}.
+    NULL_EMPTIES: dict[str, type] = {}
+
+    fields: Any
+    context: Any
+
+    def clear_nulls(self, data: dict[str, Any]) -> dict[str, Any]:
+        blank = self._blank_for_null()
+        for key, value in list(data.items()):
+            if value is None:
+                if key in self.NULL_EMPTIES:
+                    data[key] = self.NULL_EMPTIES[key]()
+                elif key in blank:
+                    data[key] = ""
+        return data
+
+    def _blank_for_null(self) -> set[str]:
+        return {
+            name
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.CharField)
+            and field.allow_blank
+            and not field.allow_null
+            and not field.read_only
+        }
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip()
+        if value:
+            EmailValidator(message="Enter a valid email address.")(value)
+        return value
+
+    def validate_phone(self, value: str) -> str:
+        try:
+            return normalize_phone(value, account_region(self.context.get("account")))
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_phone") from None
+
+    def validate_external_id(self, value: str | None) -> str | None:
+        value = (value or "").strip()
+        return value or None

@@ -5,12 +5,17 @@ before the fields validate."""
 
 from typing import Any
 
-from django.core.validators import EmailValidator
 from rest_framework import serializers
 
 from accounts.models import Agent
-from crm_project.api.fields import ChoiceField, DateTimeField, ModelSerializer, MoneyField
-from crm_project.phones import InvalidPhone, account_region, normalize_phone
+from crm_project.api.fields import (
+    ChoiceField,
+    ContactFields,
+    DateTimeField,
+    ModelSerializer,
+    MoneyField,
+    json_object,
+)
 from customers import inputs
 from customers.models import (
     SPEND_DIGITS,
@@ -52,7 +57,9 @@ class BlankableCharField(serializers.CharField):
         return super().validate_empty_values(data)
 
 
-class CustomerSerializer(ModelSerializer):
+class CustomerSerializer(ContactFields, ModelSerializer):
+    NULL_EMPTIES = {"tags": list, "metadata": dict}  # what a null clears them to
+
     name = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -163,48 +170,12 @@ class CustomerSerializer(ModelSerializer):
         extra = {key: data.pop(key) for key in list(data) if key in inputs.SEED_METADATA_KEYS}
         self._metadata_extra = extra or None
         # null clears a field: text becomes "", tags [], metadata {}.
-        for key, value in list(data.items()):
-            if value is None:
-                if key == "tags":
-                    data[key] = []
-                elif key == "metadata":
-                    data[key] = {}
-                elif key in self._blank_for_null():
-                    data[key] = ""
-        return data
-
-    def _blank_for_null(self) -> set[str]:
-        return {
-            name
-            for name, field in self.fields.items()
-            if isinstance(field, serializers.CharField)
-            and field.allow_blank
-            and not field.allow_null
-            and not field.read_only
-        }
+        return self.clear_nulls(data)
 
     # --- Fields -----------------------------------------------------------------------
 
-    def validate_email(self, value: str) -> str:
-        value = value.strip()
-        if value:
-            EmailValidator(message="Enter a valid email address.")(value)
-        return value
-
-    def validate_phone(self, value: str) -> str:
-        try:
-            return normalize_phone(value, account_region(self.context.get("account")))
-        except InvalidPhone as exc:
-            raise serializers.ValidationError(str(exc), code="invalid_phone") from None
-
-    def validate_external_id(self, value: str | None) -> str | None:
-        value = (value or "").strip()
-        return value or None
-
     def validate_metadata(self, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Expected an object.", code="not_an_object")
-        return value
+        return json_object(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "name" in attrs:

@@ -4,20 +4,20 @@ are leads.inputs'."""
 
 from typing import Any
 
-from django.core.validators import EmailValidator
 from rest_framework import serializers
 
 from accounts import selectors as account_selectors
 from accounts.models import Agent
 from campaigns.models import Campaign
-from crm_project.api.fields import ChoiceField, ModelSerializer
-from crm_project.phones import InvalidPhone, account_region, normalize_phone
+from crm_project.api.fields import ChoiceField, ContactFields, ModelSerializer, json_object
 from customers.api.serializers import BlankableCharField, CustomerLookupSerializer
 from leads import inputs
 from leads.models import Lead, LeadSource, LeadStatus
 
 
-class LeadSerializer(ModelSerializer):
+class LeadSerializer(ContactFields, ModelSerializer):
+    NULL_EMPTIES = {"attributes": dict}  # what a null clears it to
+
     name = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -134,48 +134,14 @@ class LeadSerializer(ModelSerializer):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            data = inputs.with_aliases(data)
             # null clears a field: text becomes "", attributes {}.
-            for key, value in list(data.items()):
-                if value is None:
-                    if key == "attributes":
-                        data[key] = {}
-                    elif key in self._blank_for_null():
-                        data[key] = ""
+            data = self.clear_nulls(inputs.with_aliases(data))
         return super().to_internal_value(data)
-
-    def _blank_for_null(self) -> set[str]:
-        return {
-            name
-            for name, field in self.fields.items()
-            if isinstance(field, serializers.CharField)
-            and field.allow_blank
-            and not field.allow_null
-            and not field.read_only
-        }
 
     # --- Fields -----------------------------------------------------------------------
 
-    def validate_email(self, value: str) -> str:
-        value = value.strip()
-        if value:
-            EmailValidator(message="Enter a valid email address.")(value)
-        return value
-
-    def validate_phone(self, value: str) -> str:
-        try:
-            return normalize_phone(value, account_region(self.context.get("account")))
-        except InvalidPhone as exc:
-            raise serializers.ValidationError(str(exc), code="invalid_phone") from None
-
-    def validate_external_id(self, value: str | None) -> str | None:
-        value = (value or "").strip()
-        return value or None
-
     def validate_attributes(self, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Expected an object.", code="not_an_object")
-        return value
+        return json_object(value)
 
     def validate_agent_external_id(self, value: str | None) -> Agent | None:
         value = (value or "").strip()
