@@ -77,6 +77,18 @@ def customer_search_filter(q: str, *, phone_region: str) -> Q:
     term = q.strip()
     if not term:
         return Q()
+    condition = person_search_condition(term, phone_region=phone_region)
+    reference = customer_ref_filter(term)
+    if reference is not None:
+        condition |= reference
+    return condition
+
+
+def person_search_condition(term: str, *, phone_region: str) -> Q:
+    """The part of `?q=` customers and leads share, for a stripped, non-empty term:
+    lower(full name) and lower(email) as substrings (`with_search_fields` annotates the
+    index expressions), the external_id exactly, a phone-like term by its digits and by
+    its E.164 form."""
     lowered = term.lower()
     condition = (
         Q(search_full_name__contains=lowered)
@@ -90,13 +102,12 @@ def customer_search_filter(q: str, *, phone_region: str) -> Q:
         # A national format (`0102030405`) is found by its E.164 form.
         with suppress(InvalidPhone):
             condition |= Q(phone=normalize_phone(term, phone_region))
-    reference = customer_ref_filter(term)
-    if reference is not None:
-        condition |= reference
     return condition
 
 
-def with_search_fields(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+def with_search_fields(queryset: QuerySet) -> QuerySet:
+    """Customers or leads with the search expressions of their indexes (the same
+    expressions on both tables)."""
     return queryset.alias(search_full_name=FULL_NAME_LOWER, search_email=EMAIL_LOWER)
 
 

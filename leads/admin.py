@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from crm_project.admin import TenantAdmin, TenantAdminForm
 from crm_project.counting import counted_paginator
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
+from customers.selectors import with_search_fields
 from leads import inputs, selectors, services
 from leads.models import LEAD_COUNTER, Lead, LeadStatus
 
@@ -113,7 +114,7 @@ class LeadAdmin(TenantAdmin):
         condition = selectors.lead_search_filter(
             search_term, phone_region=account_region(getattr(request, "account", None))
         )
-        return selectors.with_search_fields(queryset).filter(condition), False
+        return with_search_fields(queryset).filter(condition), False
 
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
         editable = [name for name in form.fields if name != "account"]

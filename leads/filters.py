@@ -8,6 +8,7 @@ from django_filters import rest_framework as filters
 from crm_project.api.filters import AccountDateTimeFilter, LenientChoiceFilter
 from crm_project.phones import account_region
 from customers.filters import CustomerOrdering
+from customers.selectors import with_search_fields
 from leads import selectors
 from leads.models import Lead, LeadSource, LeadStatus, NurtureState
 
@@ -53,7 +54,7 @@ class LeadFilter(filters.FilterSet):
         return getattr(self.request, "account", None)
 
     def filter_q(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet:
-        return selectors.with_search_fields(queryset).filter(
+        return with_search_fields(queryset).filter(
             selectors.lead_search_filter(value, phone_region=account_region(self._account()))
         )
 

@@ -1,25 +1,20 @@
 """Every non-trivial read of leads: lists, search, look-ups by the integrator's keys."""
 
-import re
 import uuid
 from contextlib import suppress
 
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
 
 from accounts.models import Account
-from crm_project.phones import InvalidPhone, account_region, normalize_phone, phone_digits
-from customers.models import full_name_lower
-from customers.selectors import phone_filter_value
+from crm_project.phones import account_region
+from customers.selectors import (
+    EMAIL_LOWER,
+    person_search_condition,
+    phone_filter_value,
+)
 from leads.models import Lead
 
-# The very expressions of the indexes (leads.models).
-FULL_NAME_LOWER = full_name_lower()
-EMAIL_LOWER = Lower("email")
 EXTERNAL_PREFIX = "ext:"
-
-_PHONE_LIKE = re.compile(r"^[\d\s+().\-/]+$")
-MIN_PHONE_DIGITS = 3
 
 
 def lead_list(account: Account) -> QuerySet[Lead]:
@@ -46,27 +41,13 @@ def lead_by_ref(account: Account, ref: str) -> Lead | None:
     return lead_list(account).filter(condition).first()
 
 
-def with_search_fields(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
-    return queryset.alias(search_full_name=FULL_NAME_LOWER, search_email=EMAIL_LOWER)
-
-
 def lead_search_filter(q: str, *, phone_region: str) -> Q:
     """`?q=`: the full name and the email as case-insensitive substrings (the trigram
     indexes), the phone by its digits, and the id and external_id exactly."""
     term = q.strip()
     if not term:
         return Q()
-    lowered = term.lower()
-    condition = (
-        Q(search_full_name__contains=lowered)
-        | Q(search_email__contains=lowered)
-        | Q(external_id=term)
-    )
-    digits = phone_digits(term)
-    if _PHONE_LIKE.match(term) and len(digits) >= MIN_PHONE_DIGITS:
-        condition |= Q(phone__contains=digits)
-        with suppress(InvalidPhone):
-            condition |= Q(phone=normalize_phone(term, phone_region))
+    condition = person_search_condition(term, phone_region=phone_region)
     with suppress(ValueError):
         condition |= Q(pk=uuid.UUID(term))
     return condition
