@@ -47,7 +47,7 @@ from campaigns.templates import (
 from crm_project.api.permissions import role_at_least
 from crm_project.errors import Conflict, Invalid
 from crm_project.keyset import Column, KeysetTable, Position, SortKey, keyset_page
-from crm_project.views import account_role_required
+from crm_project.views import account_role_required, page_links, query_string
 from customers import selectors as customer_selectors
 from customers.models import Customer
 from segments import selectors as segment_selectors
@@ -82,16 +82,6 @@ def _campaign_or_404(request: HttpRequest, campaign_id: uuid.UUID) -> Campaign:
     if campaign is None:
         raise Http404("No such campaign.")
     return campaign
-
-
-def _query(params: QueryDict, **changes: str | None) -> str:
-    query = params.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value:
-            query[name] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
 
 
 # --- Progress ---------------------------------------------------------------------------
@@ -153,10 +143,8 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     return {
         "rows": rows,
         "live": any(progress.live for _campaign, progress in rows),
-        "rows_url": _query(request.GET),
-        "first_url": _query(params) if page.previous else None,
-        "next_url": _query(params, after=page.next.encode()) if page.next else None,
-        "previous_url": _query(params, before=page.previous.encode()) if page.previous else None,
+        "rows_url": query_string(request.GET),
+        **page_links(params, page),
     }
 
 
@@ -451,9 +439,7 @@ def campaign_detail(request: HttpRequest, campaign_id: uuid.UUID) -> HttpRespons
         "recipients": page.rows,
         "status": status,
         "status_choices": MessageStatus.choices,
-        "first_url": _query(params) if page.previous else None,
-        "next_url": _query(params, after=page.next.encode()) if page.next else None,
-        "previous_url": _query(params, before=page.previous.encode()) if page.previous else None,
+        **page_links(params, page),
     }
     return render(request, "campaigns/detail.html", context)
 

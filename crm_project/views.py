@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 
 from accounts.models import Role
@@ -35,3 +35,27 @@ def account_role_required(role: str = Role.READ_ONLY) -> Callable[[View], View]:
         return wrapper
 
     return decorator
+
+
+def query_string(params: QueryDict, **changes: str | None) -> str:
+    """`?...` of a page's query with `changes` made (a None or empty value drops the
+    parameter): the links of filters and of keyset pages."""
+    query = params.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value:
+            query[name] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+def page_links(params: QueryDict, page: Any) -> dict[str, str | None]:
+    """The first, next and previous links of a keyset page (crm_project.keyset), None
+    where there is none."""
+    return {
+        "first_url": query_string(params) if page.previous else None,
+        "next_url": query_string(params, after=page.next.encode()) if page.next else None,
+        "previous_url": (
+            query_string(params, before=page.previous.encode()) if page.previous else None
+        ),
+    }

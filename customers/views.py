@@ -21,7 +21,7 @@ from crm_project.admin import role_allows
 from crm_project.api.pagination import row_count
 from crm_project.counting import Total, count_matches
 from crm_project.keyset import Column, KeysetTable, Ordering, Position, SortKey, keyset_page
-from crm_project.views import account_role_required
+from crm_project.views import account_role_required, page_links, query_string
 from customers import selectors, services, timeline
 from customers.filters import CustomerFilter
 from customers.models import CUSTOMER_COUNTER, Customer, CustomerStatus, Lifecycle
@@ -63,16 +63,6 @@ CLIENT_TABLE = KeysetTable(model=Customer, columns=COLUMNS, default_ordering="-c
 
 
 # --- Pages -------------------------------------------------------------------------------
-
-
-def _query(params: QueryDict, **changes: str | None) -> str:
-    query = params.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value:
-            query[name] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
 
 
 @login_required
@@ -124,7 +114,7 @@ def _client_table(request: HttpRequest) -> HttpResponse:
             for name, errors in filterset.errors.items()
         ],
         "chips": [
-            (name, value, _query(params, **{name: None}))
+            (name, value, query_string(params, **{name: None}))
             for name, value in params.items()
             if name not in OWN_PARAMETERS and name in filterset.filters and value
         ],
@@ -139,11 +129,9 @@ def _client_table(request: HttpRequest) -> HttpResponse:
         "headers": _headers(params, ordering),
         "ordering": ordering,
         "total": total,
-        "first_url": _query(params) if page.previous else None,
-        "next_url": _query(params, after=page.next.encode()) if page.next else None,
-        "previous_url": _query(params, before=page.previous.encode()) if page.previous else None,
+        **page_links(params, page),
         "import_url": _import_url(),
-        "reset_url": _query(QueryDict(), ordering=ordering.param),
+        "reset_url": query_string(QueryDict(), ordering=ordering.param),
     }
     return render(request, "customers/list.html", context)
 
@@ -176,7 +164,7 @@ def _headers(params: QueryDict, ordering: Ordering) -> list[dict[str, Any]]:
             links.append(
                 {
                     "column": column,
-                    "url": _query(params, ordering=f"-{key}" if descending else key),
+                    "url": query_string(params, ordering=f"-{key}" if descending else key),
                     "sorted": direction if current else None,
                 }
             )
