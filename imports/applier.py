@@ -142,37 +142,50 @@ class FlatApplier:
         self._plan_duplicates()
         return int(fetchall("SELECT count(*) FROM imp_stage")[0][0])
 
-    def _dedup_keys(self) -> list[tuple[str, str]]:
-        """(label, SQL over `s`) of each unique value a row carries."""
+    def _dedup_keys(self) -> list[tuple[str, str, str | None]]:
+        """(label, SQL over `s`, SQL of its `distinct_by` field or None) of each key
+        value a row carries."""
         header = self.header
         keys = []
-        names = [(k.field, k.label) for k in self.kind.keys]
+        names = [(k.field, k.label, k.distinct_by) for k in self.kind.keys]
         if self.kind.create_id_field:
-            names.append((self.kind.create_id_field, self.kind.create_id_field))
-        for field_name, label in names:
+            names.append((self.kind.create_id_field, self.kind.create_id_field, None))
+        for field_name, label, distinct_by in names:
             if not header.has(field_name):
                 continue
             f = self.kind.field(field_name)
             x = sql.clean(f"s.c{header.fields[field_name].index}")
             if f.type in (T.EMAIL, T.UUID):
                 x = f"lower({x})"
-            keys.append((label, x))
+            d = None
+            if distinct_by and header.has(distinct_by):
+                d = sql.clean(f"s.c{header.fields[distinct_by].index}")
+            keys.append((label, x, d))
         return keys
 
     def _plan_duplicates(self) -> None:
         """imp_dup: rows a later row of the file shares a key with. The later line wins;
-        the earlier is reported. Found by hashing, then ordering only the repeats."""
+        the earlier is reported. Found by hashing, then ordering only the repeats. For
+        a key with `distinct_by`, two rows that both give that field are not one record:
+        a row giving it is superseded only by a later row that does not."""
         keys = self._dedup_keys()
         execute("CREATE TEMP TABLE imp_dup (rn bigint PRIMARY KEY, later_line bigint, key text)")
         if not keys:
             return
         execute("SET LOCAL work_mem = '64MB'")
         parts = []
-        for label, x in keys:
+        for label, x, d in keys:
+            window = "PARTITION BY k ORDER BY rn"
+            later = f"lead(line) OVER ({window})"
+            if d is not None:
+                later = (
+                    f"CASE WHEN d IS NULL THEN {later} ELSE min(CASE WHEN d IS NULL THEN line END) "
+                    f"OVER ({window} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) END"
+                )
             parts.append(
-                f"SELECT rn, {literal(label)} AS key, lead(line) OVER "
-                f"(PARTITION BY k ORDER BY rn) AS later_line FROM ("
-                f"SELECT s.rn, s.line, {x} AS k FROM imp_stage s WHERE s.err IS NULL) q "
+                f"SELECT rn, {literal(label)} AS key, {later} AS later_line FROM ("
+                f"SELECT s.rn, s.line, {x} AS k, {d or 'NULL'} AS d "
+                "FROM imp_stage s WHERE s.err IS NULL) q "
                 f"WHERE k IN (SELECT {x} FROM imp_stage s WHERE s.err IS NULL "
                 f"GROUP BY 1 HAVING count(*) > 1)"
             )
@@ -250,16 +263,27 @@ class FlatApplier:
             value = key.value_expr
             # A scalar subquery per row probes the key's index; only the rows it finds
             # are written (into imp_match, then imp_chunk by its primary key).
+            order = f"ORDER BY {key.order} " if key.order else ""
             execute("TRUNCATE imp_match")
             execute(
                 f"INSERT INTO imp_match (rn, id) SELECT m.rn, m.id FROM (SELECT ch.rn, "
                 f"(SELECT t.id FROM {self.table} t WHERE t.account_id = %(account)s "
-                f"AND {key.table_expr} = {value} AND {key.guard} LIMIT 1) AS id "
+                f"AND {key.table_expr} = {value} AND {key.guard} {order}LIMIT 1) AS id "
                 f"FROM imp_chunk ch WHERE ch.target_id IS NULL AND {valid} AND {value} IS NOT NULL "
                 "OFFSET 0) m "
                 "WHERE m.id IS NOT NULL",
                 params,
             )
+            if not key.unique:
+                # A record several rows found (or one an earlier key matched already)
+                # goes to the first row only: the others match nothing by this key.
+                with joins_may_hash():
+                    execute(
+                        "DELETE FROM imp_match m USING (SELECT q.rn FROM (SELECT mm.rn, mm.id, "
+                        "row_number() OVER (PARTITION BY mm.id ORDER BY mm.rn) AS k "
+                        "FROM imp_match mm) q WHERE q.k > 1 OR q.id IN (SELECT ch.target_id "
+                        "FROM imp_chunk ch WHERE ch.target_id IS NOT NULL)) d WHERE d.rn = m.rn"
+                    )
             execute(
                 f"UPDATE imp_chunk ch SET target_id = m.id, matched_by = {literal(key.label)} "
                 "FROM imp_match m WHERE ch.rn = m.rn"
@@ -270,7 +294,7 @@ class FlatApplier:
         # all of them: only later keys (and keys that are not match keys) need a probe.
         labels = [k.label for k in match_keys]
         for key in kind.keys:
-            if not header.has(key.field) or key.field == "id":
+            if not header.has(key.field) or key.field == "id" or not key.unique:
                 continue
             if key.label in labels:
                 earlier = labels[: labels.index(key.label)]
@@ -326,6 +350,13 @@ class FlatApplier:
     def _classify(self, params: dict[str, Any]) -> None:
         on_conflict = self.job.on_conflict
         noun = self.kind.noun
+        for condition, message, field_name in self.kind.checks:
+            execute(
+                f"UPDATE imp_chunk ch SET errs = ch.errs || "
+                f"({literal(field_name)} || E'\\t' || {literal(message)}) "
+                f"WHERE {self.VALID} AND NOT ({condition})",
+                params,
+            )
         exists = literal(f"Conflict (409): a {noun} with this key exists (on_conflict=error): ")
         execute(
             "UPDATE imp_chunk ch SET action = CASE "
@@ -341,12 +372,19 @@ class FlatApplier:
             f"THEN ch.errs || ('' || E'\\t' || {exists} || ch.matched_by) ELSE ch.errs END",
             {**params, "on_conflict": on_conflict},
         )
-        for condition, message in self.kind.create_checks:
+        # Every check a row fails is reported (a row to create has no errors before).
+        for condition, message, *named in self.kind.create_checks:
+            field_name = named[0] if named else ""
             execute(
-                f"UPDATE imp_chunk ch SET action = 'fail', "
-                f"errs = ch.errs || ('' || E'\\t' || {literal(message)}) "
+                f"UPDATE imp_chunk ch SET "
+                f"errs = ch.errs || ({literal(field_name)} || E'\\t' || {literal(message)}) "
                 f"WHERE ch.action = 'create' AND NOT ({condition})",
                 params,
+            )
+        if self.kind.create_checks:
+            execute(
+                "UPDATE imp_chunk ch SET action = 'fail' "
+                "WHERE ch.action = 'create' AND ch.errs <> '{}'"
             )
 
     # -- Writing -------------------------------------------------------------------------

@@ -109,6 +109,42 @@ CUSTOMER_COLUMNS = [
     ("loyalty_points", "money", "t.loyalty_points"),
 ]
 
+# Leads: the API's fields (assigned_to by id; `name` is read back as first/last).
+LEAD_COLUMNS = [
+    ("id", "str", "t.id"),
+    ("external_id", "text", "t.external_id"),
+    ("source_id", "text", "t.source_id"),
+    ("first_name", "text", "t.first_name"),
+    ("last_name", "text", "t.last_name"),
+    ("name", "text", "btrim(t.first_name || ' ' || t.last_name)"),
+    ("email", "text", "t.email"),
+    ("phone", "text", "t.phone"),
+    ("company", "text", "t.company"),
+    ("source", "text", "t.source"),
+    ("status", "text", "t.status"),
+    ("score", "str", "t.score"),
+    ("notes", "text", "t.notes"),
+    ("campaign", "str", "t.campaign_id"),
+    ("assigned_to", "str", "t.assigned_to_id"),
+    ("street", "text", "t.street"),
+    ("city", "text", "t.city"),
+    ("state", "text", "t.state"),
+    ("zip", "text", "t.zip"),
+    ("ip_address", "str", "host(t.ip_address)"),
+    ("acquired_at", "datetime", "t.acquired_at"),
+    ("jornaya_lead_id", "text", "t.jornaya_lead_id"),
+    ("trusted_form_id", "text", "t.trusted_form_id"),
+    ("attributes", "str", "t.attributes"),
+    ("last_contact", "datetime", "t.last_contact"),
+    ("unsubscribed_at", "datetime", "t.unsubscribed_at"),
+    ("nurture_state", "text", "t.nurture_state"),
+    ("nurture_step", "str", "t.nurture_step"),
+    ("converted_customer", "str", "t.converted_customer_id"),
+    ("converted_at", "datetime", "t.converted_at"),
+    ("created_at", "datetime", "t.created_at"),
+    ("updated_at", "datetime", "t.updated_at"),
+]
+
 # Orders: one line per item (an order without items is one line with blank item cells),
 # which is what the orders import reads back.
 ORDER_COLUMNS = [
@@ -156,6 +192,12 @@ def _source(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
 def customers_copy_sql(queryset: QuerySet) -> tuple[str, list[Any]]:
     inner, params = _source(queryset)
     query = f"SELECT {_select(CUSTOMER_COLUMNS)} FROM ({inner}) AS t"
+    return f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", list(params)
+
+
+def leads_copy_sql(queryset: QuerySet) -> tuple[str, list[Any]]:
+    inner, params = _source(queryset)
+    query = f"SELECT {_select(LEAD_COLUMNS)} FROM ({inner}) AS t"
     return f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", list(params)
 
 

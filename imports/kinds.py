@@ -27,6 +27,9 @@ from crm_project.api.parsers import snake_case
 from customers import import_sql as customer_writes
 from customers import inputs as customer_inputs
 from customers.models import Customer, CustomerStatus, CustomerType, Gender
+from leads import import_sql as lead_writes
+from leads import inputs as lead_inputs
+from leads.models import Lead, LeadSource, LeadStatus
 from orders import import_sql as order_writes
 from orders.models import Channel, Order, OrderItem, OrderStatus, PaymentMethod, Product
 
@@ -48,6 +51,7 @@ class T(StrEnum):
     TAGS = "tags"
     JSON = "json"  # a JSON object (metadata)
     AGENT = "agent"  # an agent of the account, by id or external_id
+    IP = "ip"  # an IPv4 or IPv6 address (IPv6 normalized as Django stores it)
     REF = "ref"  # a reference resolved by the applier (text, kept as given)
 
 
@@ -63,6 +67,9 @@ class Field:
     maximum: Decimal | None = None
     ignored: bool = False  # read-only in the API (number, aggregates): accepted, not read
     level: str = "row"  # orders: "order" or "item"
+    # Dates: the day/month order when the job's date format is `auto` and the file's
+    # values do not decide it (None: ambiguous values fail).
+    date_order: str | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -84,6 +91,14 @@ class Key:
     # When a row matched by a later key gives this key and the record holds another
     # value, the row fails (the bulk API's rule for external_id vs email).
     keep_on_later_match: bool = False
+    # A key several records may share (leads' email): no conflict (409) is checked;
+    # `order` (SQL over `t`) picks the record a row matches among several; in a chunk
+    # a record is matched by one row only (the first; the others match nothing by it).
+    unique: bool = True
+    order: str = ""
+    # For a non-unique key: two rows of a file sharing its value are one record (the
+    # later line wins) unless both give this field (then they are two records).
+    distinct_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,8 +115,12 @@ class Kind:
     create_id_field: str | None = None
     metadata_column: str | None = None  # where unknown columns land (None: ignored)
     sequence: str | None = None  # the per-account sequence numbering new records
-    # (SQL over the chunk alias `ch`, message) checked on rows that create a record.
-    create_checks: tuple[tuple[str, str], ...] = ()
+    # (SQL over the chunk alias `ch`, message[, field]) checked on rows that create a
+    # record (statements' parameters: %(account)s).
+    create_checks: tuple[tuple[str, ...], ...] = ()
+    # (SQL over `ch`, message, field) checked on every row once it is matched
+    # (`ch.target_id`: the record it updates, or NULL).
+    checks: tuple[tuple[str, str, str], ...] = ()
     # SQL statements run on the chunk table after typing (derived values).
     derive: tuple[str, ...] = ()
     # Fields derived from another one (first_name from name): written when the file
@@ -563,10 +582,158 @@ def _orders() -> Kind:
     )
 
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (_customers(), _orders(), _products())}
+def _leads() -> Kind:
+    """Leads: the API's fields (leads.inputs' aliases, the customers' for the fields
+    people share, seed 002's camelCase keys, which header_key reads as snake_case:
+    firstName, ipAddress, jornayaLeadId, agentExternalId...).
+
+    Which lead a row updates (emails are not unique):
+    1. its `id` (an export's column), when a lead of the account has it;
+    2. else its `external_id`, when a lead has it;
+    3. else its email, case-insensitively: a row with an external_id matches only a lead
+       without one (which then gets it); a row without one matches any lead with that
+       email. Among several, the most recently created (as POST /leads/lookup/); in
+       one file a lead is matched by email by one row only, the first (the others
+       create leads, as they would in a later import);
+    4. else it creates a lead.
+    Rows of one file sharing an email are one lead (the later line wins) unless both
+    give an external_id (two leads); rows sharing an external_id are one lead. So an
+    import, run again, finds the leads it wrote and changes nothing."""
+
+    def aka(name: str) -> tuple[str, ...]:
+        """The field's other names: the leads app's, then the customers' for the
+        fields people share."""
+        own = lead_inputs.FIELD_ALIASES.get(name, ())
+        shared = customer_inputs.FIELD_ALIASES.get(name, ()) if name in _PERSON else ()
+        return (*own, *(a for a in shared if a not in own))
+
+    def text(name: str) -> Field:
+        model_field = Lead._meta.get_field(name)
+        return Field(
+            name,
+            T.TEXT,
+            aka(name),
+            column=model_field.column,  # type: ignore[union-attr]
+            max_length=getattr(model_field, "max_length", None),
+        )
+
+    fields = (
+        # `id` (an export's column) finds the lead to update; an unknown id is ignored.
+        Field("id", T.UUID, ("lead_id", "uuid")),
+        Field("external_id", T.TEXT, ("lead_external_id",), "external_id", max_length=100),
+        text("source_id"),
+        text("first_name"),
+        text("last_name"),
+        Field("name", T.TEXT, aka("name"), max_length=lead_inputs.NAME_MAX),
+        Field("email", T.EMAIL, aka("email"), "email", max_length=254),
+        Field("phone", T.PHONE, aka("phone"), "phone", max_length=lead_inputs.PHONE_MAX),
+        text("company"),
+        Field(
+            "source",
+            T.CHOICE,
+            ("lead_source",),
+            "source",
+            choices=_choices(LeadSource, {"web": "website"}),
+        ),
+        Field("status", T.CHOICE, ("lead_status",), "status", choices=_choices(LeadStatus)),
+        Field(
+            "score",
+            T.INT,
+            ("lead_score",),
+            "score",
+            minimum=Decimal("0"),
+            maximum=Decimal("100"),
+        ),
+        Field("notes", T.TEXT, aka("notes"), "notes"),
+        Field("campaign", T.UUID, aka("campaign"), "campaign_id"),
+        # By id or external_id (seed 002's agentExternalId is one of its names).
+        Field(
+            "assigned_to",
+            T.AGENT,
+            (*aka("assigned_to"), "agent_external_id", "assigned_agent"),
+            "assigned_to_id",
+        ),
+        text("street"),
+        text("city"),
+        text("state"),
+        text("zip"),
+        Field("ip_address", T.IP, ("ip",), "ip_address"),
+        # Seed 002's `timestamp` is MM-dd-yyyy HH:mm:ss: month first unless the file's
+        # values show otherwise.
+        Field(
+            "acquired_at",
+            T.DATETIME,
+            aka("acquired_at"),
+            "acquired_at",
+            date_order="mdy",
+        ),
+        text("jornaya_lead_id"),
+        text("trusted_form_id"),
+        Field("attributes", T.JSON, aka("attributes"), "attributes"),
+        *(
+            Field(name, ignored=True)
+            for name in (
+                "last_contact",
+                "unsubscribed_at",
+                "nurture_state",
+                "nurture_step",
+                "converted_customer",
+                "converted_at",
+                "created_at",
+                "updated_at",
+            )
+        ),
+    )
+    return Kind(
+        name="leads",
+        noun="lead",
+        model=Lead,
+        fields=fields,
+        # A row creates a lead only with a name and an email or a phone (else that row
+        # fails); a file of updates may name its leads by external_id or id alone.
+        required=(("email", "phone", "external_id", "id"),),
+        keys=(
+            Key("id", "t.id", "ch.v_id", "id"),
+            Key(
+                "external_id",
+                "t.external_id",
+                "ch.v_external_id",
+                "external_id",
+                guard="t.external_id IS NOT NULL",
+            ),
+            Key(
+                "email",
+                "lower(t.email::text)",
+                "lower(ch.v_email)",
+                "email",
+                guard="t.email::text <> '' AND (ch.v_external_id IS NULL OR t.external_id IS NULL)",
+                unique=False,
+                order="t.created_at DESC, t.id DESC",
+                distinct_by="external_id",
+            ),
+        ),
+        metadata_column="attributes",
+        create_checks=lead_writes.CREATE_CHECKS,
+        checks=lead_writes.CHECKS,
+        derive=lead_writes.DERIVE,
+        derived_from={"first_name": "name", "last_name": "name"},
+    )
+
+
+# The fields leads share with customers (their aliases too).
+_PERSON = frozenset(
+    {"first_name", "last_name", "name", "email", "phone", "company"}
+    | {"street", "city", "state", "zip", "notes"}
+)
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind for kind in (_customers(), _leads(), _orders(), _products())
+}
 KIND_NAMES = tuple(KINDS)
 
 
 def get_kind(name: str) -> Kind:
-    """The declaration of `name` (customers, orders, products); KeyError if unknown."""
+    """The declaration of `name` (customers, leads, orders, products); KeyError if
+    unknown."""
     return KINDS[name]

@@ -43,7 +43,7 @@ class ImportPhase(models.TextChoices):
 
 
 class ImportJob(TenantModel):
-    # A kind declared in imports.kinds (customers, orders, products; leads later).
+    # A kind declared in imports.kinds (customers, leads, orders, products).
     kind = models.CharField(max_length=20)
     status = models.CharField(
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED

@@ -75,7 +75,8 @@ def kept_errors(
     kept: list[dict[str, Any]], failures: list[FailedRow], header: HeaderMap
 ) -> list[dict[str, Any]]:
     """`kept` and the reasons of `failures`, up to ERRORS_KEPT: {line, column (as the
-    file names it), value, message}."""
+    file names it; a field the file has no column for, such as a missing consent
+    field, by its name), value, message}."""
     kept = list(kept)
     for failure in failures:
         for field_name, message in failure.reasons:
@@ -88,7 +89,7 @@ def kept_errors(
             kept.append(
                 {
                     "line": failure.line,
-                    "column": column.header if column else None,
+                    "column": column.header if column else field_name,
                     "value": value,
                     "message": message,
                 }

@@ -129,10 +129,15 @@ SQL_TYPES = {
     T.JSON: "jsonb",
     T.AGENT: "uuid",
     T.REF: "text",
+    T.IP: "inet",
 }
 
 # Types whose values Python checks where SQL cannot (in batches, per chunk).
-PYTHON_CHECKED = (T.EMAIL, T.PHONE, T.JSON, T.TAGS)
+PYTHON_CHECKED = (T.EMAIL, T.PHONE, T.JSON, T.TAGS, T.IP)
+# A dotted IPv4 address without leading zeros: valid as it is (anything else, IPv6
+# included, is checked and normalized by Django's rule in Python).
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_RE = f"^({_OCTET}\\.){{3}}{_OCTET}$"
 
 
 @dataclass
@@ -152,6 +157,8 @@ def python_candidates(f: Field, x: str) -> str | None:
         return f"{x} <> '{{}}'"
     if f.type is T.TAGS:
         return f"left({x}, 1) = '['"
+    if f.type is T.IP:
+        return f"{x} !~ '{IPV4_RE}'"
     return None
 
 
@@ -190,11 +197,17 @@ def typed(f: Field, x: str, *, date_order: str | None = None) -> Typed:
             )
         return Typed(x, error)
 
-    if f.type in (T.EMAIL, T.PHONE):
+    if f.type in (T.EMAIL, T.PHONE, T.IP):
         alias, join = _python_join(f, x)
+        # A phone's limit is on what was written (the API's rule); an email's is checked
+        # with its syntax.
+        too_long = ""
+        if f.type is T.PHONE and f.max_length:
+            message = literal(f"Ensure this field has no more than {f.max_length} characters.")
+            too_long = f"WHEN length({x}) > {f.max_length} THEN {err(name, message)} "
         return Typed(
             f"CASE WHEN {alias}.raw IS NOT NULL THEN {alias}.value ELSE {x} END",
-            f"CASE WHEN {alias}.error IS NOT NULL THEN {err(name, f'{alias}.error')} END",
+            f"CASE {too_long}WHEN {alias}.error IS NOT NULL THEN {err(name, f'{alias}.error')} END",
             [join],
         )
 

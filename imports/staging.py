@@ -27,6 +27,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+from django.forms import GenericIPAddressField
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, region_code_for_country_code
 
@@ -71,7 +72,8 @@ class Staged:
     def date_order(self, f: Field) -> str | None:
         if self.job.date_format in ("dmy", "mdy"):
             return self.job.date_format
-        return self.date_orders.get(f.name)
+        # What the file's values show, else the field's own order (seed 002's dates).
+        return self.date_orders.get(f.name, f.date_order)
 
     def cells_sql(self) -> str:
         """SQL: a staged row's cells, as the file has them (`s.c0, s.c1, ...`)."""
@@ -237,6 +239,11 @@ def python_check(f: Field, raw: str, *, region: str) -> tuple[str | None, str | 
             return normalize_phone(raw, region), None
         except InvalidPhone as exc:
             return None, str(exc)
+    if f.type is T.IP:
+        try:
+            return GenericIPAddressField().clean(raw.strip()), None
+        except ValidationError:
+            return None, "Enter a valid IPv4 or IPv6 address."
     if f.type is T.EMAIL:
         value = raw.strip()
         if len(value) > 254:

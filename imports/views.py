@@ -20,6 +20,7 @@ from imports.models import DateFormat, OnConflict
 
 KIND_LABELS = {
     "customers": "Customers",
+    "leads": "Leads",
     "orders": "Orders (one line per item)",
     "products": "Products",
 }

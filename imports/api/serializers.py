@@ -90,3 +90,12 @@ class CustomerImportSerializer(ImportCreateSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return {**attrs, "kind": "customers"}
+
+
+class LeadImportSerializer(ImportCreateSerializer):
+    """`POST /leads/import/`: the kind is leads."""
+
+    kind = None  # type: ignore[assignment]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {**attrs, "kind": "leads"}

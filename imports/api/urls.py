@@ -1,6 +1,6 @@
-"""Routes of the imports API. Included in /api/v1/ before customers and orders, so that
-the literal `customers/import/`, `customers/export/` and `orders/export/` are not read
-as a customer or an order id."""
+"""Routes of the imports API. Included in /api/v1/ before customers, orders and leads,
+so that the literal `customers/import/`, `customers/export/`, `orders/export/`,
+`leads/import/` and `leads/export/` are not read as a customer, order or lead id."""
 
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
@@ -28,6 +28,16 @@ urlpatterns = [
         "customers/export/",
         views.CustomerExportViewSet.as_view({"get": "list"}),
         name="customer-export",
+    ),
+    path(
+        "leads/import/",
+        views.LeadImportViewSet.as_view({"post": "create"}),
+        name="lead-import",
+    ),
+    path(
+        "leads/export/",
+        views.LeadExportViewSet.as_view({"get": "list"}),
+        name="lead-export",
     ),
     path(
         "orders/export/",

@@ -26,8 +26,12 @@ from imports.api.serializers import (
     CustomerImportSerializer,
     ImportCreateSerializer,
     ImportJobSerializer,
+    LeadImportSerializer,
 )
 from imports.models import ImportJob
+from leads import selectors as lead_selectors
+from leads.filters import LeadFilter, LeadOrdering
+from leads.models import Lead
 from orders.filters import OrderFilter
 from orders.models import Order, OrderItem
 
@@ -168,6 +172,21 @@ class CustomerImportViewSet(ImportUploadMixin, TenantGenericViewSet):
         return self.start_import(request, CustomerImportSerializer)
 
 
+class LeadImportViewSet(ImportUploadMixin, TenantGenericViewSet):
+    model = ImportJob
+    serializer_class = ImportJobSerializer
+    write_role = Role.MEMBER
+
+    @extend_schema(
+        request={"multipart/form-data": LeadImportSerializer},
+        responses={202: ImportJobSerializer},
+        description="Import leads from a CSV file (an import job of kind leads): upsert by "
+        "external_id, else email; seed 002's camelCase columns are read.",
+    )
+    def create(self, request: Request) -> Response:
+        return self.start_import(request, LeadImportSerializer)
+
+
 def _csv_response(stream: Any, filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -201,6 +220,36 @@ class CustomerExportViewSet(TenantGenericViewSet):
         queryset = self.filter_queryset(self.get_queryset())
         statement, params = exports.customers_copy_sql(queryset)
         return _csv_response(exports.stream(self.account.pk, statement, params), "customers.csv")
+
+
+class LeadExportViewSet(TenantGenericViewSet):
+    """The lead list as CSV: the same filters and ordering as `GET /leads/`."""
+
+    model = Lead
+    filterset_class = LeadFilter
+    filter_backends = [DjangoFilterBackend, LeadOrdering]
+    ordering_fields = [
+        "name",
+        "email",
+        "created_at",
+        "updated_at",
+        "score",
+        "status",
+        "acquired_at",
+        "last_contact",
+    ]
+    ordering = ["-created_at"]
+    renderer_classes = CSV_RENDERERS
+    pagination_class = None
+
+    def get_scoped_queryset(self) -> Any:
+        return lead_selectors.lead_list(self.account)
+
+    @extend_schema(responses=CSV_RESPONSE, filters=True)
+    def list(self, request: Request) -> StreamingHttpResponse:
+        queryset = self.filter_queryset(self.get_queryset())
+        statement, params = exports.leads_copy_sql(queryset)
+        return _csv_response(exports.stream(self.account.pk, statement, params), "leads.csv")
 
 
 class OrderExportViewSet(TenantGenericViewSet):

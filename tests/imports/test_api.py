@@ -88,12 +88,12 @@ def test_another_accounts_job_is_a_404(
 
 
 def test_unknown_kind_is_a_400_naming_the_kinds(api_client):
-    response = upload(api_client, kind="leads")
+    response = upload(api_client, kind="contacts")
 
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert error["attr"] == "kind"
-    assert "customers, orders, products" in error["detail"]
+    assert "customers, leads, orders, products" in error["detail"]
 
 
 def test_no_file_is_a_400(api_client):
