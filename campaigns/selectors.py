@@ -7,12 +7,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Lower, Trim
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import Coalesce, Lower, Trim
 
 from accounts.models import Account
 from campaigns.models import (
@@ -184,6 +185,24 @@ def customers_clicked(
     if end is not None:
         condition &= Q(clicked_at__lt=end)
     return Message.objects.filter(account=account).filter(condition).values("customer_id")
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    count: int
+    last_at: datetime | None
+
+
+def lead_deliveries(account: Account, lead_id: Any) -> Deliveries:
+    """How many of the ledger's messages reached the lead (delivered, or further: opened,
+    clicked) and when the last did (its receipt, else its first open or click)."""
+    figures = Message.objects.filter(
+        account=account, lead_id=lead_id, status__in=DELIVERED_STATUSES
+    ).aggregate(
+        count=Count("id"),
+        last_at=Max(Coalesce("delivered_at", "opened_at", "clicked_at")),
+    )
+    return Deliveries(figures["count"], figures["last_at"])
 
 
 def customer_messages(account: Account, customer: Customer, limit: int) -> list[Message]:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, Agent
 from campaigns import tasks
+from campaigns.delivery import pumps_for
 from campaigns.errors import InvalidTemplate
 from campaigns.models import (
     CANCELLABLE,
@@ -395,6 +396,89 @@ def message_enqueue(
     return message
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a set-based enqueue (messages_enqueue_many): the lead it goes to
+    by id, its address as the caller read it, its templates, its source's key, and a
+    reason to write it skipped when the caller has one."""
+
+    lead_id: Any
+    channel: str
+    address: str
+    body: str
+    source_key: str
+    subject: str = ""
+    skip: str = ""
+
+
+_ENQUEUE_MANY_SQL = """
+WITH written AS (
+    INSERT INTO campaigns_message (
+        id, account_id, source, lead_id, channel, address, status, error, subject, body,
+        source_key, tries, next_attempt_at, claimed_by, provider_id, created_at
+    )
+    SELECT crm_uuid7(), %(account)s, %(source)s, r.lead_id, r.channel, btrim(r.address),
+        CASE WHEN r.skip <> '' OR btrim(r.address) = '' THEN 'skipped' ELSE 'queued' END,
+        CASE WHEN r.skip <> '' THEN r.skip
+             WHEN btrim(r.address) = '' THEN 'no_address' ELSE '' END,
+        r.subject, r.body, r.source_key, 0,
+        CASE WHEN r.skip = '' AND btrim(r.address) <> '' THEN %(now)s::timestamptz END,
+        '', '', %(now)s
+    FROM unnest(%(lead_ids)s::uuid[], %(channels)s::text[], %(addresses)s::text[],
+                %(skips)s::text[], %(subjects)s::text[], %(bodies)s::text[],
+                %(keys)s::text[])
+        AS r(lead_id, channel, address, skip, subject, body, source_key)
+    ON CONFLICT (account_id, source, source_key) WHERE source_key IS NOT NULL DO NOTHING
+    RETURNING status
+)
+SELECT count(*), count(*) FILTER (WHERE status = 'queued') FROM written
+"""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    written: int  # new rows (a key written before is not written again)
+    queued: int  # of them, to be sent (the others skipped)
+
+
+def messages_enqueue_many(
+    *, account: Account, source: str, messages: list[Outgoing], now: datetime | None = None
+) -> Enqueued:
+    """Put many leads' messages of `source` in the ledger with one statement, in the
+    caller's transaction (nurture's due steps). As message_enqueue: the templates are
+    rendered at send time, a missing address or the caller's `skip` writes a message
+    skipped, and a `source_key` written before is not written again. The caller
+    checked the templates when it saved them (its sequences); delivery starts once
+    the transaction commits."""
+    if source == Source.CAMPAIGN or source not in Source.values:
+        raise ValueError(f"messages_enqueue_many() is for other sources: {source!r}")
+    if not messages:
+        return Enqueued(0, 0)
+    if any(m.channel not in Channel.values for m in messages):
+        raise ValueError("Unknown channel")
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ENQUEUE_MANY_SQL,
+            {
+                "account": account.pk,
+                "source": source,
+                "now": now,
+                "lead_ids": [m.lead_id for m in messages],
+                "channels": [m.channel for m in messages],
+                "addresses": [m.address or "" for m in messages],
+                "skips": [m.skip for m in messages],
+                "subjects": [m.subject if m.channel == Channel.EMAIL else "" for m in messages],
+                "bodies": [m.body for m in messages],
+                "keys": [m.source_key for m in messages],
+            },
+        )
+        written, queued = cursor.fetchone()
+    for _ in range(pumps_for(queued)):
+        tasks.messages_send.delay_on_commit_for(account.pk)
+    return Enqueued(written, queued)
+
+
 # Progress a message only moves forward on: a receipt, an open or a click applies only
 # when it ranks above the message's status (a late `delivered` keeps `clicked`).
 STATUS_RANK = {
@@ -498,3 +582,18 @@ def message_unsubscribe(*, message: Message, at: datetime | None = None) -> None
             customer_services.customer_unsubscribe(
                 customer=customer, channel=message.channel, at=at
             )
+    elif message.lead_id is not None:
+        # Imported here: leads.services sends through this module.
+        from leads import services as lead_services
+
+        lead = Lead.objects.filter(pk=message.lead_id).first()
+        if lead is not None:
+            lead_services.lead_unsubscribe(account=message.account, lead=lead, now=at)
+
+
+def messages_skip_for_leads(*, account: Account, lead_ids: list[Any], reason: str) -> int:
+    """The leads' queued messages (of any source) are not sent: skipped with `reason`
+    (an unsubscribe). Claimed ones finish. Answers how many."""
+    return Message.objects.filter(
+        account=account, lead_id__in=lead_ids, status=MessageStatus.QUEUED
+    ).update(status=MessageStatus.SKIPPED, error=reason, next_attempt_at=None)

@@ -248,6 +248,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Stale message claims queued again, pumps for accounts with due messages, lost
     # campaign starts sent again.
     "messages-reap": {"task": "campaigns.tasks.messages_reap", "schedule": 60.0},
+    # Nurture steps that are due, written to the ledger (leads.nurture).
+    "leads-nurture": {"task": "leads.tasks.nurture_write_due_all", "schedule": 60.0},
     # Customer counts of active segments: one task per account and chunk of segments.
     "segments-refresh-counts": {
         "task": "segments.tasks.segment_counts_refresh_all",

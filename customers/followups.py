@@ -26,9 +26,9 @@ from customers.services import interaction_update
 
 # The notification's templates; the follow-up's values come as the message's context
 # (data, never template text), `{{ first_name }}` is the agent's, from the ledger.
-FOLLOWUP_SUBJECT = "Follow-up due: {{ customer }}"
+FOLLOWUP_SUBJECT = "Follow-up due: {{ contact }}"
 FOLLOWUP_BODY = (
-    "Hello {{ first_name }}, a follow-up with {{ customer }} is due {{ due_at }}: {{ action }}"
+    "Hello {{ first_name }}, a follow-up with {{ contact }} is due {{ due_at }}: {{ action }}"
 )
 
 
@@ -60,12 +60,13 @@ def _followup_channel(agent: Agent) -> str | None:
 
 
 def _followup_context(account: Account, followup: FollowUp) -> dict[str, str]:
-    """The notification's values: the customer, the next action, the due time in the
-    account's timezone."""
+    """The notification's values: the customer or lead, the next action, the due time
+    in the account's timezone."""
     interaction = followup.interaction
+    contact = interaction.customer or interaction.lead
     zone = account_zone(account)
     return {
-        "customer": str(interaction.customer) if interaction.customer else "",
+        "contact": str(contact) if contact is not None else "",
         "action": interaction.next_action or interaction.subject,
         "due_at": f"{followup.due_at.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})",
     }
@@ -100,8 +101,9 @@ def _followup_notify(*, account: Account, followup: FollowUp, now: datetime) -> 
 @transaction.atomic
 def followups_process(*, account: Account, now: datetime | None = None) -> dict[str, int]:
     """Give every interaction of the account awaiting its follow-up
-    (customers.selectors.interactions_awaiting_followup) exactly one, for the
-    interaction's agent, else the customer's assigned_to, else unassigned, and notify
+    (customers.selectors.interactions_awaiting_followup), a customer's or a lead's,
+    exactly one, for the interaction's agent, else the customer's or lead's
+    assigned_to, else unassigned, and notify
     each new one's agent: an email to the agent's email, else an SMS to its phone, else
     not notified (`notify_error`). One INSERT ... SELECT ... ON CONFLICT DO NOTHING
     writes them all.
@@ -124,7 +126,7 @@ def followups_process(*, account: Account, now: datetime | None = None) -> dict[
         processed, created_ids = cursor.fetchone()
     created = list(
         FollowUp.objects.filter(pk__in=created_ids)
-        .select_related("agent", "interaction__customer")
+        .select_related("agent", "interaction__customer", "interaction__lead")
         .order_by("id")
     )
     notified = sum(_followup_notify(account=account, followup=f, now=now) for f in created)

@@ -122,6 +122,13 @@ class Customer(TenantModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "number"], name="customer_unique_number"),
+            # A lead converts into one customer (leads.services.lead_convert relies on it
+            # when two conversions race).
+            models.UniqueConstraint(
+                fields=["account", "source_lead"],
+                condition=Q(source_lead__isnull=False),
+                name="customer_unique_source_lead",
+            ),
             models.UniqueConstraint(
                 fields=["account", "external_id"],
                 condition=Q(external_id__isnull=False),
@@ -196,14 +203,29 @@ class InteractionType(models.TextChoices):
     SUPPORT = "support", "Support"
     PURCHASE = "purchase", "Purchase"
     NOTE = "note", "Note"
+    SMS = "sms", "SMS"
     OTHER = "other", "Other"
 
 
+# The types each kind of interaction takes (SPEC): customers' and leads' lists differ.
+CUSTOMER_INTERACTION_TYPES = ("email", "call", "meeting", "support", "purchase", "other")
+LEAD_INTERACTION_TYPES = ("call", "email", "meeting", "note", "sms", "other")
+
+
 class Interaction(TenantModel):
-    """A contact with a customer (or, once leads land, a lead)."""
+    """A contact with a customer or with a lead (exactly one of them): one model, so
+    follow-ups, statistics and the timeline read one table."""
 
     customer = TenantForeignKey(
         Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions"
+    )
+    lead = TenantForeignKey(
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # interaction_lead_idx
     )
     type = models.CharField(max_length=10, choices=InteractionType.choices)
     subject = models.CharField(max_length=255, blank=True)
@@ -221,8 +243,20 @@ class Interaction(TenantModel):
 
     class Meta:
         ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False, lead__isnull=True)
+                | Q(customer__isnull=True, lead__isnull=False),
+                name="interaction_customer_or_lead",
+            ),
+        ]
         indexes = [
             models.Index(fields=["account", "customer", "-date"], name="interaction_customer_idx"),
+            models.Index(
+                fields=["account", "lead", "-date"],
+                condition=Q(lead__isnull=False),
+                name="interaction_lead_idx",
+            ),
             models.Index(
                 fields=["account", "next_action_date"],
                 condition=Q(completed=False, next_action_date__isnull=False),
@@ -247,11 +281,8 @@ class FollowUp(TenantModel):
     """An interaction whose next action is due, for its agent to follow up: exactly one
     per interaction (the unique constraint, which customers.services.followups_process
     inserts against with ON CONFLICT DO NOTHING). Its agent is notified once through the
-    campaigns ledger (`message`, source `followup`).
-
-    Customers' interactions only, for now. Lead interactions share the Interaction model
-    (SPEC section 2) and join here when the leads app lands: see
-    customers.selectors.interactions_awaiting_followup for where."""
+    campaigns ledger (`message`, source `followup`). Customers' and leads' interactions
+    alike."""
 
     interaction = TenantForeignKey(
         Interaction,

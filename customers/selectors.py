@@ -177,8 +177,19 @@ def customer_for_upsert(
     return None, None
 
 
-def interaction_list(account: Account, customer: Customer) -> QuerySet[Interaction]:
-    return Interaction.objects.filter(account=account, customer=customer).select_related("agent")
+def customer_from_lead(account: Account, lead_id: Any) -> Customer | None:
+    """The customer converted from this lead (customer_unique_source_lead: one)."""
+    return Customer.objects.filter(account=account, source_lead=lead_id).first()
+
+
+def interaction_list(
+    account: Account, customer: Customer | None = None, *, lead: Any = None
+) -> QuerySet[Interaction]:
+    """The customer's or the lead's interactions."""
+    if (customer is None) == (lead is None):
+        raise ValueError("Interactions of a customer or of a lead.")
+    holder = {"customer": customer} if customer is not None else {"lead": lead}
+    return Interaction.objects.filter(account=account, **holder).select_related("agent")
 
 
 # --- Health and lifecycle -------------------------------------------------------------
@@ -548,18 +559,14 @@ def _awaiting_followup(now: datetime) -> Q:
         completed=False,
         next_action_date__isnull=False,
         next_action_date__lte=now,
-        # Customers' interactions only, for now. Lead interactions join here when the
-        # leads app lands: `Q(customer__isnull=False) | Q(lead__isnull=False)`, and the
-        # lead's assigned_to in followup_agent() below.
-        customer__isnull=False,
     )
     return due & Q(~Exists(FollowUp.objects.filter(interaction=OuterRef("pk"))))
 
 
 def followup_agent() -> Coalesce:
-    """Whom a follow-up is for: the interaction's agent, else the customer's
-    assigned_to (else nobody: the follow-up is unassigned)."""
-    return Coalesce("agent_id", "customer__assigned_to_id")
+    """Whom a follow-up is for: the interaction's agent, else the customer's or the
+    lead's assigned_to (else nobody: the follow-up is unassigned)."""
+    return Coalesce("agent_id", "customer__assigned_to_id", "lead__assigned_to_id")
 
 
 def interactions_awaiting_followup(account: Account, *, now: datetime) -> QuerySet[Interaction]:

@@ -50,6 +50,10 @@ def _unique_customer_keys(customer: Customer) -> AbstractContextManager[None]:
                 {"external_id": ["A customer with this external_id exists."]},
                 code="duplicate_external_id",
             ),
+            "customer_unique_source_lead": lambda: Conflict(
+                {"source_lead": ["Another customer was converted from this lead."]},
+                code="duplicate_source_lead",
+            ),
             "customers_customer_pkey": lambda: _taken_id(customer),
             "customer_needs_email_or_phone": lambda: Invalid(
                 CONTACT_REQUIRED, code="email_or_phone_required"
@@ -323,8 +327,14 @@ def health_thresholds_current(
 
 
 @transaction.atomic
-def interaction_create(*, account: Account, customer: Customer, **fields: Any) -> Interaction:
-    return Interaction.objects.create(account=account, customer=customer, **fields)
+def interaction_create(
+    *, account: Account, customer: Customer | None = None, lead: Any = None, **fields: Any
+) -> Interaction:
+    """An interaction with the customer or the lead (exactly one; a lead's go through
+    leads.services, which keeps the lead's last_contact)."""
+    if (customer is None) == (lead is None):
+        raise ValueError("An interaction is with a customer or with a lead.")
+    return Interaction.objects.create(account=account, customer=customer, lead=lead, **fields)
 
 
 @transaction.atomic

@@ -84,7 +84,21 @@ class Lead(TenantModel):
     nurture_state = models.CharField(
         max_length=9, choices=NurtureState.choices, default=NurtureState.IDLE, editable=False
     )
+    # How many steps of `nurture_sequence` were sent (step N is due when N - 1 were, at
+    # `nurture_next_at`); `nurture_run` counts enrolments, so a reset lead's steps are
+    # new messages (their ledger key names the run). Written by leads.nurture.
     nurture_step = models.PositiveIntegerField(default=0, editable=False)
+    nurture_sequence = TenantForeignKey(
+        "leads.NurtureSequence",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        db_index=False,  # lead_nurture_sequence_idx
+    )
+    nurture_next_at = models.DateTimeField(null=True, blank=True, editable=False)
+    nurture_run = models.PositiveIntegerField(default=0, editable=False)
     converted_customer = TenantForeignKey(
         "customers.Customer",
         null=True,
@@ -137,6 +151,22 @@ class Lead(TenantModel):
                 condition=~Q(nurture_state="idle"),
                 name="lead_nurture_idx",
             ),
+            # Beat's due steps: which accounts have some, then each account's.
+            models.Index(
+                fields=["nurture_next_at", "account"],
+                condition=Q(nurture_state="active"),
+                name="lead_nurture_due_idx",
+            ),
+            models.Index(
+                fields=["account", "nurture_next_at"],
+                condition=Q(nurture_state="active"),
+                name="lead_nurture_account_due_idx",
+            ),
+            models.Index(
+                fields=["nurture_sequence"],
+                condition=Q(nurture_sequence__isnull=False),
+                name="lead_nurture_sequence_idx",
+            ),
             models.Index(
                 fields=["assigned_to"],
                 condition=Q(assigned_to__isnull=False),
@@ -158,3 +188,62 @@ class Lead(TenantModel):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+# --- Nurturing --------------------------------------------------------------------------
+
+STEP_DELAY_MAX_HOURS = 24 * 366
+
+
+class NurtureChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class NurtureSequence(TenantModel):
+    """Messages sent to enrolled leads one after another (SPEC "Nurturing"). One
+    sequence per account may be the default, which `nurture/start/` uses."""
+
+    name = models.CharField(max_length=200)
+    is_default = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="nurture_unique_name"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(is_default=True), name="nurture_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NurtureStep(TenantModel):
+    """One message of a sequence. `order` is its place, 1..n with no gap (the services
+    number the steps as given): a lead with `nurture_step` N - 1 is due step N."""
+
+    sequence = TenantForeignKey(NurtureSequence, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField()
+    delay_hours = models.PositiveIntegerField(default=0)
+    channel = models.CharField(max_length=5, choices=NurtureChannel.choices)
+    subject = models.CharField(max_length=500, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["sequence", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "order"], name="nurture_step_unique_order"),
+            models.CheckConstraint(condition=Q(order__gte=1), name="nurture_step_order_from_1"),
+            models.CheckConstraint(
+                condition=Q(delay_hours__lte=STEP_DELAY_MAX_HOURS),
+                name="nurture_step_delay_at_most_a_year",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sequence} #{self.order}"

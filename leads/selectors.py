@@ -2,17 +2,23 @@
 
 import uuid
 from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from accounts.models import Account
+from campaigns import selectors as campaign_selectors
 from crm_project.phones import account_region
+from customers import selectors as customer_selectors
+from customers.models import Interaction
 from customers.selectors import (
     EMAIL_LOWER,
     person_search_condition,
     phone_filter_value,
 )
-from leads.models import Lead
+from leads.models import Lead, LeadStatus, NurtureSequence, NurtureState, NurtureStep
 
 EXTERNAL_PREFIX = "ext:"
 
@@ -91,3 +97,115 @@ def lead_locked(lead: Lead) -> Lead | None:
 
 def lead_list_for(lead: Lead) -> QuerySet[Lead]:
     return Lead.objects.filter(account_id=lead.account_id)
+
+
+def leads_matching(
+    account: Account,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    external_id: str | None = None,
+) -> list[uuid.UUID]:
+    """The ids of every lead of the account with this email (ignoring case), phone (in
+    E.164, read in the account's region) or external_id; the first key given decides."""
+    queryset = lead_list(account)
+    if email and email.strip():
+        queryset = queryset.alias(search_email=EMAIL_LOWER).filter(
+            search_email=email.strip().lower()
+        )
+    elif phone and phone.strip():
+        queryset = queryset.filter(
+            phone=phone_filter_value(phone, phone_region=account_region(account))
+        )
+    elif external_id and external_id.strip():
+        queryset = queryset.filter(external_id=external_id.strip())
+    else:
+        return []
+    return list(queryset.order_by("pk").values_list("pk", flat=True))
+
+
+# --- Interactions -----------------------------------------------------------------------
+
+
+def lead_interactions(account: Account, lead: Lead) -> QuerySet[Interaction]:
+    return customer_selectors.interaction_list(account, lead=lead)
+
+
+# --- Nurturing --------------------------------------------------------------------------
+
+# A lead can be enrolled when it is not unsubscribed, its status is none of these, and
+# its nurture_state is idle (SPEC "Nurturing"); setting one of them ends its sequence.
+ENDED_STATUSES = (LeadStatus.CONVERTED, LeadStatus.LOST, LeadStatus.WON)
+
+
+def nurture_eligible() -> Q:
+    return Q(unsubscribed_at__isnull=True, nurture_state=NurtureState.IDLE) & ~Q(
+        status__in=ENDED_STATUSES
+    )
+
+
+def nurture_sequence_list(account: Account) -> QuerySet[NurtureSequence]:
+    return NurtureSequence.objects.filter(account=account)
+
+
+def nurture_sequence_get(account: Account, sequence_id: Any) -> NurtureSequence | None:
+    return nurture_sequence_list(account).filter(pk=sequence_id).first()
+
+
+def nurture_default_sequence(account: Account) -> NurtureSequence | None:
+    return nurture_sequence_list(account).filter(is_default=True).first()
+
+
+def nurture_steps(sequence: NurtureSequence) -> QuerySet[NurtureStep]:
+    return NurtureStep.objects.filter(
+        account_id=sequence.account_id, sequence_id=sequence.pk
+    ).order_by("order")
+
+
+# --- Statistics -------------------------------------------------------------------------
+
+QUALIFIED_STATUSES = (
+    LeadStatus.QUALIFIED,
+    LeadStatus.PROPOSAL,
+    LeadStatus.NEGOTIATION,
+    LeadStatus.WON,
+    LeadStatus.CONVERTED,
+)
+
+
+@dataclass(frozen=True)
+class LeadStatistics:
+    delivered_count: int
+    qualified: bool
+    last_delivered_at: datetime | None
+    interactions_count: int
+    nurture_step: int
+    nurture_state: str
+
+
+def lead_statistics(account: Account, lead: Lead) -> LeadStatistics:
+    """What the ledger delivered to the lead, how far it is, and its interactions."""
+    delivered = campaign_selectors.lead_deliveries(account, lead.pk)
+    interactions = lead_interactions(account, lead).aggregate(n=Count("id"), last=Max("date"))
+    return LeadStatistics(
+        delivered_count=delivered.count,
+        qualified=lead.status in QUALIFIED_STATUSES,
+        last_delivered_at=delivered.last_at,
+        interactions_count=interactions["n"],
+        nurture_step=lead.nurture_step,
+        nurture_state=lead.nurture_state,
+    )
+
+
+def lead_ids_for_refs(account: Account, refs: list[str]) -> list[uuid.UUID]:
+    """The ids of the account's leads named by UUID or `ext:<external_id>`; names of
+    no lead of the account are left out."""
+    uuids, external_ids = [], []
+    for ref in refs:
+        condition = lead_ref_filter(ref)
+        if condition is None:
+            continue
+        key, value = condition.children[0]
+        (uuids if key == "pk" else external_ids).append(value)
+    found = lead_list(account).filter(Q(pk__in=uuids) | Q(external_id__in=external_ids))
+    return list(found.order_by("pk").values_list("pk", flat=True))

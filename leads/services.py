@@ -1,21 +1,34 @@
 """Every write of leads, and their conversion into customers."""
 
 from contextlib import AbstractContextManager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import Account
+from campaigns import services as campaign_services
+from campaigns.errors import InvalidTemplate
+from campaigns.models import SkipReason
 from crm_project.errors import Conflict, FieldError, Invalid
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.inputs import NAME_PART_MAX as CUSTOMER_NAME_MAX
-from customers.models import Customer
-from leads import inputs, selectors
-from leads.models import Lead, LeadStatus, NurtureState
+from customers.models import Customer, Interaction
+from leads import inputs, selectors, tasks
+from leads.models import (
+    Lead,
+    LeadStatus,
+    NurtureChannel,
+    NurtureSequence,
+    NurtureState,
+    NurtureStep,
+)
+from leads.selectors import ENDED_STATUSES
 
 
 def _unique_lead_keys() -> AbstractContextManager[None]:
@@ -79,6 +92,11 @@ def lead_update(*, lead: Lead, **fields: Any) -> Lead:
     for name, value in changes.items():
         setattr(lead, name, value)
     _require_name_and_contact(lead)
+    ended = "status" in changes and lead.status in ENDED_STATUSES
+    if ended and lead.nurture_state == NurtureState.ACTIVE:
+        # Lost or won: the lead's sequence ends.
+        lead.nurture_state, lead.nurture_next_at = NurtureState.STOPPED, None
+        changes.update(nurture_state=lead.nurture_state, nurture_next_at=None)
     with _unique_lead_keys():
         lead.save(update_fields=[*changes, "updated_at"])
     return lead
@@ -174,9 +192,14 @@ def lead_convert(
             customer = customer_services.customer_create(account=account, **_customer_fields(lead))
             created = True
         except Conflict as exc:
-            if exc.code != "duplicate_email":
+            # Another customer holds the email, or came from this lead already (the
+            # unique source_lead): link that one.
+            if exc.code == "duplicate_email":
+                customer = _existing_customer(account, lead)
+            elif exc.code == "duplicate_source_lead":
+                customer = customer_selectors.customer_from_lead(account, lead.pk)
+            else:
                 raise
-            customer = _existing_customer(account, lead)
             if customer is None:
                 raise
     if not created and customer.source_lead is None:
@@ -191,6 +214,348 @@ def lead_convert(
         converted_customer=customer,
         converted_at=converted_at,
         nurture_state=NurtureState.STOPPED,
+        nurture_next_at=None,
         updated_at=timezone.now(),
     )
     return customer, created
+
+
+# --- Interactions -----------------------------------------------------------------------
+#
+# A lead's interactions are customers.Interaction rows with `lead` set (one model for
+# both), written through customers.services; the lead's `last_contact` follows them.
+
+
+def _refresh_last_contact(account: Account, lead: Lead) -> None:
+    latest = (
+        customer_selectors.interaction_list(account, lead=lead).order_by("-date").values("date")[:1]
+    )
+    Lead.objects.filter(account_id=account.pk, pk=lead.pk).update(last_contact=Subquery(latest))
+
+
+@transaction.atomic
+def lead_interaction_create(*, account: Account, lead: Lead, **fields: Any) -> Interaction:
+    """A new interaction with the lead: `date` defaults to now, `agent` (when not
+    given) to the lead's assigned_to."""
+    fields.setdefault("date", timezone.now())
+    if "agent" not in fields:
+        fields["agent"] = lead.assigned_to
+    interaction = customer_services.interaction_create(account=account, lead=lead, **fields)
+    _refresh_last_contact(account, lead)
+    return interaction
+
+
+@transaction.atomic
+def lead_interaction_update(
+    *, account: Account, lead: Lead, interaction: Interaction, **fields: Any
+) -> Interaction:
+    interaction = customer_services.interaction_update(interaction=interaction, **fields)
+    _refresh_last_contact(account, lead)
+    return interaction
+
+
+@transaction.atomic
+def lead_interaction_delete(*, account: Account, lead: Lead, interaction: Interaction) -> None:
+    customer_services.interaction_delete(interaction=interaction)
+    _refresh_last_contact(account, lead)
+
+
+# --- Nurture sequences ------------------------------------------------------------------
+
+
+def _steps_checked(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps in their order, numbered 1..n (given orders first, in their order, then
+    the steps without one as listed); each template must compile: a 400 on
+    `steps.<i>.message` or `.subject`, `i` its position as given."""
+    if not steps:
+        raise Invalid({"steps": [FieldError("A sequence has at least one step.", "required")]})
+    given = [step["order"] for step in steps if step.get("order") is not None]
+    if len(set(given)) != len(given):
+        raise Invalid({"steps": [FieldError("Two steps have the same order.", "unique")]})
+    for index, step in enumerate(steps):
+        try:
+            campaign_services.campaign_templates_check(
+                channel=step["channel"], subject=step.get("subject", ""), message=step["message"]
+            )
+        except InvalidTemplate as exc:
+            errors: list[dict[str, Any]] = [{} for _ in steps]
+            errors[index] = {exc.attr or "message": [FieldError(exc.message, exc.code)]}
+            raise Invalid({"steps": errors}, code=exc.code) from None
+    positioned = sorted(
+        enumerate(steps),
+        key=lambda pair: (pair[1].get("order") is None, pair[1].get("order") or 0, pair[0]),
+    )
+    return [
+        {
+            "order": number,
+            "delay_hours": step.get("delay_hours", 0),
+            "channel": step["channel"],
+            "subject": step.get("subject", "") if step["channel"] == NurtureChannel.EMAIL else "",
+            "message": step["message"],
+        }
+        for number, (_index, step) in enumerate(positioned, start=1)
+    ]
+
+
+def _unique_sequence_keys() -> AbstractContextManager[None]:
+    return unique_conflicts(
+        {
+            "nurture_unique_name": lambda: Conflict(
+                {"name": ["A sequence with this name exists."]}, code="duplicate_name"
+            ),
+            "nurture_one_default": lambda: Conflict(
+                {"is_default": ["Another sequence became the default meanwhile."]},
+                code="conflict",
+            ),
+        }
+    )
+
+
+def _write_steps(sequence: NurtureSequence, steps: list[dict[str, Any]]) -> None:
+    NurtureStep.objects.filter(account_id=sequence.account_id, sequence=sequence).delete()
+    NurtureStep.objects.bulk_create(
+        NurtureStep(account_id=sequence.account_id, sequence=sequence, **step) for step in steps
+    )
+
+
+def _take_default(sequence: NurtureSequence) -> None:
+    """The account's other default sequence stops being one (one default per account)."""
+    NurtureSequence.objects.filter(account_id=sequence.account_id, is_default=True).exclude(
+        pk=sequence.pk
+    ).update(is_default=False, updated_at=timezone.now())
+
+
+@transaction.atomic
+def sequence_create(
+    *, account: Account, steps: list[dict[str, Any]], **fields: Any
+) -> NurtureSequence:
+    """A new sequence with its steps; `is_default` makes it the account's default (the
+    previous default stops being one)."""
+    checked = _steps_checked(steps)
+    sequence = NurtureSequence(account=account, **fields)
+    if sequence.is_default:
+        _take_default(sequence)
+    with _unique_sequence_keys():
+        sequence.save(force_insert=True)
+    _write_steps(sequence, checked)
+    return sequence
+
+
+@transaction.atomic
+def sequence_update(
+    *, sequence: NurtureSequence, steps: list[dict[str, Any]] | None = None, **fields: Any
+) -> NurtureSequence:
+    """Change the given fields; given `steps` replace the steps (its leads go on with
+    the step after the ones they were sent, in the new list)."""
+    checked = _steps_checked(steps) if steps is not None else None
+    for name, value in fields.items():
+        setattr(sequence, name, value)
+    if fields.get("is_default"):
+        _take_default(sequence)
+    with _unique_sequence_keys():
+        sequence.save()
+    if checked is not None:
+        _write_steps(sequence, checked)
+    return sequence
+
+
+@transaction.atomic
+def sequence_delete(*, sequence: NurtureSequence) -> None:
+    """Delete the sequence; the nurturing of its active leads stops."""
+    Lead.objects.filter(
+        account_id=sequence.account_id,
+        nurture_sequence=sequence,
+        nurture_state=NurtureState.ACTIVE,
+    ).update(nurture_state=NurtureState.STOPPED, nurture_next_at=None, updated_at=timezone.now())
+    sequence.delete()
+
+
+# --- Enrolment, stop, reset, unsubscribe ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    enrolled: int
+    skipped: int
+    sent: int  # first steps due at once, for leads with an address for their channel
+
+
+_ENROL_SQL = f"""
+WITH enrolled AS (
+    UPDATE {Lead._meta.db_table} l
+       SET nurture_state = 'active', nurture_sequence_id = %(sequence)s, nurture_step = 0,
+           nurture_run = l.nurture_run + 1, nurture_next_at = %(first_due)s,
+           updated_at = %(now)s
+     WHERE l.account_id = %(account)s
+       AND l.nurture_state = 'idle'
+       AND l.unsubscribed_at IS NULL
+       AND l.status <> ALL(%(ended)s)
+       AND (%(every)s OR l.id = ANY(%(ids)s::uuid[]))
+    RETURNING CASE WHEN %(channel)s = 'email' THEN l.email ELSE l.phone END AS address
+)
+SELECT count(*), count(*) FILTER (WHERE btrim(address) <> '') FROM enrolled
+"""  # noqa: S608 - the table name is the model's own
+
+
+def _sequence_to_run(account: Account, sequence: NurtureSequence | None) -> NurtureSequence:
+    if sequence is None:
+        sequence = selectors.nurture_default_sequence(account)
+        if sequence is None:
+            raise Conflict(
+                "The account has no default nurture sequence: name one, or make one the default.",
+                code="no_default_sequence",
+            )
+    if not sequence.active:
+        raise Invalid({"sequence": [FieldError("This sequence is inactive.", "inactive")]})
+    return sequence
+
+
+@transaction.atomic
+def nurture_start(
+    *,
+    account: Account,
+    lead_ids: list[Any] | None = None,
+    sequence: NurtureSequence | None = None,
+    now: datetime | None = None,
+) -> Started:
+    """Enrol the named leads (with none named, every lead of the account) that are
+    eligible (leads.selectors.nurture_eligible) in `sequence`, else in the account's
+    default (none: a 409). `skipped` counts the named leads (or the account's) not
+    enrolled; `sent` the first steps due at once (no delay) for leads with an address:
+    beat's writer is sent for them when this transaction commits.
+
+    One UPDATE whose WHERE is the eligibility: a lead enrolled by a concurrent call is
+    no longer idle when this one reaches its row, and is not enrolled twice."""
+    sequence = _sequence_to_run(account, sequence)
+    first = selectors.nurture_steps(sequence).first()
+    now = now or timezone.now()
+    delay = timedelta(hours=first.delay_hours if first is not None else 0)
+    ids = sorted({str(pk) for pk in lead_ids}) if lead_ids is not None else []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ENROL_SQL,
+            {
+                "sequence": sequence.pk,
+                "first_due": now + delay,
+                "now": now,
+                "account": account.pk,
+                "ended": list(ENDED_STATUSES),
+                "every": lead_ids is None,
+                "ids": ids,
+                "channel": first.channel if first is not None else NurtureChannel.EMAIL,
+            },
+        )
+        enrolled, reachable = cursor.fetchone()
+    considered = len(ids) if lead_ids is not None else selectors.lead_list(account).count()
+    due_now = enrolled > 0 and delay == timedelta(0)
+    if due_now:
+        tasks.nurture_write_due.delay_on_commit_for(account.pk)
+    return Started(enrolled, max(considered - enrolled, 0), reachable if due_now else 0)
+
+
+def _locked_or_gone(lead: Lead) -> Lead:
+    locked = selectors.lead_locked(lead)
+    if locked is None:
+        raise Conflict("This lead no longer exists.", code="not_found")
+    return locked
+
+
+@transaction.atomic
+def nurture_stop(*, lead: Lead) -> Lead:
+    """Stop the lead's sequence: an active lead becomes stopped; any other state stays
+    as it is (stopping twice changes nothing)."""
+    lead = _locked_or_gone(lead)
+    if lead.nurture_state == NurtureState.ACTIVE:
+        lead.nurture_state, lead.nurture_next_at = NurtureState.STOPPED, None
+        lead.save(update_fields=["nurture_state", "nurture_next_at", "updated_at"])
+    return lead
+
+
+@transaction.atomic
+def nurture_reset(*, account: Account, lead: Lead, now: datetime | None = None) -> Lead:
+    """Restart the lead's sequence (its own, else the account's default) at step 1,
+    whatever its state: a new run, so steps sent before are sent again. An unsubscribed
+    or converted lead cannot be (409)."""
+    lead = _locked_or_gone(lead)
+    if lead.unsubscribed_at is not None:
+        raise Conflict("This lead unsubscribed: it cannot be nurtured.", code="unsubscribed")
+    if lead.status == LeadStatus.CONVERTED:
+        raise Conflict("This lead was converted: it is a customer now.", code="converted")
+    current = None
+    if lead.nurture_sequence_id is not None:
+        current = selectors.nurture_sequence_get(account, lead.nurture_sequence_id)
+    sequence = _sequence_to_run(account, current)
+    first = selectors.nurture_steps(sequence).first()
+    now = now or timezone.now()
+    lead.nurture_state = NurtureState.ACTIVE
+    lead.nurture_sequence = sequence
+    lead.nurture_step = 0
+    lead.nurture_run += 1
+    lead.nurture_next_at = now + timedelta(hours=first.delay_hours if first else 0)
+    lead.save(
+        update_fields=[
+            "nurture_state",
+            "nurture_sequence",
+            "nurture_step",
+            "nurture_run",
+            "nurture_next_at",
+            "updated_at",
+        ]
+    )
+    if lead.nurture_next_at <= now:
+        tasks.nurture_write_due.delay_on_commit_for(account.pk)
+    return lead
+
+
+_UNSUBSCRIBE_SQL = f"""
+UPDATE {Lead._meta.db_table}
+   SET unsubscribed_at = coalesce(unsubscribed_at, %(now)s),
+       nurture_state = CASE WHEN nurture_state = 'active' THEN 'stopped'
+                            ELSE nurture_state END,
+       nurture_next_at = NULL,
+       updated_at = %(now)s
+ WHERE account_id = %(account)s AND id = ANY(%(ids)s::uuid[])
+"""  # noqa: S608 - the table name is the model's own
+
+
+def _unsubscribe(account: Account, lead_ids: list[Any], now: datetime) -> None:
+    """The leads unsubscribed (the first time kept), their nurturing ended, their
+    queued messages skipped (the ledger's own rule for an unsubscribed recipient)."""
+    if not lead_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UNSUBSCRIBE_SQL,
+            {"now": now, "account": account.pk, "ids": sorted(str(pk) for pk in lead_ids)},
+        )
+    campaign_services.messages_skip_for_leads(
+        account=account, lead_ids=lead_ids, reason=SkipReason.UNSUBSCRIBED
+    )
+
+
+@transaction.atomic
+def lead_unsubscribe(*, account: Account, lead: Lead, now: datetime | None = None) -> Lead:
+    """Unsubscribe the lead: `unsubscribed_at` (kept from the first time), its nurture
+    ended, nothing queued for it sent."""
+    _unsubscribe(account, [lead.pk], now or timezone.now())
+    lead.refresh_from_db()
+    return lead
+
+
+@transaction.atomic
+def leads_unsubscribe(
+    *,
+    account: Account,
+    email: str | None = None,
+    phone: str | None = None,
+    external_id: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Unsubscribe every lead of the account with this email (ignoring case), phone (in
+    E.164) or external_id; answers how many match (0: none, the caller's 404). A lead
+    unsubscribed before counts and keeps its first time."""
+    matching = list(
+        selectors.leads_matching(account, email=email, phone=phone, external_id=external_id)
+    )
+    _unsubscribe(account, matching, now or timezone.now())
+    return len(matching)

@@ -29,7 +29,13 @@ class FollowUpSerializer(ModelSerializer):
         source="interaction.customer_id",
         read_only=True,
         allow_null=True,
-        help_text="The interaction's customer.",
+        help_text="The interaction's customer (null for a lead's).",
+    )
+    lead = serializers.UUIDField(
+        source="interaction.lead_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The interaction's lead (null for a customer's).",
     )
     next_action = serializers.CharField(source="interaction.next_action", read_only=True)
 
@@ -39,6 +45,7 @@ class FollowUpSerializer(ModelSerializer):
             "id",
             "interaction",
             "customer",
+            "lead",
             "agent",
             "next_action",
             "due_at",

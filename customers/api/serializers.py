@@ -18,6 +18,7 @@ from crm_project.api.fields import (
 )
 from customers import inputs
 from customers.models import (
+    CUSTOMER_INTERACTION_TYPES,
     SPEND_DIGITS,
     Customer,
     CustomerType,
@@ -283,14 +284,14 @@ class TimelineQuerySerializer(serializers.Serializer):
 
 # --- Interactions ---------------------------------------------------------------------
 
-# Customer interactions (SPEC); `note` is the leads' type.
-CUSTOMER_INTERACTION_TYPES = [
-    (value, label) for value, label in InteractionType.choices if value != InteractionType.NOTE
-]
+
+def interaction_type_choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    labels = dict(InteractionType.choices)
+    return [(value, labels[value]) for value in values]
 
 
 class InteractionSerializer(ModelSerializer):
-    type = ChoiceField(choices=CUSTOMER_INTERACTION_TYPES)
+    type = ChoiceField(choices=interaction_type_choices(CUSTOMER_INTERACTION_TYPES))
     subject = serializers.CharField(max_length=255)
     agent = serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.none(),
@@ -326,8 +327,8 @@ class InteractionSerializer(ModelSerializer):
         self.fields["agent"].queryset = Agent.objects.filter(account=account)
 
     def to_internal_value(self, data: Any) -> Any:
-        # Lead interactions (seed 004) call the description `notes`.
-        if isinstance(data, dict) and "notes" in data:
+        # Seed 004 calls the description `notes` (the leads' serializer's own name).
+        if isinstance(data, dict) and "notes" in data and "notes" not in self.fields:
             data = dict(data)
             data.setdefault("description", data.pop("notes"))
         return super().to_internal_value(data)

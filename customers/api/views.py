@@ -205,30 +205,47 @@ INTERACTION_PARAMETERS = [
     partial_update=extend_schema(parameters=INTERACTION_PARAMETERS),
     destroy=extend_schema(parameters=INTERACTION_PARAMETERS),
 )
-class CustomerInteractionViewSet(TenantModelViewSet):
-    """A customer's interactions; another customer's interaction is a 404."""
+class InteractionViewSet(TenantModelViewSet):
+    """Interactions of the route's customer or lead (`holder`); an unknown holder is a
+    404, another holder's interaction too."""
 
     model = Interaction
-    serializer_class = InteractionSerializer
     filterset_fields = ["type", "completed"]
     ordering_fields = ["date", "created_at", "next_action_date"]
     ordering = ["-date"]
 
+    def get_holder(self) -> Any:
+        """The route's customer or lead, or None (404)."""
+        raise NotImplementedError
+
     @property
-    def customer(self) -> Customer:
-        if not hasattr(self, "_customer"):
-            customer = selectors.customer_by_ref(self.account, self.kwargs["customer_pk"])
-            if customer is None:
+    def holder(self) -> Any:
+        if not hasattr(self, "_holder"):
+            holder = self.get_holder()
+            if holder is None:
                 raise NotFound()
-            self._customer = customer
-        return self._customer
+            self._holder = holder
+        return self._holder
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.holder  # noqa: B018  (an unknown holder is a 404 before validation)
+        return super().create(request, *args, **kwargs)
+
+
+class CustomerInteractionViewSet(InteractionViewSet):
+    """A customer's interactions; another customer's interaction is a 404."""
+
+    serializer_class = InteractionSerializer
+
+    def get_holder(self) -> Customer | None:
+        return selectors.customer_by_ref(self.account, self.kwargs["customer_pk"])
 
     def get_scoped_queryset(self) -> QuerySet[Interaction]:
-        return selectors.interaction_list(self.account, self.customer)
+        return selectors.interaction_list(self.account, self.holder)
 
     def perform_create(self, serializer: InteractionSerializer) -> None:
         serializer.instance = services.interaction_create(
-            account=self.account, customer=self.customer, **serializer.validated_data
+            account=self.account, customer=self.holder, **serializer.validated_data
         )
 
     def perform_update(self, serializer: InteractionSerializer) -> None:
@@ -238,7 +255,3 @@ class CustomerInteractionViewSet(TenantModelViewSet):
 
     def perform_destroy(self, instance: Interaction) -> None:
         services.interaction_delete(interaction=instance)
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        self.customer  # noqa: B018  (an unknown customer is a 404 before validation)
-        return super().create(request, *args, **kwargs)

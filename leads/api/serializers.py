@@ -9,10 +9,31 @@ from rest_framework import serializers
 from accounts import selectors as account_selectors
 from accounts.models import Agent
 from campaigns.models import Campaign
-from crm_project.api.fields import ChoiceField, ContactFields, ModelSerializer, json_object
-from customers.api.serializers import BlankableCharField, CustomerLookupSerializer
+from crm_project.api.bulk import MAX_BULK_ROWS
+from crm_project.api.fields import (
+    ChoiceField,
+    ContactFields,
+    DateTimeField,
+    ModelSerializer,
+    json_object,
+)
+from customers.api.serializers import (
+    BlankableCharField,
+    CustomerLookupSerializer,
+    InteractionSerializer,
+    interaction_type_choices,
+)
+from customers.models import LEAD_INTERACTION_TYPES
 from leads import inputs
-from leads.models import Lead, LeadSource, LeadStatus
+from leads.models import (
+    STEP_DELAY_MAX_HOURS,
+    Lead,
+    LeadSource,
+    LeadStatus,
+    NurtureChannel,
+    NurtureSequence,
+    NurtureStep,
+)
 
 
 class LeadSerializer(ContactFields, ModelSerializer):
@@ -187,3 +208,121 @@ class LeadBulkSerializer(serializers.Serializer):
 
 class LeadLookupSerializer(CustomerLookupSerializer):
     """`{"email"|"phone"|"external_id"}`: the same keys as the customers' look-up."""
+
+
+# --- Interactions -----------------------------------------------------------------------
+
+
+class LeadInteractionSerializer(InteractionSerializer):
+    """A lead's interaction (SPEC): `notes` is its text, `date` defaults to now, `agent`
+    to the lead's assigned_to."""
+
+    type = ChoiceField(choices=interaction_type_choices(LEAD_INTERACTION_TYPES))
+    subject = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    notes = serializers.CharField(source="description", required=False, allow_blank=True)
+
+    class Meta(InteractionSerializer.Meta):
+        fields = [
+            "id",
+            "lead",
+            "type",
+            "subject",
+            "notes",
+            "outcome",
+            "next_action",
+            "next_action_date",
+            "date",
+            "agent",
+            "completed",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "lead", "created_at", "updated_at"]
+        extra_kwargs = {"date": {"required": False}}
+
+    def to_internal_value(self, data: Any) -> Any:
+        # The customers' name for the text is accepted too.
+        if isinstance(data, dict) and "description" in data:
+            data = dict(data)
+            data.setdefault("notes", data.pop("description"))
+        return super().to_internal_value(data)
+
+
+# --- Nurturing --------------------------------------------------------------------------
+
+
+class NurtureStepSerializer(serializers.ModelSerializer):
+    order = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The step's place; steps are numbered 1..n in this order (missing: "
+        "after the numbered ones, as listed).",
+    )
+    delay_hours = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=STEP_DELAY_MAX_HOURS,
+        help_text="Hours after enrolment (step 1) or after the previous step was sent.",
+    )
+    channel = ChoiceField(choices=NurtureChannel.choices)
+    subject = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Email steps only."
+    )
+    message = serializers.CharField(
+        help_text="A template: the lead's fields, `{{ attributes.KEY }}`, `{{ account.* }}`."
+    )
+
+    class Meta:
+        model = NurtureStep
+        fields = ["order", "delay_hours", "channel", "subject", "message"]
+
+
+class NurtureSequenceSerializer(ModelSerializer):
+    steps = NurtureStepSerializer(many=True, allow_empty=False)
+
+    class Meta:
+        model = NurtureSequence
+        fields = ["id", "name", "is_default", "active", "steps", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []  # the unique indexes decide (409)
+
+
+class NurtureStartSerializer(serializers.Serializer):
+    lead_ids = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=MAX_BULK_ROWS * 10,
+        help_text="Leads to enrol (UUIDs or `ext:<external_id>`); none: every eligible "
+        "lead of the account.",
+    )
+    sequence = serializers.PrimaryKeyRelatedField(
+        queryset=NurtureSequence.objects.none(),
+        required=False,
+        pk_field=serializers.UUIDField(),
+        help_text="A sequence of the account; none: the default.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        account = self.context.get("account")
+        self.fields["sequence"].queryset = NurtureSequence.objects.filter(account=account)
+
+
+class NurtureStartedSerializer(serializers.Serializer):
+    enrolled = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    sent = serializers.IntegerField(help_text="First steps due at once, now being sent.")
+
+
+class UnsubscribedSerializer(serializers.Serializer):
+    unsubscribed = serializers.IntegerField(help_text="The leads that match, now unsubscribed.")
+
+
+class LeadStatisticsSerializer(serializers.Serializer):
+    delivered_count = serializers.IntegerField()
+    qualified = serializers.BooleanField()
+    last_delivered_at = DateTimeField(allow_null=True)
+    interactions_count = serializers.IntegerField()
+    nurture_step = serializers.IntegerField()
+    nurture_state = serializers.CharField()

@@ -144,8 +144,8 @@ def test_the_agent_is_notified_by_email_through_the_ledger(account):
     assert message.source_key == f"followup:{followup.pk}"
     assert message.status == "queued"  # sent once this transaction commits
     # The ledger keeps the templates; the follow-up's values travel as data.
-    assert message.subject == "Follow-up due: {{ customer }}"
-    assert message.context["customer"] == "Alice Johnson"
+    assert message.subject == "Follow-up due: {{ contact }}"
+    assert message.context["contact"] == "Alice Johnson"
     assert message.context["action"] == "Call back about the quote"
 
 
@@ -313,6 +313,7 @@ def test_the_list_holds_the_open_follow_ups_with_their_fields(api_client, accoun
         "id": str(followup.pk),
         "interaction": str(first.pk),
         "customer": str(first.customer_id),
+        "lead": None,
         "agent": str(agent.pk),
         "next_action": "Call back about the quote",
         "due_at": row["due_at"],

@@ -1,0 +1,154 @@
+"""Nurturing's due steps written to the outbound ledger (run by leads.tasks; like
+campaigns.delivery, this module never sends a task).
+
+How a lead moves (SPEC "Nurturing"; enrolment, stop and reset are leads.services'):
+enrolment sets `nurture_state` active, the sequence, `nurture_step` 0, a new
+`nurture_run`, and `nurture_next_at` = now + the first step's `delay_hours`. A lead
+whose `nurture_next_at` has passed is due step `nurture_step + 1`. A batch of due leads
+is locked (FOR UPDATE SKIP LOCKED), each gets one Message (source `nurture`, key
+`nurture:<lead>:<run>:<step>`: the ledger's unique key makes a second write of it a
+no-op) and moves on to the next step, due `delay_hours` after this one was written, or
+to `completed` after the last. The leads' rows and their messages commit together: a
+worker that dies mid-batch leaves both as they were, and two beats at once skip each
+other's locked leads, so a step is written once per lead and run.
+
+A step with no address for its channel (an SMS step to a lead without a phone) is
+written skipped (`no_address`) and the sequence goes on. A lead whose sequence lost
+its remaining steps (they were edited away) is completed. A paused account's due steps
+wait (beat passes it by) and go out on unpause; an inactive sequence's leads wait until
+it is active again."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus
+from campaigns import services as campaign_services
+from campaigns.models import Source
+from leads.models import Lead, NurtureSequence, NurtureStep
+
+# Due leads written per transaction: a batch's locks and its messages commit together.
+DUE_BATCH = 5_000
+
+_LEADS = Lead._meta.db_table
+_SEQUENCES = NurtureSequence._meta.db_table
+_STEPS = NurtureStep._meta.db_table
+
+# The account's due leads with the step each is due and whether another follows. The
+# sequence's row is not locked (OF l): editing a sequence does not wait for sending.
+_DUE_SQL = f"""
+SELECT l.id, l.email, l.phone, l.nurture_run, l.nurture_step,
+       s.channel, s.subject, s.message, s."order", nxt.delay_hours
+  FROM {_LEADS} l
+  JOIN {_SEQUENCES} q ON q.id = l.nurture_sequence_id AND q.active
+  LEFT JOIN {_STEPS} s ON s.sequence_id = q.id AND s."order" = l.nurture_step + 1
+  LEFT JOIN {_STEPS} nxt ON nxt.sequence_id = q.id AND nxt."order" = l.nurture_step + 2
+ WHERE l.account_id = %(account)s
+   AND l.nurture_state = 'active'
+   AND l.nurture_next_at <= %(now)s
+ ORDER BY l.nurture_next_at, l.id
+ LIMIT %(limit)s
+   FOR UPDATE OF l SKIP LOCKED
+"""  # noqa: S608 - table names are the models' own
+
+_ADVANCE_SQL = f"""
+UPDATE {_LEADS} l
+   SET nurture_step = m.step,
+       nurture_state = CASE WHEN m.next_delay IS NULL THEN 'completed' ELSE 'active' END,
+       nurture_next_at = CASE WHEN m.next_delay IS NULL THEN NULL
+                              ELSE %(now)s::timestamptz + make_interval(hours => m.next_delay)
+                         END,
+       updated_at = %(now)s
+  FROM unnest(%(ids)s::uuid[], %(steps)s::int[], %(delays)s::int[])
+       AS m(id, step, next_delay)
+ WHERE l.account_id = %(account)s AND l.id = m.id
+"""  # noqa: S608 - table names are the models' own
+
+
+@dataclass(frozen=True)
+class Written:
+    leads: int  # due leads moved on
+    messages: int  # messages written to the ledger
+    queued: int  # of them, to be sent (the others skipped: no address)
+
+
+def source_key(lead_id: Any, run: int, step: int) -> str:
+    return f"nurture:{lead_id}:{run}:{step}"
+
+
+@transaction.atomic
+def _write_batch(account: Account, *, now: datetime, limit: int) -> Written:
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_SQL, {"account": account.pk, "now": now, "limit": limit})
+        rows = cursor.fetchall()
+    if not rows:
+        return Written(0, 0, 0)
+    outgoing = []
+    ids, steps, delays = [], [], []
+    for lead_id, email, phone, run, done, channel, subject, message, order, next_delay in rows:
+        ids.append(lead_id)
+        if order is None:  # no step left: the sequence ends here
+            steps.append(done)
+            delays.append(None)
+            continue
+        steps.append(order)
+        delays.append(next_delay)
+        outgoing.append(
+            campaign_services.Outgoing(
+                lead_id=lead_id,
+                channel=channel,
+                address=email if channel == "email" else phone,
+                subject=subject,
+                body=message,
+                source_key=source_key(lead_id, run, order),
+            )
+        )
+    enqueued = campaign_services.messages_enqueue_many(
+        account=account, source=Source.NURTURE, messages=outgoing, now=now
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ADVANCE_SQL,
+            {"account": account.pk, "now": now, "ids": ids, "steps": steps, "delays": delays},
+        )
+    return Written(len(rows), enqueued.written, enqueued.queued)
+
+
+def nurture_write_due(
+    *, account: Account, now: datetime | None = None, batch: int = DUE_BATCH
+) -> Written:
+    """Write every due step of the account's enrolled leads to the ledger, a batch per
+    transaction, until none is due (nothing while the account is paused)."""
+    if account.status != AccountStatus.ACTIVE:
+        return Written(0, 0, 0)
+    leads = messages = queued = 0
+    while True:
+        written = _write_batch(account, now=now or timezone.now(), limit=batch)
+        leads, messages, queued = (
+            leads + written.leads,
+            messages + written.messages,
+            queued + written.queued,
+        )
+        if written.leads < batch:
+            return Written(leads, messages, queued)
+
+
+def accounts_with_due_steps(*, now: datetime) -> list[Any]:
+    """The active accounts with a lead due a step: beat's read across accounts (call it
+    inside `unscoped()`; the partial index lead_nurture_due_idx serves it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT a.id FROM {Account._meta.db_table} a
+             WHERE a.status = %(active)s
+               AND EXISTS (SELECT 1 FROM {_LEADS} l
+                            WHERE l.account_id = a.id AND l.nurture_state = 'active'
+                              AND l.nurture_next_at <= %(now)s)
+             ORDER BY a.id
+            """,  # noqa: S608 - table names are the models' own
+            {"active": AccountStatus.ACTIVE, "now": now},
+        )
+        return [row[0] for row in cursor.fetchall()]

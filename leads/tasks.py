@@ -1,0 +1,31 @@
+"""Nurturing's beat: every minute, `nurture_write_due_all` reads which active accounts
+have leads due a step and sends each `nurture_write_due`, which writes their steps to
+the outbound ledger (leads.nurture). Both are safe to run twice at once."""
+
+from django.utils import timezone
+
+from accounts.models import Account
+from crm_project.celery import PlatformTask, app
+from crm_project.tenancy import require_account_id, unscoped
+from leads import nurture
+
+
+@app.task(base=PlatformTask)
+def nurture_write_due_all() -> int:
+    """Send the due-step writer of every active account with a lead due; returns how
+    many were sent."""
+    with unscoped():  # the one place that reads across accounts: which work exists
+        account_ids = nurture.accounts_with_due_steps(now=timezone.now())
+    for account_id in account_ids:
+        nurture_write_due.delay_on_commit_for(account_id)
+    return len(account_ids)
+
+
+# Not atomic: each batch of due leads commits with its messages.
+@app.task(atomic=False)
+def nurture_write_due() -> dict[str, int]:
+    account = Account.objects.filter(pk=require_account_id()).first()
+    if account is None:  # deleted since the task was sent
+        return {"leads": 0, "messages": 0}
+    written = nurture.nurture_write_due(account=account)
+    return {"leads": written.leads, "messages": written.messages, "queued": written.queued}
