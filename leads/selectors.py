@@ -209,3 +209,22 @@ def lead_ids_for_refs(account: Account, refs: list[str]) -> list[uuid.UUID]:
         (uuids if key == "pk" else external_ids).append(value)
     found = lead_list(account).filter(Q(pk__in=uuids) | Q(external_id__in=external_ids))
     return list(found.order_by("pk").values_list("pk", flat=True))
+
+
+# --- The pipeline board -----------------------------------------------------------------
+
+
+def lead_status_counts(leads: QuerySet[Lead]) -> dict[str, int]:
+    """How many of `leads` (the account's, filtered) are in each status, every status
+    named (zeros included)."""
+    counts = dict(leads.order_by().values_list("status").annotate(n=Count("id")))
+    return {status: counts.get(status, 0) for status in LeadStatus.values}
+
+
+def lead_column(leads: QuerySet[Lead], status: str, limit: int) -> list[Lead]:
+    """The newest `limit` of `leads` in `status` (a board column's cards)."""
+    return list(
+        leads.filter(status=status)
+        .select_related("assigned_to")
+        .order_by("-created_at", "-id")[:limit]
+    )
