@@ -5,15 +5,16 @@ all time or within [start, end)."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 from campaigns import selectors as campaign_selectors
 from crm_project.api.pagination import row_count
+from crm_project.ratios import ratio
 from customers.models import CUSTOMER_COUNTER, Customer, Interaction
+from leads.models import LEAD_COUNTER, Lead
 
 
 def _within(column: str, start: datetime | None, end: datetime | None) -> Q:
@@ -25,30 +26,36 @@ def _within(column: str, start: datetime | None, end: datetime | None) -> Q:
     return condition
 
 
-def _ratio(part: int, whole: int) -> float:
-    """part / whole in 0..1 with four places (0 for nothing delivered). Within a window
-    a click may count while its delivery fell before the window: capped at 1."""
-    if not whole:
-        return 0.0
-    ratio = min(Decimal(part) / Decimal(whole), Decimal(1))
-    return float(ratio.quantize(Decimal("0.0001"), ROUND_HALF_UP))
-
-
 def lead_count(account: Account, *, start: datetime | None, end: datetime | None) -> int:
-    # Extension point (issue 12, the leads app): the account's leads acquired within
-    # the window. There are no leads before that app lands.
-    return 0
+    """The account's leads created within the window (all time: the counter maintained
+    with the rows, no COUNT(*) of a million leads)."""
+    if start is None and end is None:
+        return row_count(LEAD_COUNTER)
+    return Lead.objects.filter(_within("created_at", start, end), account=account).count()
 
 
 def engaged_customers(account: Account, *, start: datetime | None, end: datetime | None) -> Q:
     """Customers with an interaction dated within the window, or a click on a message
-    within it. Feedback joins them when the feedback app lands; engaged leads (an
-    interaction or a click of a lead) with the leads app (issue 12)."""
+    within it. Feedback joins them when the feedback app lands."""
     interacted = Interaction.objects.filter(
         _within("date", start, end), account=account, customer__isnull=False
     ).values("customer_id")
     clicked = campaign_selectors.customers_clicked(account, start=start, end=end)
     return Q(pk__in=interacted) | Q(pk__in=clicked)
+
+
+def engaged_leads(account: Account, *, start: datetime | None, end: datetime | None) -> QuerySet:
+    """The distinct ids of leads with an interaction dated within the window, or a click
+    on a message within it (one UNION of the two indexes' rows: the leads table itself
+    is not read)."""
+    interacted = (
+        Interaction.objects.filter(_within("date", start, end), account=account)
+        .filter(lead__isnull=False)
+        .order_by()
+        .values("lead_id")
+    )
+    clicked = campaign_selectors.leads_clicked(account, start=start, end=end).order_by()
+    return interacted.union(clicked)
 
 
 def account_statistics(
@@ -64,6 +71,7 @@ def account_statistics(
     else:
         customer_count = customers.filter(_within("created_at", start, end)).count()
     engaged = customers.filter(engaged_customers(account, start=start, end=end)).count()
+    engaged += engaged_leads(account, start=start, end=end).count()
     ledger = campaign_selectors.message_statistics(account, start=start, end=end)
     return {
         "lead_count": lead_count(account, start=start, end=end),
@@ -73,5 +81,5 @@ def account_statistics(
         "delivered_count": ledger["delivered_count"],
         "sent_count": ledger["sent_count"],
         "click_count": ledger["click_count"],
-        "ctr": _ratio(ledger["click_count"], ledger["delivered_count"]),
+        "ctr": ratio(ledger["click_count"], ledger["delivered_count"]),
     }

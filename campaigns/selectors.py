@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
@@ -25,6 +24,7 @@ from campaigns.models import (
     Message,
     MessageStatus,
 )
+from crm_project.ratios import ratio
 from crm_project.tenancy import account_scope, unscoped
 from customers.models import Customer, CustomerStatus
 from orders.models import PointOfSale
@@ -57,12 +57,6 @@ def campaign_get(account: Account, campaign_id: Any) -> Campaign | None:
     return campaign_list(account).filter(pk=key).first()
 
 
-def _ratio(part: int, whole: int) -> float:
-    if not whole:
-        return 0.0
-    return float((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_UP))
-
-
 def _stats_aggregates() -> dict[str, Count]:
     return {
         "audience_size": Count("id"),
@@ -80,7 +74,7 @@ def _stats_aggregates() -> dict[str, Count]:
 
 def _with_ctr(row: dict[str, int]) -> dict[str, Any]:
     stats: dict[str, Any] = {key: row.get(key, 0) or 0 for key in STAT_KEYS}
-    stats["ctr"] = _ratio(stats["clicked"], stats["delivered"])
+    stats["ctr"] = ratio(stats["clicked"], stats["delivered"])
     return stats
 
 
@@ -185,6 +179,16 @@ def customers_clicked(
     if end is not None:
         condition &= Q(clicked_at__lt=end)
     return Message.objects.filter(account=account).filter(condition).values("customer_id")
+
+
+def leads_clicked(account: Account, *, start: datetime | None, end: datetime | None) -> QuerySet:
+    """The ids of leads who clicked a message in [start, end), as a subquery."""
+    condition = Q(clicked_at__isnull=False, lead__isnull=False)
+    if start is not None:
+        condition &= Q(clicked_at__gte=start)
+    if end is not None:
+        condition &= Q(clicked_at__lt=end)
+    return Message.objects.filter(account=account).filter(condition).values("lead_id")
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "imports",
     "campaigns",
     "leads",
+    "reports",
 ]
 
 MIDDLEWARE = [

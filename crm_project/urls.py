@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("segments.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("leads.api.urls")),
+    path("", include("reports.api.urls")),
     path("", include("campaigns.api.webhook_urls")),
 ]
 
@@ -32,6 +33,7 @@ urlpatterns = [
     path("", include(("imports.urls", "imports"))),
     path("segments/", include("segments.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("leads/", include("leads.urls")),
     # Tracking links and unsubscribe: public, no login (campaigns.tracking tokens).
     path("", include("campaigns.public_urls")),
     # The client table is the home page: `customers:list`, and `home` for the

@@ -8,10 +8,15 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from campaigns import services as campaign_services
 from campaigns import tracking
 from crm_project.datetimes import account_today
+from crm_project.tenancy import account_scope
+from leads import services as lead_services
+from leads.models import Lead
 from tests.campaigns.sent import send_campaign
 from tests.factories import CustomerFactory, InteractionFactory
+from tests.leads.conftest import LeadFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,3 +148,74 @@ def test_any_role_reads_the_statistics_and_anonymous_callers_none(
 ):
     assert statistics(read_only_client)["sent_count"] == 3
     assert anonymous_client.get(URL).status_code == 401
+
+
+# --- Leads ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lead_activity(account):
+    """Three leads: Lea mailed and clicked today, Max with a call ten days ago, Zoe
+    created last year and quiet; and Kim, a customer who clicked nothing."""
+    now = timezone.now()
+    lea, max_, zoe = (
+        LeadFactory(account=account, first_name=name, email=f"{name}@leads.example")
+        for name in ("lea", "max", "zoe")
+    )
+    with account_scope(account):
+        Lead.objects.filter(pk=zoe.pk).update(created_at=now - timedelta(days=400))
+        lead_services.lead_interaction_create(
+            account=account, lead=max_, type="call", date=now - timedelta(days=10)
+        )
+        message = campaign_services.message_enqueue(
+            account=account,
+            source="nurture",
+            channel="email",
+            recipient=campaign_services.Recipient(lead=lea),
+            subject="Hello",
+            body="See https://x.example/a",
+            source_key=f"nurture:{lea.pk}:1",
+        )
+    public = APIClient()
+    assert public.get(f"/t/c/{tracking.make_token('click', message.pk, 0)}").status_code == 302
+    return lea, max_, zoe
+
+
+def test_the_statistics_count_leads_and_engaged_leads(api_client, account, lead_activity):
+    body = statistics(api_client)
+
+    assert body["lead_count"] == 3
+    assert body["engaged_count"] == 2  # Lea's click, Max's call
+    assert (body["click_count"], body["delivered_count"]) == (1, 1)
+
+
+def test_a_window_counts_the_leads_created_and_engaged_in_it(api_client, account, lead_activity):
+    today = account_today(account)
+
+    this_year = statistics(api_client, **{"from": (today - timedelta(days=30)).isoformat()})
+    today_only = statistics(api_client, **{"from": today.isoformat(), "to": today.isoformat()})
+    last_year = statistics(api_client, date_to=(today - timedelta(days=300)).isoformat())
+
+    assert (this_year["lead_count"], this_year["engaged_count"]) == (2, 2)
+    assert (today_only["lead_count"], today_only["engaged_count"]) == (2, 1)  # Lea's click
+    assert (last_year["lead_count"], last_year["engaged_count"]) == (1, 0)
+
+
+def test_a_lead_and_a_customer_both_engaged_count_twice_a_lead_twice_once(
+    api_client, account, activity, lead_activity
+):
+    """Distinct people: Ann and Dan (customers), Lea and Max (leads); Max's second call
+    does not count him again."""
+    _lea, max_, _zoe = lead_activity
+    with account_scope(account):
+        lead_services.lead_interaction_create(
+            account=account, lead=max_, type="email", date=timezone.now()
+        )
+
+    assert statistics(api_client)["engaged_count"] == 4
+
+
+def test_another_account_sees_none_of_the_leads(other_api_client, lead_activity):
+    body = statistics(other_api_client)
+
+    assert (body["lead_count"], body["engaged_count"]) == (0, 0)

@@ -1,0 +1,27 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm_project.api.views import ScopedAPIView
+from reports import selectors
+from reports.api.serializers import LeadReportSerializer, ReportQuerySerializer
+
+
+class ReportView(ScopedAPIView):
+    """A read-only report over the caller's account within `date_from` / `date_to`
+    (creation time; default all time). Any role reads it."""
+
+    def window(self, request: Request) -> dict:
+        query = ReportQuerySerializer(data=request.query_params, context={"account": self.account})
+        query.is_valid(raise_exception=True)
+        return query.validated_data
+
+
+class LeadReportView(ReportView):
+    serializer_class = LeadReportSerializer
+
+    @extend_schema(parameters=[ReportQuerySerializer], responses=LeadReportSerializer)
+    def get(self, request: Request) -> Response:
+        window = self.window(request)
+        figures = selectors.lead_report(self.account, start=window["start"], end=window["end"])
+        return Response(LeadReportSerializer(figures).data)
