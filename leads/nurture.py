@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
 from campaigns import services as campaign_services
 from campaigns.models import Source
+from crm_project.tenancy import account_scope
 from leads.models import Lead, NurtureSequence, NurtureStep
 
 # Due leads written per transaction: a batch's locks and its messages commit together.
@@ -79,8 +80,14 @@ def source_key(lead_id: Any, run: int, step: int) -> str:
     return f"nurture:{lead_id}:{run}:{step}"
 
 
-@transaction.atomic
 def _write_batch(account: Account, *, now: datetime, limit: int) -> Written:
+    # One transaction in the account's scope: the batch's locks and messages commit
+    # together (a savepoint when the caller is in a transaction already).
+    with account_scope(account):
+        return _write_batch_in_scope(account, now=now, limit=limit)
+
+
+def _write_batch_in_scope(account: Account, *, now: datetime, limit: int) -> Written:
     with connection.cursor() as cursor:
         cursor.execute(_DUE_SQL, {"account": account.pk, "now": now, "limit": limit})
         rows = cursor.fetchall()

@@ -4,7 +4,7 @@ import uuid
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, Max, Q, QuerySet
 
@@ -200,12 +200,13 @@ def lead_statistics(account: Account, lead: Lead) -> LeadStatistics:
 def lead_ids_for_refs(account: Account, refs: list[str]) -> list[uuid.UUID]:
     """The ids of the account's leads named by UUID or `ext:<external_id>`; names of
     no lead of the account are left out."""
-    uuids, external_ids = [], []
+    uuids: list[uuid.UUID] = []
+    external_ids: list[str] = []
     for ref in refs:
         condition = lead_ref_filter(ref)
         if condition is None:
             continue
-        key, value = condition.children[0]
+        key, value = cast(tuple[str, Any], condition.children[0])
         (uuids if key == "pk" else external_ids).append(value)
     found = lead_list(account).filter(Q(pk__in=uuids) | Q(external_id__in=external_ids))
     return list(found.order_by("pk").values_list("pk", flat=True))

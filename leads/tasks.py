@@ -5,8 +5,8 @@ the outbound ledger (leads.nurture). Both are safe to run twice at once."""
 from django.utils import timezone
 
 from accounts.models import Account
-from crm_project.celery import PlatformTask, app
-from crm_project.tenancy import require_account_id, unscoped
+from crm_project.celery import PlatformTask, TenantTask, app
+from crm_project.tenancy import account_scope, unscoped
 from leads import nurture
 
 
@@ -21,10 +21,12 @@ def nurture_write_due_all() -> int:
     return len(account_ids)
 
 
-# Not atomic: each batch of due leads commits with its messages.
-@app.task(atomic=False)
-def nurture_write_due() -> dict[str, int]:
-    account = Account.objects.filter(pk=require_account_id()).first()
+# Not atomic: each batch of due leads commits with its messages (leads.nurture opens
+# the account's scope per batch).
+@app.task(bind=True, atomic=False)
+def nurture_write_due(self: TenantTask) -> dict[str, int]:
+    with account_scope(self.account_id):
+        account = Account.objects.filter(pk=self.account_id).first()
     if account is None:  # deleted since the task was sent
         return {"leads": 0, "messages": 0}
     written = nurture.nurture_write_due(account=account)

@@ -279,7 +279,8 @@ class NurtureStepSerializer(serializers.ModelSerializer):
 
 
 class NurtureSequenceSerializer(ModelSerializer):
-    steps = NurtureStepSerializer(many=True, allow_empty=False)
+    # An empty list is refused by leads.services (a 400 on `steps` itself).
+    steps = NurtureStepSerializer(many=True)
 
     class Meta:
         model = NurtureSequence
