@@ -219,3 +219,10 @@ def test_an_agent_of_the_account_without_email_is_fine(api_client, account, lead
     agent = AgentFactory(account=account, email="", phone="+33612345678")
     response = api_client.post(url(lead.pk), {"type": "sms", "agent": str(agent.pk)}, format="json")
     assert response.status_code == 201, response.json()
+
+
+def test_deleting_a_lead_deletes_its_interactions(api_client, account, lead):
+    pk = api_client.post(url(lead.pk), {"type": "call"}, format="json").json()["id"]
+    assert api_client.delete(f"/api/v1/leads/{lead.pk}/").status_code == 204
+    with account_scope(account):
+        assert not Interaction.objects.filter(pk=pk).exists()

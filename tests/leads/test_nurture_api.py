@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from campaigns import services as campaign_services
 from campaigns.models import Message
 from crm_project.tenancy import account_scope
 from leads.models import NurtureSequence
@@ -600,3 +601,49 @@ def test_statistics_count_deliveries_interactions_and_qualification(api_client, 
     assert data["qualified"] is True
     assert data["interactions_count"] == 1
     assert data["last_delivered_at"] == at.isoformat().replace("+00:00", "Z")
+
+
+def test_unsubscribe_by_external_id_in_the_query_string(api_client, account):
+    lead = new_lead(account, external_id="EXT-7")
+    response = api_client.post(f"{UNSUBSCRIBE}?external_id=EXT-7")
+    assert response.json() == {"unsubscribed": 1}
+    assert stored(account, lead).unsubscribed_at is not None
+
+
+def test_a_messages_unsubscribe_link_unsubscribes_its_lead(
+    api_client, account, django_capture_on_commit_callbacks
+):
+    """The ledger's one-click unsubscribe (campaigns.services.message_unsubscribe) on a
+    lead's message: the lead is unsubscribed, its nurture ends, its queued messages are
+    skipped."""
+    steps = [{**EMAIL_STEP}, {**EMAIL_STEP, "delay_hours": 5}]
+    make_sequence(account, steps=steps, is_default=True)
+    lead = new_lead(account)
+    with django_capture_on_commit_callbacks() as callbacks:
+        api_client.post(START)
+    run(callbacks)
+    (message,) = nurture_messages(account, lead)
+    with account_scope(account):
+        campaign_services.message_unsubscribe(message=message)
+        campaign_services.message_unsubscribe(message=message)  # a second click
+    state = stored(account, lead)
+    assert state.unsubscribed_at is not None
+    assert (state.nurture_state, state.nurture_next_at) == ("stopped", None)
+    (message,) = nurture_messages(account, lead)
+    assert (message.status, message.error) == ("skipped", "unsubscribed")
+    assert message.unsubscribed_at is not None
+
+
+def test_statistics_are_a_read_for_read_only_keys(read_only_client, account):
+    lead = new_lead(account)
+    assert read_only_client.get(lead_url(lead.pk, "statistics")).status_code == 200
+
+
+def test_a_nurtured_lead_can_be_deleted(api_client, account, django_capture_on_commit_callbacks):
+    make_sequence(account, is_default=True)
+    lead = new_lead(account)
+    with django_capture_on_commit_callbacks() as callbacks:
+        api_client.post(START)
+    run(callbacks)
+    assert api_client.delete(f"/api/v1/leads/{lead.pk}/").status_code == 204
+    assert api_client.get(f"/api/v1/leads/{lead.pk}/").status_code == 404
