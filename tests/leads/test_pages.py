@@ -567,3 +567,17 @@ def test_a_converted_lead_cannot_be_restarted(account, client, lead):
     response = client.post(f"/leads/{lead.pk}/nurture/reset/", follow=True)
     assert "Not restarted: This lead was converted" in response.content.decode()
     assert stored(account, lead).nurture_state != NurtureState.ACTIVE
+
+
+def test_the_lead_pages_status_menu_moves_it_and_comes_back(account, client, lead):
+    html = client.get(f"/leads/{lead.pk}/").content.decode()
+    menu = re.search(r'<select id="lead-move-status" name="status">(.*?)</select>', html, re.S)
+    assert "converted" not in menu.group(1)  # the Convert button does that
+
+    response = client.post(
+        f"/leads/{lead.pk}/status/", {"status": "negotiation", "next": f"/leads/{lead.pk}/"}
+    )
+
+    assert response["Location"] == f"/leads/{lead.pk}/"
+    assert stored(account, lead).status == LeadStatus.NEGOTIATION
+    assert 'id="lead-status">Negotiation<' in client.get(response["Location"]).content.decode()
