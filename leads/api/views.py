@@ -255,7 +255,21 @@ class LeadViewSet(TenantModelViewSet):
         lead = services.nurture_reset(account=self.account, lead=self.get_object())
         return self._lead_answer(lead)
 
-    @extend_schema(parameters=[LEAD_REF], request=None, responses=LeadSerializer)
+    # Named apart from the list route `/leads/unsubscribe/` (the same path tokens).
+    @extend_schema(
+        methods=["POST"],
+        operation_id="v1_leads_unsubscribe_one_create",
+        parameters=[LEAD_REF],
+        request=None,
+        responses=LeadSerializer,
+    )
+    @extend_schema(
+        methods=["PUT"],
+        operation_id="v1_leads_unsubscribe_one_update",
+        parameters=[LEAD_REF],
+        request=None,
+        responses=LeadSerializer,
+    )
     @action(detail=True, methods=["post", "put"], url_path="unsubscribe")
     def unsubscribe_one(self, request: Request, pk: str) -> Response:
         """Unsubscribe the lead: nothing more is sent to it, its nurturing ends."""

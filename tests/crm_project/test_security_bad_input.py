@@ -103,7 +103,8 @@ def collections(api_client, account):
     """(route, url, parameter names) of every GET endpoint answering a collection."""
     customer = CustomerFactory(account=account)
     segment = api_client.post("/api/v1/segments/", {"name": "s", "rules": RULES}).json()
-    objects = {"customer_pk": customer.pk, "segment_pk": segment["id"]}
+    lead = api_client.post("/api/v1/leads/", {"first_name": "l", "email": "l@x.example"}).json()
+    objects = {"customer_pk": customer.pk, "segment_pk": segment["id"], "lead_pk": lead["id"]}
     found = []
     for route in collection_routes():
         unknown = set(route.kwargs) - set(objects)
