@@ -111,6 +111,9 @@ def unit_failure_message(noun: str, exc: Exception) -> str:
     return f"This {noun} could not be written: {str(exc).splitlines()[0]}"
 
 
+CHUNK_FILLFACTOR = 30
+
+
 class FlatApplier:
     """Customers, products (and leads): a row creates or updates one record, matched by
     the kind's keys in order (customers: id, external_id, email)."""
@@ -132,10 +135,14 @@ class FlatApplier:
         self.typing = ChunkTyping(
             self.staged, "FROM imp_stage s WHERE s.rn BETWEEN %(lo)s AND %(hi)s"
         )
+        # Every row of a chunk is updated two or three times (matched, classified,
+        # written): room on its page makes those updates HOT (no new index entries),
+        # ~3x cheaper than with full pages.
         execute(
             f"CREATE TEMP TABLE imp_chunk (rn bigint PRIMARY KEY, line bigint, err text, "
             f"{self.typing.columns_sql()}, errs text[], dup_line bigint, dup_key text, "
-            "target_id uuid, matched_by text, action text, new_id uuid, number bigint)"
+            "target_id uuid, matched_by text, action text, new_id uuid, number bigint) "
+            f"WITH (fillfactor = {CHUNK_FILLFACTOR})"
         )
         execute("CREATE INDEX ON imp_chunk (new_id)")
         execute("CREATE TEMP TABLE imp_match (rn bigint PRIMARY KEY, id uuid)")
