@@ -357,11 +357,19 @@ class FlatApplier:
     def _classify(self, params: dict[str, Any]) -> None:
         on_conflict = self.job.on_conflict
         noun = self.kind.noun
-        for condition, message, field_name in self.kind.checks:
+        checks = self.kind.checks
+        if checks:
+            # One pass: a row reports the first check it fails (it is then no longer
+            # valid: the later checks are not asked).
+            first_failed = " ".join(
+                f"WHEN NOT ({condition}) THEN "
+                f"({literal(field_name)} || E'\\t' || {literal(message)})"
+                for condition, message, field_name in checks
+            )
+            every = " AND ".join(f"({condition})" for condition, _m, _f in checks)
             execute(
-                f"UPDATE imp_chunk ch SET errs = ch.errs || "
-                f"({literal(field_name)} || E'\\t' || {literal(message)}) "
-                f"WHERE {self.VALID} AND NOT ({condition})",
+                f"UPDATE imp_chunk ch SET errs = ch.errs || (CASE {first_failed} END) "
+                f"WHERE {self.VALID} AND NOT ({every})",
                 params,
             )
         exists = literal(f"Conflict (409): a {noun} with this key exists (on_conflict=error): ")
@@ -379,19 +387,21 @@ class FlatApplier:
             f"THEN ch.errs || ('' || E'\\t' || {exists} || ch.matched_by) ELSE ch.errs END",
             {**params, "on_conflict": on_conflict},
         )
-        # Every check a row fails is reported (a row to create has no errors before).
-        for condition, message, *named in self.kind.create_checks:
-            field_name = named[0] if named else ""
-            execute(
-                f"UPDATE imp_chunk ch SET "
-                f"errs = ch.errs || ({literal(field_name)} || E'\\t' || {literal(message)}) "
-                f"WHERE ch.action = 'create' AND NOT ({condition})",
-                params,
+        # Every check a row fails is reported, in order (a row to create has no errors
+        # before), in one pass.
+        create_checks = self.kind.create_checks
+        if create_checks:
+            failed = ", ".join(
+                f"CASE WHEN NOT ({condition}) THEN "
+                f"({literal(named[0] if named else '')} || E'\\t' || {literal(message)}) END"
+                for condition, message, *named in create_checks
             )
-        if self.kind.create_checks:
+            every = " AND ".join(f"({condition})" for condition, *_rest in create_checks)
             execute(
-                "UPDATE imp_chunk ch SET action = 'fail' "
-                "WHERE ch.action = 'create' AND ch.errs <> '{}'"
+                f"UPDATE imp_chunk ch SET action = 'fail', "
+                f"errs = ch.errs || array_remove(ARRAY[{failed}]::text[], NULL) "
+                f"WHERE ch.action = 'create' AND NOT ({every})",
+                params,
             )
 
     # -- Writing -------------------------------------------------------------------------
