@@ -25,10 +25,15 @@ POLICY = "tenant_isolation"
 
 def policy_predicate() -> str:
     """The rows a role may see and write: the account in scope's, or all of them for
-    the maintenance role (a plain identifier, checked by settings)."""
+    the maintenance role (a plain identifier, checked by settings).
+
+    Each side is a sub-select, so PostgreSQL computes it once per statement (an
+    InitPlan) and compares a parameter on each row: written as plain expressions,
+    `current_setting(...)::uuid` was evaluated for every row read, and a count of a
+    million rows took 2.5 times as long."""
     return (
-        f"(current_user = '{settings.DB_MAINTENANCE_ROLE}' "
-        "OR account_id = NULLIF(current_setting('app.account_id', true), '')::uuid)"
+        f"((SELECT current_user) = '{settings.DB_MAINTENANCE_ROLE}' "
+        "OR account_id = (SELECT NULLIF(current_setting('app.account_id', true), '')::uuid))"
     )
 
 
