@@ -226,7 +226,7 @@ def api_cases(account, client, runs: int) -> list[tuple[str, float, str]]:
     def board():
         with account_scope(account):
             listed = lead_selectors.lead_list(account)
-            counts = lead_selectors.lead_status_counts(listed)
+            counts = lead_selectors.lead_status_counts(listed, whole_table=True)
             cards = lead_selectors.lead_column(listed, "new", 20)
         return counts, cards
 

@@ -255,6 +255,119 @@ def install_row_counting(apps: Any, schema_editor: Any) -> None:
     schema_editor.execute(COUNT_FUNCTION_SQL, params=None)
 
 
+# Counts per value of one column (`<prefix><value>`), through the same pending deltas:
+# inserts and deletes add their rows' values, an update the rows whose value changed
+# (its old and new transition tables joined by id).
+COUNT_BY_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION crm_count_rows_by() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    EXECUTE format(
+      'INSERT INTO crm_project_rowcount_pending (account_id, name, delta)
+       SELECT account_id, %1$L || %2$I, count(*) FROM new_rows GROUP BY 1, 2',
+      TG_ARGV[0], TG_ARGV[1]);
+  ELSIF TG_OP = 'DELETE' THEN
+    EXECUTE format(
+      'INSERT INTO crm_project_rowcount_pending (account_id, name, delta)
+       SELECT account_id, %1$L || %2$I, -count(*) FROM old_rows GROUP BY 1, 2',
+      TG_ARGV[0], TG_ARGV[1]);
+  ELSE
+    EXECUTE format(
+      'INSERT INTO crm_project_rowcount_pending (account_id, name, delta)
+       SELECT account_id, name, sum(delta) FROM (
+         SELECT o.account_id, %1$L || o.%2$I AS name, -1 AS delta
+           FROM old_rows o JOIN new_rows n ON n.id = o.id
+          WHERE o.%2$I IS DISTINCT FROM n.%2$I
+         UNION ALL
+         SELECT n.account_id, %1$L || n.%2$I, 1
+           FROM old_rows o JOIN new_rows n ON n.id = o.id
+          WHERE o.%2$I IS DISTINCT FROM n.%2$I
+       ) changed GROUP BY 1, 2 HAVING sum(delta) <> 0',
+      TG_ARGV[0], TG_ARGV[1]);
+  END IF;
+  RETURN NULL;
+END
+$$;
+"""
+
+
+class CountRowsBy(migrations.operations.base.Operation):
+    """Keep `crm_project.RowCount(name=<prefix><value>)` equal to the number of the
+    model's rows per account with each value of `column` (a pipeline's columns): three
+    statement-level triggers with transition tables, counts settled at commit like
+    CountRows', and the current counts written once now."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str, prefix: str, column: str) -> None:
+        self.model_name = model_name
+        self.prefix = prefix
+        self.column = column
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def _trigger(self, table: str, event: str) -> str:
+        return f"{table}_count_{self.column}_{event.lower()}"[:63]
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        table = model._meta.db_table
+        qt = schema_editor.quote_name(table)
+        column = schema_editor.quote_name(self.column)
+        schema_editor.execute(COUNT_FUNCTION_SQL, params=None)
+        schema_editor.execute(COUNT_BY_FUNCTION_SQL, params=None)
+        transitions = {
+            "INSERT": "NEW TABLE AS new_rows",
+            "DELETE": "OLD TABLE AS old_rows",
+            "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        }
+        for event, transition in transitions.items():
+            name = schema_editor.quote_name(self._trigger(table, event))
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {qt}")
+            schema_editor.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {qt} "
+                f"REFERENCING {transition} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION crm_count_rows_by('{self.prefix}', '{self.column}')"
+            )
+        schema_editor.execute(
+            "DELETE FROM crm_project_rowcount WHERE name LIKE %s", params=[f"{self.prefix}%"]
+        )
+        schema_editor.execute(
+            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "  # noqa: S608
+            f"SELECT gen_random_uuid(), account_id, %s || {column}, count(*) FROM {qt} "
+            "GROUP BY 2, 3",
+            params=[self.prefix],
+        )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        table = model._meta.db_table
+        qt = schema_editor.quote_name(table)
+        for event in ("INSERT", "DELETE", "UPDATE"):
+            name = schema_editor.quote_name(self._trigger(table, event))
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {qt}")
+        schema_editor.execute(
+            "DELETE FROM crm_project_rowcount WHERE name LIKE %s", params=[f"{self.prefix}%"]
+        )
+
+    def describe(self) -> str:
+        return f"Count rows of {self.model_name} per account and {self.column}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (
+            self.__class__.__qualname__,
+            [],
+            {"model_name": self.model_name, "prefix": self.prefix, "column": self.column},
+        )
+
+
 class CountRows(migrations.operations.base.Operation):
     """Keep `crm_project.RowCount(name=counter)` equal to the number of the model's rows
     per account: statement-level AFTER INSERT / AFTER DELETE triggers with transition

@@ -8,6 +8,9 @@ from customers.models import full_name_lower
 
 # The account's leads, counted as they are written (crm_project.models.RowCount).
 LEAD_COUNTER = "leads"
+# ... and per status, `leads:status:<status>` (crm_project CountRowsBy): the board's
+# column counts.
+LEAD_STATUS_COUNTER = "leads:status:"
 
 NAME_PART_MAX = 250
 PHONE_MAX = 100

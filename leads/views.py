@@ -82,8 +82,9 @@ def _board_leads(request: HttpRequest, params: QueryDict) -> tuple[QuerySet[Lead
 
 
 def _counts(request: HttpRequest) -> dict[str, int]:
-    leads, _filterset = _board_leads(request, _board_filters(request))
-    return selectors.lead_status_counts(leads)
+    params = _board_filters(request)
+    leads, _filterset = _board_leads(request, params)
+    return selectors.lead_status_counts(leads, whole_table=not params)
 
 
 @require_GET
@@ -92,7 +93,7 @@ def lead_board(request: HttpRequest) -> HttpResponse:
     account = request.account  # type: ignore[attr-defined]
     params = _board_filters(request)
     leads, filterset = _board_leads(request, params)
-    counts = selectors.lead_status_counts(leads)
+    counts = selectors.lead_status_counts(leads, whole_table=not params)
     columns = []
     for status, label in LeadStatus.choices:
         cards = selectors.lead_column(leads, status, COLUMN_LIMIT) if counts[status] else []

@@ -63,3 +63,40 @@ def test_deep_pages_answer_the_same_rows_as_offset(api_client, account, settings
     deferred = api_client.get(url).json()["results"]
     assert [c["email"] for c in deferred] == ["c08@x.io", "c09@x.io", "c10@x.io", "c11@x.io"]
     assert deferred == direct
+
+
+def lead_counts(account):
+    """(the counts kept per status, the counts of the rows) of the account's leads."""
+    from leads import selectors
+    from leads.models import Lead
+
+    with account_scope(account):
+        leads = Lead.objects.all()
+        return (
+            selectors.lead_status_counts(leads, whole_table=True),
+            selectors.lead_status_counts(leads),
+        )
+
+
+def test_per_status_counters_follow_inserts_updates_and_deletes(account, other_account):
+    from leads.models import Lead
+    from tests.leads.conftest import LeadFactory
+
+    leads = [LeadFactory(account=account, status="new") for _ in range(4)]
+    LeadFactory(account=other_account, status="new")
+    kept, real = lead_counts(account)
+    assert kept == real
+    assert (kept["new"], kept["qualified"]) == (4, 0)
+    with account_scope(account):
+        # One statement moving several rows, one moving none, one row by the ORM.
+        Lead.objects.filter(pk__in=[leads[0].pk, leads[1].pk]).update(status="qualified")
+        Lead.objects.filter(pk=leads[2].pk).update(score=5)
+        leads[3].status = "lost"
+        leads[3].save(update_fields=["status"])
+        Lead.objects.filter(pk=leads[0].pk).delete()
+    kept, real = lead_counts(account)
+    assert kept == real
+    assert (kept["new"], kept["qualified"], kept["lost"]) == (1, 1, 1)
+    kept, real = lead_counts(other_account)
+    assert kept == real
+    assert kept["new"] == 1
