@@ -154,12 +154,9 @@ class Lead(TenantModel):
                 condition=~Q(nurture_state="idle"),
                 name="lead_nurture_idx",
             ),
-            # Beat's due steps: which accounts have some, then each account's.
-            models.Index(
-                fields=["nurture_next_at", "account"],
-                condition=Q(nurture_state="active"),
-                name="lead_nurture_due_idx",
-            ),
+            # Beat's due steps: each account's (and which accounts have some, one probe
+            # per account). Every index is written again on each step a lead moves on:
+            # they are few.
             models.Index(
                 fields=["account", "nurture_next_at"],
                 condition=Q(nurture_state="active"),

@@ -145,7 +145,7 @@ def nurture_write_due(
 
 def accounts_with_due_steps(*, now: datetime) -> list[Any]:
     """The active accounts with a lead due a step: beat's read across accounts (call it
-    inside `unscoped()`; the partial index lead_nurture_due_idx serves it)."""
+    inside `unscoped()`; lead_nurture_account_due_idx answers each account's probe)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
