@@ -103,10 +103,11 @@ def _fail_campaign(campaign: Campaign, reason: str) -> None:
 
 def _audience_rule(campaign: Campaign) -> tuple[dict | None, str]:
     """(the rule to send to, "") or (None, why the campaign cannot run)."""
-    if campaign.segment_id is not None:
-        if not campaign.segment.active:
+    segment = campaign.segment if campaign.segment_id is not None else None
+    if segment is not None:
+        if not segment.active:
             return None, "Its segment is inactive."
-        return campaign.segment.rules, ""
+        return segment.rules, ""
     if campaign.rules is None:
         return None, "Its segment was deleted."
     return campaign.rules, ""
@@ -195,7 +196,7 @@ def _stage_recipients(campaign: Campaign, rule: dict) -> int:
 
 def _write_batch(campaign: Campaign, *, batch: int, batches: int) -> int:
     """One batch of recipients written (queued or skipped); answers how many queued."""
-    params = {
+    params: dict[str, Any] = {
         "batches": batches,
         "batch": batch,
         "account": campaign.account_id,
@@ -407,7 +408,12 @@ def _claim(account_id: Any, limit: int, token: uuid.UUID) -> list[Claimed]:
             {"token": token, "worker": worker_id(), "account": account_id, "limit": limit},
         )
         return [
-            Claimed(*row[:10], _json_value(row[10]), row[11], recipient=_recipient(row))
+            Claimed(
+                *row[:10],  # type: ignore[misc]  # the claim's columns, in order
+                context=_json_value(row[10]),
+                tries=row[11],
+                recipient=_recipient(row),
+            )
             for row in cursor.fetchall()
         ]
 
@@ -648,7 +654,7 @@ def _mark(account_id: Any, token: uuid.UUID, marks: Sequence[_Mark]) -> int:
     (a claim reclaimed meanwhile belongs to its new claimant)."""
     if not marks:
         return 0
-    params = {
+    params: dict[str, Any] = {
         "now": timezone.now(),
         "token": token,
         "ids": [m.id for m in marks],
@@ -760,7 +766,7 @@ def messages_send_chunk(*, account_id: Any) -> Pumped:
     claimed = _claim(account_id, granted, token)
     if not claimed:
         return _drained(account_id)
-    chunk = _load(row, claimed)
+    chunk = _load(dict(row), claimed)
     rendered = [_render_one(message, chunk) for message in claimed]
     outcomes = _send(rendered)
     now = timezone.now()

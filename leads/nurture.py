@@ -94,7 +94,9 @@ def _write_batch_in_scope(account: Account, *, now: datetime, limit: int) -> Wri
     if not rows:
         return Written(0, 0, 0)
     outgoing = []
-    ids, steps, delays = [], [], []
+    ids: list[Any] = []
+    steps: list[int] = []
+    delays: list[int | None] = []
     for lead_id, email, phone, run, done, channel, subject, message, order, next_delay in rows:
         ids.append(lead_id)
         if order is None:  # no step left: the sequence ends here
