@@ -5,12 +5,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from crm_project.api import filters as api_filters
 from crm_project.api.filters import AccountDateTimeFilter, LenientChoiceFilter
 from crm_project.phones import account_region
 from customers.filters import CustomerOrdering
 from customers.selectors import with_search_fields
 from leads import selectors
-from leads.models import Lead, LeadSource, LeadStatus, NurtureState
+from leads.models import Lead, LeadSource, LeadStatus, NurtureSequence, NurtureState
 
 
 class LeadFilter(filters.FilterSet):
@@ -74,3 +75,12 @@ class LeadOrdering(CustomerOrdering):
     id, and missing dates sort last."""
 
     NULLABLE = frozenset({"acquired_at", "last_contact"})
+
+
+class NurtureSequenceFilter(filters.FilterSet):
+    active = api_filters.BooleanFilter()
+    is_default = api_filters.BooleanFilter()
+
+    class Meta:
+        model = NurtureSequence
+        fields = ["active", "is_default"]

@@ -34,7 +34,7 @@ from leads.api.serializers import (
     NurtureStartSerializer,
     UnsubscribedSerializer,
 )
-from leads.filters import LeadFilter, LeadOrdering
+from leads.filters import LeadFilter, LeadOrdering, NurtureSequenceFilter
 from leads.models import LEAD_COUNTER, Lead, NurtureSequence, NurtureStep
 
 # seed 002's platform bulk: `{"leads_by_account": {"<account id or slug>": [...]}}`
@@ -355,7 +355,7 @@ class NurtureSequenceViewSet(TenantModelViewSet):
     model = NurtureSequence
     serializer_class = NurtureSequenceSerializer
     write_role = Role.MEMBER
-    filterset_fields = ["active", "is_default"]
+    filterset_class = NurtureSequenceFilter
     ordering_fields = ["name", "created_at"]
     ordering = ["name"]
 

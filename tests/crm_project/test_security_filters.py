@@ -57,7 +57,8 @@ def _list_views(account, member, api_client):
     `member` acting in `account`."""
     customer = CustomerFactory(account=account)
     segment = api_client.post("/api/v1/segments/", {"name": "ours", "rules": RULES}).json()
-    objects = {"customer_pk": str(customer.pk), "segment_pk": segment["id"]}
+    lead = api_client.post("/api/v1/leads/", {"first_name": "l", "email": "l@x.example"}).json()
+    objects = {"customer_pk": str(customer.pk), "segment_pk": segment["id"], "lead_pk": lead["id"]}
     factory = APIRequestFactory()
     for route in list_routes():
         unknown = set(route.kwargs) - set(objects)

@@ -647,3 +647,10 @@ def test_a_nurtured_lead_can_be_deleted(api_client, account, django_capture_on_c
     run(callbacks)
     assert api_client.delete(f"/api/v1/leads/{lead.pk}/").status_code == 204
     assert api_client.get(f"/api/v1/leads/{lead.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["maybe", "-58800"])
+def test_a_bad_boolean_filter_is_a_400_naming_it(api_client, value):
+    response = api_client.get(SEQUENCES, {"is_default": value})
+    assert response.status_code == 400
+    assert [a for a, _code in errors(response)] == ["is_default"]
