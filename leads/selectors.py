@@ -97,6 +97,17 @@ def lead_for_upsert(account: Account, *, external_id: str | None) -> Lead | None
     return lead_list(account).select_for_update().filter(external_id=external_id).first()
 
 
+def external_ids_taken(account: Account, external_ids: list[str]) -> set[str]:
+    """Which of `external_ids` name a lead of the account."""
+    if not external_ids:
+        return set()
+    return set(
+        lead_list(account)
+        .filter(external_id__in=set(external_ids))
+        .values_list("external_id", flat=True)
+    )
+
+
 def lead_locked(lead: Lead) -> Lead | None:
     """The lead as stored now, its row locked until the transaction ends (None when it
     was deleted meanwhile)."""

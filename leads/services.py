@@ -3,9 +3,9 @@
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
@@ -13,7 +13,7 @@ from accounts.models import Account
 from campaigns import services as campaign_services
 from campaigns.errors import InvalidTemplate
 from campaigns.models import SkipReason
-from crm_project.errors import Conflict, FieldError, Invalid
+from crm_project.errors import Conflict, FieldError, Invalid, ServiceError
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors as customer_selectors
 from customers import services as customer_services
@@ -61,10 +61,10 @@ def _require_name_and_contact(lead: Lead) -> None:
         raise Invalid(inputs.CONTACT_REQUIRED, code="email_or_phone_required")
 
 
-@transaction.atomic
-def lead_create(*, account: Account, **fields: Any) -> Lead:
-    """A new lead. With the account's `lead_consent_required`, seed 002's consent data
-    is required too (each missing field named)."""
+def _new_lead(account: Account, fields: dict[str, Any]) -> Lead:
+    """The lead `fields` would create, checked (not saved). With the account's
+    `lead_consent_required`, seed 002's consent data is required too (each missing
+    field named)."""
     _refuse_converted_status(fields)
     if account.lead_consent_required:
         errors = inputs.consent_errors(fields)
@@ -72,6 +72,13 @@ def lead_create(*, account: Account, **fields: Any) -> Lead:
             raise Invalid(errors, code="required")
     lead = Lead(account=account, **fields)
     _require_name_and_contact(lead)
+    return lead
+
+
+@transaction.atomic
+def lead_create(*, account: Account, **fields: Any) -> Lead:
+    """A new lead (see _new_lead for what it must have)."""
+    lead = _new_lead(account, fields)
     with _unique_lead_keys():
         lead.save(force_insert=True)
     return lead
@@ -136,6 +143,61 @@ def lead_upsert(*, account: Account, create: bool = True, **fields: Any) -> tupl
             return lead, SKIPPED
         return lead_update(lead=lead, **fields), UPDATED
     raise Conflict("This lead is being written concurrently.", code="conflict")
+
+
+Outcome = tuple[str, Any] | Exception  # (created|updated|skipped, the lead's id) or why not
+
+
+@transaction.atomic
+def leads_upsert_many(
+    *, account: Account, rows: list[dict[str, Any]], create: bool = True
+) -> list[Outcome]:
+    """lead_upsert of each row (validated fields), in order, with the answer of each:
+    (outcome, lead id), or the exception that refused it (the row written nothing).
+
+    The new leads are written by one INSERT (one trigger run for the counters, one
+    round trip, whatever their number); the rows that update a lead, or name an
+    external_id an earlier row of the call creates, go one by one through
+    lead_upsert, each in its savepoint. Should the INSERT fail (an external_id taken
+    meanwhile by another call), its rows go one by one too, each with its own answer."""
+    outcomes: list[Outcome | None] = [None] * len(rows)
+    existing = selectors.external_ids_taken(
+        account, [fields["external_id"] for fields in rows if fields.get("external_id")]
+    )
+    one_by_one: list[int] = []
+    new: list[tuple[int, Lead]] = []
+    for index, fields in enumerate(rows):
+        external_id = fields.get("external_id")
+        if not create or (external_id and external_id in existing):
+            one_by_one.append(index)
+            continue
+        try:
+            lead = _new_lead(account, fields)
+        except ServiceError as exc:
+            outcomes[index] = exc
+            continue
+        if external_id:
+            existing.add(external_id)  # a later row with it updates this lead
+        new.append((index, lead))
+    if new:
+        try:
+            with transaction.atomic():
+                Lead.objects.bulk_create([lead for _index, lead in new])
+        except IntegrityError:
+            one_by_one.extend(index for index, _lead in new)
+        else:
+            for index, lead in new:
+                outcomes[index] = (CREATED, lead.pk)
+    for index in sorted(one_by_one):
+        try:
+            with transaction.atomic():
+                lead, outcome = lead_upsert(account=account, create=create, **rows[index])
+        except Exception as exc:  # noqa: BLE001 - every refusal is that row's answer
+            outcomes[index] = exc
+        else:
+            outcomes[index] = (outcome, lead.pk)
+    assert all(outcome is not None for outcome in outcomes)
+    return cast(list[Outcome], outcomes)
 
 
 def _customer_fields(lead: Lead) -> dict[str, Any]:

@@ -54,31 +54,71 @@ def _failed_row(exc: Exception, index: int) -> RowResult:
     return RowResult(FAILED, errors=[error])
 
 
+def _answer(results: list[RowResult]) -> dict[str, Any]:
+    """The SPEC's answer: the counts of each outcome and every row's result."""
+    counts = {CREATED: 0, UPDATED: 0, SKIPPED: 0, FAILED: 0}
+    for result in results:
+        counts[result.status] += 1
+    rows = [
+        {
+            "index": index,
+            "status": result.status,
+            "id": str(result.id) if result.id is not None else None,
+            "errors": result.errors,
+        }
+        for index, result in enumerate(results)
+    ]
+    return {**counts, "results": rows}
+
+
+def _must_be_an_object(row: Any) -> None:
+    if not isinstance(row, dict):
+        raise ValidationError({"non_field_errors": ["Each row must be an object."]}, code="invalid")
+
+
 def run_bulk(rows: list[Any], apply_row: Callable[[Any], RowResult]) -> dict[str, Any]:
     """Apply `apply_row` to each row in its own savepoint; collect the SPEC's answer."""
-    counts = {CREATED: 0, UPDATED: 0, SKIPPED: 0, FAILED: 0}
     results = []
     for index, row in enumerate(rows):
         try:
-            if not isinstance(row, dict):
-                raise ValidationError(
-                    {"non_field_errors": ["Each row must be an object."]}, code="invalid"
-                )
+            _must_be_an_object(row)
             # Leaving the block by an exception rolls the row's savepoint back.
             with transaction.atomic():
                 result = apply_row(row)
         except Exception as exc:  # noqa: BLE001  (every failure is reported on its row)
             result = _failed_row(exc, index)
-        counts[result.status] += 1
-        results.append(
-            {
-                "index": index,
-                "status": result.status,
-                "id": str(result.id) if result.id is not None else None,
-                "errors": result.errors,
-            }
-        )
-    return {**counts, "results": results}
+        results.append(result)
+    return _answer(results)
+
+
+Applied = tuple[str, Any] | Exception  # (outcome, id), or why the row was not written
+
+
+def run_bulk_at_once(
+    rows: list[Any],
+    validate_row: Callable[[dict], Any],
+    apply_rows: Callable[[list[Any]], list[Applied]],
+) -> dict[str, Any]:
+    """run_bulk's answer for a service that writes many rows at once: each row is
+    validated alone (`validate_row`: an exception fails that row), then the valid ones
+    go to `apply_rows` together, which answers each one's outcome in order (it writes
+    nothing for a row it refuses)."""
+    results: list[RowResult | None] = [None] * len(rows)
+    positions, valid = [], []
+    for index, row in enumerate(rows):
+        try:
+            _must_be_an_object(row)
+            valid.append(validate_row(row))
+        except Exception as exc:  # noqa: BLE001  (every failure is reported on its row)
+            results[index] = _failed_row(exc, index)
+        else:
+            positions.append(index)
+    for index, applied in zip(positions, apply_rows(valid) if valid else [], strict=True):
+        if isinstance(applied, Exception):
+            results[index] = _failed_row(applied, index)
+        else:
+            results[index] = RowResult(*applied)
+    return _answer([result for result in results if result is not None])
 
 
 class BulkRowResultSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
 from accounts.models import Account, Role
-from crm_project.api.bulk import MAX_BULK_ROWS, BulkResultSerializer, RowResult, run_bulk
+from crm_project.api.bulk import MAX_BULK_ROWS, BulkResultSerializer, run_bulk_at_once
 from crm_project.api.pagination import PageOrCursorPagination
 from crm_project.api.permissions import IsPlatformAdmin
 from crm_project.api.views import TenantModelViewSet, require_list
@@ -133,15 +133,15 @@ class LeadViewSet(TenantModelViewSet):
     def _bulk_rows(self, account: Account, rows: list[Any], *, create: bool) -> dict[str, Any]:
         context = {**self.get_serializer_context(), "account": account}
 
-        def apply_row(row: dict) -> RowResult:
+        def validate_row(row: dict) -> dict[str, Any]:
             serializer = LeadSerializer(data=row, partial=True, context=context)
             serializer.is_valid(raise_exception=True)
-            lead, outcome = services.lead_upsert(
-                account=account, create=create, **serializer.validated_data
-            )
-            return RowResult(outcome, lead.pk)
+            return serializer.validated_data
 
-        return run_bulk(rows, apply_row)
+        def apply_rows(valid: list[dict[str, Any]]) -> list[Any]:
+            return services.leads_upsert_many(account=account, rows=valid, create=create)
+
+        return run_bulk_at_once(rows, validate_row, apply_rows)
 
     def _bulk_by_account(self, key: str, by_account: Any, *, create: bool) -> Response:
         """Each account's rows in its own scope; an unknown or inactive account's rows
