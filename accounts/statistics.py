@@ -58,13 +58,22 @@ def engaged_leads(account: Account, *, start: datetime | None, end: datetime | N
     return interacted.union(clicked)
 
 
+def unsubscribe_count(account: Account, *, start: datetime | None, end: datetime | None) -> int:
+    """Customers and leads who unsubscribed within the window (from a message's link,
+    the API or the admin alike: each keeps the time of its first unsubscribe)."""
+    window = _within("unsubscribed_at", start, end) & Q(unsubscribed_at__isnull=False)
+    customers = Customer.objects.filter(window, account=account).count()
+    return customers + Lead.objects.filter(window, account=account).count()
+
+
 def account_statistics(
     account: Account, *, start: datetime | None = None, end: datetime | None = None
 ) -> dict[str, Any]:
     """lead_count and customer_count (created within the window), engaged_count
     (distinct leads and customers with an interaction, a click or feedback),
-    sent/delivered/click/unsubscribe counts of the ledger (each by the time of its own
-    event) and ctr = clicks / delivered (0..1)."""
+    unsubscribe_count (customers and leads who unsubscribed), sent/delivered/click
+    counts of the ledger (each by the time of its own event) and ctr = clicks /
+    delivered (0..1)."""
     customers = Customer.objects.filter(account=account)
     if start is None and end is None:
         customer_count = row_count(CUSTOMER_COUNTER)  # the counter: no COUNT(*) of them
@@ -77,7 +86,7 @@ def account_statistics(
         "lead_count": lead_count(account, start=start, end=end),
         "customer_count": customer_count,
         "engaged_count": engaged,
-        "unsubscribe_count": ledger["unsubscribe_count"],
+        "unsubscribe_count": unsubscribe_count(account, start=start, end=end),
         "delivered_count": ledger["delivered_count"],
         "sent_count": ledger["sent_count"],
         "click_count": ledger["click_count"],

@@ -6,10 +6,17 @@ from django.db.models import F, QuerySet
 from django_filters import rest_framework as filters
 from rest_framework.filters import OrderingFilter
 
+from crm_project.api import filters as api_filters
 from crm_project.api.filters import AccountDateTimeFilter, LenientChoiceFilter
 from crm_project.phones import account_region
 from customers import selectors
-from customers.models import Customer, CustomerStatus, CustomerType
+from customers.models import (
+    Customer,
+    CustomerStatus,
+    CustomerType,
+    Interaction,
+    InteractionType,
+)
 from segments.selectors import customer_ids_in_segment
 
 
@@ -126,3 +133,15 @@ class CustomerOrdering(OrderingFilter):
             else:
                 terms.append(term)
         return queryset.order_by(*terms)
+
+
+class InteractionFilter(filters.FilterSet):
+    """A customer's or lead's interactions: `type` in any case, `completed` a strict
+    boolean (anything else is a 400 naming it)."""
+
+    type = LenientChoiceFilter(choices=InteractionType.choices)
+    completed = api_filters.BooleanFilter()
+
+    class Meta:
+        model = Interaction
+        fields = ["type", "completed"]

@@ -149,6 +149,12 @@ class Customer(TenantModel):
             ),
         ]
         indexes = [
+            # The account statistics' unsubscribe_count (few customers unsubscribe).
+            models.Index(
+                fields=["account", "unsubscribed_at"],
+                condition=Q(unsubscribed_at__isnull=False),
+                name="customer_unsubscribed_idx",
+            ),
             # Search (`?q=`): substrings of the full name and email, digits of the phone.
             GinIndex(OpClass(full_name_lower(), name="gin_trgm_ops"), name="customer_name_trgm"),
             GinIndex(OpClass(Lower("email"), name="gin_trgm_ops"), name="customer_email_trgm"),

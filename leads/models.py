@@ -172,6 +172,12 @@ class Lead(TenantModel):
                 condition=Q(assigned_to__isnull=False),
                 name="lead_assigned_idx",
             ),
+            # The account statistics' unsubscribe_count (few leads unsubscribe).
+            models.Index(
+                fields=["account", "unsubscribed_at"],
+                condition=Q(unsubscribed_at__isnull=False),
+                name="lead_unsubscribed_idx",
+            ),
             models.Index(
                 fields=["campaign"], condition=Q(campaign__isnull=False), name="lead_campaign_idx"
             ),

@@ -45,6 +45,16 @@ class CurrencyField(serializers.CharField):
         return super().to_internal_value(data).upper()
 
 
+class WebsiteField(serializers.URLField):
+    """A web address; one without a scheme (seed 002's `www.google.co`) is read as
+    https."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str) and data.strip() and "://" not in data:
+            data = f"https://{data.strip()}"
+        return super().to_internal_value(data)
+
+
 class AccountSerializer(ModelSerializer):
     """The caller's own account: an admin may change its settings, not its status
     or slug (the platform's actions do that)."""
@@ -56,6 +66,7 @@ class AccountSerializer(ModelSerializer):
         validators=[validate_currency_code],
         help_text="ISO 4217 code of the account's money (default EUR).",
     )
+    website = WebsiteField(required=False, allow_blank=True, max_length=200)
 
     class Meta:
         model = Account

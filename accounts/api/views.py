@@ -113,24 +113,24 @@ class PlatformAccountViewSet(
         return Response(PlatformAccountSerializer(account).data)
 
     @extend_schema(request=None, responses=PlatformAccountSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post", "put"])
     def pause(self, request: Request, pk: str) -> Response:
         """Paused: the API works; nothing outbound is sent until unpaused."""
         return self._change_status("pause")
 
     @extend_schema(request=None, responses=PlatformAccountSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post", "put"])
     def unpause(self, request: Request, pk: str) -> Response:
         return self._change_status("unpause")
 
     @extend_schema(request=None, responses=PlatformAccountSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post", "put"])
     def inactivate(self, request: Request, pk: str) -> Response:
         """Inactive: every credential of the account is refused (403 account_inactive)."""
         return self._change_status("inactivate")
 
     @extend_schema(request=None, responses=PlatformAccountSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post", "put"])
     def activate(self, request: Request, pk: str) -> Response:
         return self._change_status("activate")
 

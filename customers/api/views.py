@@ -25,7 +25,7 @@ from customers.api.serializers import (
     TimelineQuerySerializer,
     TimelineSerializer,
 )
-from customers.filters import CustomerFilter, CustomerOrdering
+from customers.filters import CustomerFilter, CustomerOrdering, InteractionFilter
 from customers.models import CUSTOMER_COUNTER, Customer, Interaction
 from segments import selectors as segment_selectors
 from segments.api.serializers import SegmentSerializer
@@ -210,7 +210,7 @@ class InteractionViewSet(TenantModelViewSet):
     404, another holder's interaction too."""
 
     model = Interaction
-    filterset_fields = ["type", "completed"]
+    filterset_class = InteractionFilter
     ordering_fields = ["date", "created_at", "next_action_date"]
     ordering = ["-date"]
 

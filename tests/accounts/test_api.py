@@ -287,3 +287,36 @@ def test_agent_bulk_refuses_more_than_1000_rows(api_client):
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "agents"
+
+
+def test_platform_status_actions_also_take_put(platform_client, account):
+    """Seed 002 sends its actions with PUT."""
+    url = f"/api/v1/accounts/{account.pk}"
+    assert platform_client.put(f"{url}/pause/").json()["status"] == "paused"
+    assert platform_client.put(f"{url}/unpause/").json()["status"] == "active"
+    assert platform_client.put(f"{url}/inactivate/").json()["status"] == "inactive"
+    assert platform_client.put(f"{url}/activate/").json()["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("www.google.co", "https://www.google.co"),
+        ("http://example.com/a", "http://example.com/a"),
+        ("", ""),
+    ],
+)
+def test_a_website_without_a_scheme_is_read_as_https(platform_client, given, stored):
+    response = platform_client.post(
+        "/api/v1/accounts/", {"name": f"Site {given!r}", "website": given}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["website"] == stored
+
+
+def test_a_website_that_is_not_an_address_is_a_400(platform_client):
+    response = platform_client.post(
+        "/api/v1/accounts/", {"name": "Bad site", "website": "not a site"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "website"

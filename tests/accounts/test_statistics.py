@@ -219,3 +219,20 @@ def test_another_account_sees_none_of_the_leads(other_api_client, lead_activity)
     body = statistics(other_api_client)
 
     assert (body["lead_count"], body["engaged_count"]) == (0, 0)
+
+
+def test_unsubscribe_count_counts_leads_and_customers_unsubscribed_through_the_api(
+    api_client, account
+):
+    from tests.leads.conftest import LeadFactory
+
+    LeadFactory(account=account, email="gone@example.com")
+    LeadFactory(account=account, email="stays@example.com")
+    response = api_client.post(
+        "/api/v1/leads/unsubscribe/", {"email": "GONE@example.com"}, format="json"
+    )
+    assert response.json() == {"unsubscribed": 1}
+    figures = api_client.get("/api/v1/account/statistics/").json()
+    assert figures["unsubscribe_count"] == 1
+    before = api_client.get("/api/v1/account/statistics/", {"to": "2000-01-01"}).json()
+    assert before["unsubscribe_count"] == 0

@@ -226,3 +226,14 @@ def test_deleting_a_lead_deletes_its_interactions(api_client, account, lead):
     assert api_client.delete(f"/api/v1/leads/{lead.pk}/").status_code == 204
     with account_scope(account):
         assert not Interaction.objects.filter(pk=pk).exists()
+
+
+def test_the_list_filters_type_in_any_case_and_refuses_a_bad_completed(api_client, lead):
+    for kind in ("call", "note"):
+        api_client.post(url(lead.pk), {"type": kind, "notes": kind}, format="json")
+    listed = api_client.get(url(lead.pk), {"type": "CALL"}).json()["results"]
+    assert [row["type"] for row in listed] == ["call"]
+    assert api_client.get(url(lead.pk), {"completed": "false"}).json()["count"] == 2
+    response = api_client.get(url(lead.pk), {"completed": "junk"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "completed"
