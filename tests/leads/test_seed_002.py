@@ -187,10 +187,8 @@ def test_replay_seed_002_in_order(api_client, platform_client, account):
 
     # --- Accounts (platform credentials) ----------------------------------------------
     _request, seed_account = calls["Create an account"]
-    # The seed's website has no scheme ("www.google.co"), which accounts refuse with a
-    # 400 on `website` (README); the replay sends it with one.
+    # The seed's website has no scheme: read as https.
     assert seed_account["website"] == "www.google.co"
-    seed_account["website"] = "https://www.google.co"
     response = platform_client.post(f"{API}/accounts/", seed_account, format="json")
     assert response.status_code == 201, response.json()
     created_account = response.json()
@@ -204,6 +202,7 @@ def test_replay_seed_002_in_order(api_client, platform_client, account):
         "ai_assistant_name": "Mark",
         "area_code": 434,
         "status": "active",
+        "website": "https://www.google.co",
     }.items():
         assert created_account[field] == value, field
     # The keys inside attributes are kept exactly as sent.
@@ -216,15 +215,15 @@ def test_replay_seed_002_in_order(api_client, platform_client, account):
     assert response.json()["name"] == "Acme Account"
     assert response.json()["area_code"] == 434  # not sent: kept (PUT is partial)
 
-    # Inactivate, pause, unpause. The seed sends PUT; these routes take POST (README).
-    response = platform_client.post(f"{account_url}inactivate/")
+    # Inactivate, pause, unpause, with the seed's PUT.
+    response = platform_client.put(f"{account_url}inactivate/")
     assert (response.status_code, response.json()["status"]) == (200, "inactive")
     # An inactive account is neither paused nor unpaused (activate it first): 409.
-    assert platform_client.post(f"{account_url}pause/").status_code == 409
-    assert platform_client.post(f"{account_url}activate/").json()["status"] == "active"
-    response = platform_client.post(f"{account_url}pause/")
+    assert platform_client.put(f"{account_url}pause/").status_code == 409
+    assert platform_client.put(f"{account_url}activate/").json()["status"] == "active"
+    response = platform_client.put(f"{account_url}pause/")
     assert (response.status_code, response.json()["status"]) == (200, "paused")
-    response = platform_client.post(f"{account_url}unpause/")
+    response = platform_client.put(f"{account_url}unpause/")
     assert (response.status_code, response.json()["status"]) == (200, "active")
 
     # --- Statistics -------------------------------------------------------------------
