@@ -121,7 +121,7 @@ INSERT_SQL = f"""
 INSERT INTO leads_lead (
     id, account_id, external_id, source_id, first_name, last_name, email, phone, company,
     source, status, score, notes, assigned_to_id, street, city, state, zip, ip_address,
-    jornaya_lead_id, trusted_form_id, attributes, nurture_state, nurture_step, nurture_run,
+    jornaya_lead_id, trusted_form_id, attributes, nurture_state,
     converted_at, created_at, updated_at
 )
 SELECT crm_uuid7(), %(account)s, 'L' || lpad(i::text, 8, '0'), '', first, last,
@@ -132,7 +132,7 @@ SELECT crm_uuid7(), %(account)s, 'L' || lpad(i::text, 8, '0'), '', first, last,
        CASE WHEN r6 < 0.15 THEN NULL
             ELSE (%(agents)s::uuid[])[1 + floor(r6 * 1000)::int %% cardinality(%(agents)s::uuid[])]
        END,
-       '', '', '', '', NULL, '', '', '{{}}', 'idle', 0, 0,
+       '', '', '', '', NULL, '', '', '{{}}', 'idle',
        CASE WHEN status = 'converted' THEN created + (1 + floor(r5 * 60)) * interval '1 day' END,
        created, created
   FROM (

@@ -43,14 +43,13 @@ _LEADS_SQL = """
 INSERT INTO leads_lead (
     id, account_id, external_id, source_id, first_name, last_name, email, phone, company,
     source, status, score, notes, street, city, state, zip, jornaya_lead_id,
-    trusted_form_id, attributes, nurture_state, nurture_step, nurture_run, created_at,
-    updated_at
+    trusted_form_id, attributes, nurture_state, created_at, updated_at
 )
 SELECT crm_uuid7(), %(account)s, 'nl-' || g, '', 'Lead' || g, 'Bench', 'lead' || g ||
        '@bench.example', '', 'Company ' || (g %% 997), 'website', 'new', g %% 101, '', '',
        '', '', '', '', '',
        CASE WHEN g %% 3 = 0 THEN '{"plan": "gold"}'::jsonb ELSE '{}'::jsonb END,
-       'idle', 0, 0, now(), now()
+       'idle', now(), now()
   FROM generate_series(1, %(count)s) AS g
 """
 
@@ -62,7 +61,7 @@ def prepare_leads(account, count: int) -> None:
 
     from crm_project.tenancy import account_scope
     from leads import selectors, services
-    from leads.models import Lead, NurtureSequence
+    from leads.models import Lead, LeadNurture, NurtureSequence
 
     with account_scope(account):
         have = Lead.objects.count()
@@ -83,14 +82,12 @@ def prepare_leads(account, count: int) -> None:
                 ],
             )
         assert isinstance(sequence, NurtureSequence)
-        Lead.objects.update(
-            nurture_state="idle", nurture_step=0, nurture_next_at=None, nurture_sequence=None
-        )
+        Lead.objects.update(nurture_state="idle")
         started = services.nurture_start(account=account)
         assert started.enrolled == count, started
         # The first step was an hour away: make it due now.
-        Lead.objects.filter(nurture_state="active").update(
-            nurture_next_at=timezone.now() - timezone.timedelta(seconds=1)
+        LeadNurture.objects.filter(next_at__isnull=False).update(
+            next_at=timezone.now() - timezone.timedelta(seconds=1)
         )
 
 
@@ -100,7 +97,7 @@ def run_cycle(account, count: int) -> dict:
 
     from campaigns.models import Message
     from crm_project.tenancy import account_scope
-    from leads.models import Lead
+    from leads.models import LeadNurture
     from leads.tasks import nurture_write_due_all
 
     with account_scope(account):
@@ -110,7 +107,7 @@ def run_cycle(account, count: int) -> dict:
 
     def written():
         with account_scope(account):
-            return not Lead.objects.filter(nurture_state="active", nurture_step=0).exists()
+            return not LeadNurture.objects.filter(step=0, next_at__isnull=False).exists()
 
     wait_for(written, 1800, 0.1)
     written_at = timezone.now()

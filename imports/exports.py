@@ -138,7 +138,11 @@ LEAD_COLUMNS = [
     ("last_contact", "datetime", "t.last_contact"),
     ("unsubscribed_at", "datetime", "t.unsubscribed_at"),
     ("nurture_state", "text", "t.nurture_state"),
-    ("nurture_step", "str", "t.nurture_step"),
+    (
+        "nurture_step",
+        "str",
+        "coalesce((SELECT n.step FROM leads_leadnurture n WHERE n.lead_id = t.id), 0)",
+    ),
     ("converted_customer", "str", "t.converted_customer_id"),
     ("converted_at", "datetime", "t.converted_at"),
     ("created_at", "datetime", "t.created_at"),

@@ -2,15 +2,16 @@
 campaigns.delivery, this module never sends a task).
 
 How a lead moves (SPEC "Nurturing"; enrolment, stop and reset are leads.services'):
-enrolment sets `nurture_state` active, the sequence, `nurture_step` 0, a new
-`nurture_run`, and `nurture_next_at` = now + the first step's `delay_hours`. A lead
-whose `nurture_next_at` has passed is due step `nurture_step + 1`. A batch of due leads
-is locked (FOR UPDATE SKIP LOCKED), each gets one Message (source `nurture`, key
-`nurture:<lead>:<run>:<step>`: the ledger's unique key makes a second write of it a
-no-op) and moves on to the next step, due `delay_hours` after this one was written, or
-to `completed` after the last. The leads' rows and their messages commit together: a
-worker that dies mid-batch leaves both as they were, and two beats at once skip each
-other's locked leads, so a step is written once per lead and run.
+enrolment sets the lead's `nurture_state` active and its place (leads.LeadNurture, a
+row of its own): the sequence, `step` 0, a new `run`, `next_at` = now + the first
+step's `delay_hours`. A place whose `next_at` has passed is due step `step + 1`. A
+batch of due places is locked with their leads (FOR UPDATE SKIP LOCKED), each lead gets
+one Message (source `nurture`, key `nurture:<lead>:<run>:<step>`: the ledger's unique
+key makes a second write of it a no-op) and its place moves on to the next step, due
+`delay_hours` after this one was written, or the lead to `completed` after the last.
+The places and their messages commit together: a worker that dies mid-batch leaves
+both as they were, and two beats at once skip each other's locked rows, so a step is
+written once per lead and run.
 
 A step with no address for its channel (an SMS step to a lead without a phone) is
 written skipped (`no_address`) and the sequence goes on. A lead whose sequence lost
@@ -29,43 +30,50 @@ from accounts.models import Account, AccountStatus
 from campaigns import services as campaign_services
 from campaigns.models import Source
 from crm_project.tenancy import account_scope
-from leads.models import Lead, NurtureSequence, NurtureStep
+from leads.models import Lead, LeadNurture, NurtureSequence, NurtureStep
 
 # Due leads written per transaction: a batch's locks and its messages commit together.
 DUE_BATCH = 5_000
 
 _LEADS = Lead._meta.db_table
+_PLACES = LeadNurture._meta.db_table
 _SEQUENCES = NurtureSequence._meta.db_table
 _STEPS = NurtureStep._meta.db_table
 
-# The account's due leads with the step each is due and whether another follows. The
-# sequence's row is not locked (OF l): editing a sequence does not wait for sending.
+# The account's due leads with the step each is due and whether another follows. Their
+# places and their leads are locked (a stop or an unsubscribe waits for the batch, or
+# the batch skips a lead being stopped); the sequence's row is not: editing a sequence
+# does not wait for sending.
 _DUE_SQL = f"""
-SELECT l.id, l.email, l.phone, l.nurture_run, l.nurture_step,
+SELECT n.id, n.lead_id, l.email, l.phone, n.run, n.step,
        s.channel, s.subject, s.message, s."order", nxt.delay_hours
-  FROM {_LEADS} l
-  JOIN {_SEQUENCES} q ON q.id = l.nurture_sequence_id AND q.active
-  LEFT JOIN {_STEPS} s ON s.sequence_id = q.id AND s."order" = l.nurture_step + 1
-  LEFT JOIN {_STEPS} nxt ON nxt.sequence_id = q.id AND nxt."order" = l.nurture_step + 2
- WHERE l.account_id = %(account)s
-   AND l.nurture_state = 'active'
-   AND l.nurture_next_at <= %(now)s
- ORDER BY l.nurture_next_at, l.id
+  FROM {_PLACES} n
+  JOIN {_LEADS} l ON l.id = n.lead_id AND l.nurture_state = 'active'
+  JOIN {_SEQUENCES} q ON q.id = n.sequence_id AND q.active
+  LEFT JOIN {_STEPS} s ON s.sequence_id = q.id AND s."order" = n.step + 1
+  LEFT JOIN {_STEPS} nxt ON nxt.sequence_id = q.id AND nxt."order" = n.step + 2
+ WHERE n.account_id = %(account)s
+   AND n.next_at <= %(now)s
+ ORDER BY n.next_at, n.id
  LIMIT %(limit)s
-   FOR UPDATE OF l SKIP LOCKED
+   FOR UPDATE OF n, l SKIP LOCKED
 """  # noqa: S608 - table names are the models' own
 
+# Each place moved on: the next step due `delay_hours` from now, or none after the last.
 _ADVANCE_SQL = f"""
-UPDATE {_LEADS} l
-   SET nurture_step = m.step,
-       nurture_state = CASE WHEN m.next_delay IS NULL THEN 'completed' ELSE 'active' END,
-       nurture_next_at = CASE WHEN m.next_delay IS NULL THEN NULL
-                              ELSE %(now)s::timestamptz + make_interval(hours => m.next_delay)
-                         END,
-       updated_at = %(now)s
+UPDATE {_PLACES} n
+   SET step = m.step,
+       next_at = CASE WHEN m.next_delay IS NULL THEN NULL
+                      ELSE %(now)s::timestamptz + make_interval(hours => m.next_delay) END
   FROM unnest(%(ids)s::uuid[], %(steps)s::int[], %(delays)s::int[])
        AS m(id, step, next_delay)
- WHERE l.account_id = %(account)s AND l.id = m.id
+ WHERE n.account_id = %(account)s AND n.id = m.id
+"""  # noqa: S608 - table names are the models' own
+
+# ... and the leads whose sequence ended, completed.
+_COMPLETE_SQL = f"""
+UPDATE {_LEADS} SET nurture_state = 'completed', updated_at = %(now)s
+ WHERE account_id = %(account)s AND id = ANY(%(ids)s::uuid[]) AND nurture_state = 'active'
 """  # noqa: S608 - table names are the models' own
 
 
@@ -97,14 +105,16 @@ def _write_batch_in_scope(account: Account, *, now: datetime, limit: int) -> Wri
     ids: list[Any] = []
     steps: list[int] = []
     delays: list[int | None] = []
-    for lead_id, email, phone, run, done, channel, subject, message, order, next_delay in rows:
-        ids.append(lead_id)
-        if order is None:  # no step left: the sequence ends here
-            steps.append(done)
-            delays.append(None)
+    completed: list[Any] = []
+    for row in rows:
+        place_id, lead_id, email, phone, run, done, channel, subject, message, order, delay = row
+        ids.append(place_id)
+        steps.append(done if order is None else order)
+        delays.append(None if order is None else delay)
+        if order is None or delay is None:  # the last step (or none left): it ends
+            completed.append(lead_id)
+        if order is None:
             continue
-        steps.append(order)
-        delays.append(next_delay)
         outgoing.append(
             campaign_services.Outgoing(
                 lead_id=lead_id,
@@ -123,6 +133,8 @@ def _write_batch_in_scope(account: Account, *, now: datetime, limit: int) -> Wri
             _ADVANCE_SQL,
             {"account": account.pk, "now": now, "ids": ids, "steps": steps, "delays": delays},
         )
+        if completed:
+            cursor.execute(_COMPLETE_SQL, {"account": account.pk, "now": now, "ids": completed})
     return Written(len(rows), enqueued.written, enqueued.queued)
 
 
@@ -147,15 +159,14 @@ def nurture_write_due(
 
 def accounts_with_due_steps(*, now: datetime) -> list[Any]:
     """The active accounts with a lead due a step: beat's read across accounts (call it
-    inside `unscoped()`; lead_nurture_account_due_idx answers each account's probe)."""
+    inside `unscoped()`; leadnurture_due_idx answers each account's probe)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT a.id FROM {Account._meta.db_table} a
              WHERE a.status = %(active)s
-               AND EXISTS (SELECT 1 FROM {_LEADS} l
-                            WHERE l.account_id = a.id AND l.nurture_state = 'active'
-                              AND l.nurture_next_at <= %(now)s)
+               AND EXISTS (SELECT 1 FROM {_PLACES} n
+                            WHERE n.account_id = a.id AND n.next_at <= %(now)s)
              ORDER BY a.id
             """,  # noqa: S608 - table names are the models' own
             {"active": AccountStatus.ACTIVE, "now": now},

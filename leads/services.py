@@ -22,6 +22,7 @@ from customers.models import Customer, Interaction
 from leads import inputs, selectors, tasks
 from leads.models import (
     Lead,
+    LeadNurture,
     LeadStatus,
     NurtureChannel,
     NurtureSequence,
@@ -102,8 +103,9 @@ def lead_update(*, lead: Lead, **fields: Any) -> Lead:
     ended = "status" in changes and lead.status in ENDED_STATUSES
     if ended and lead.nurture_state == NurtureState.ACTIVE:
         # Lost or won: the lead's sequence ends.
-        lead.nurture_state, lead.nurture_next_at = NurtureState.STOPPED, None
-        changes.update(nurture_state=lead.nurture_state, nurture_next_at=None)
+        lead.nurture_state = NurtureState.STOPPED
+        changes.update(nurture_state=lead.nurture_state)
+        _nurture_end(lead.account_id, [lead.pk])
     with _unique_lead_keys():
         lead.save(update_fields=[*changes, "updated_at"])
     return lead
@@ -276,9 +278,9 @@ def lead_convert(
         converted_customer=customer,
         converted_at=converted_at,
         nurture_state=NurtureState.STOPPED,
-        nurture_next_at=None,
         updated_at=timezone.now(),
     )
+    _nurture_end(lead.account_id, [lead.pk])
     return customer, created
 
 
@@ -424,11 +426,13 @@ def sequence_update(
 @transaction.atomic
 def sequence_delete(*, sequence: NurtureSequence) -> None:
     """Delete the sequence; the nurturing of its active leads stops."""
+    places = LeadNurture.objects.filter(account_id=sequence.account_id, sequence=sequence)
     Lead.objects.filter(
         account_id=sequence.account_id,
-        nurture_sequence=sequence,
+        pk__in=places.values("lead_id"),
         nurture_state=NurtureState.ACTIVE,
-    ).update(nurture_state=NurtureState.STOPPED, nurture_next_at=None, updated_at=timezone.now())
+    ).update(nurture_state=NurtureState.STOPPED, updated_at=timezone.now())
+    places.update(next_at=None)
     sequence.delete()
 
 
@@ -442,21 +446,29 @@ class Started:
     sent: int  # first steps due at once, for leads with an address for their channel
 
 
+# The eligible leads made active, and each one's place set at step 0 of a new run (its
+# row made at its first enrolment).
 _ENROL_SQL = f"""
 WITH enrolled AS (
     UPDATE {Lead._meta.db_table} l
-       SET nurture_state = 'active', nurture_sequence_id = %(sequence)s, nurture_step = 0,
-           nurture_run = l.nurture_run + 1, nurture_next_at = %(first_due)s,
-           updated_at = %(now)s
+       SET nurture_state = 'active', updated_at = %(now)s
      WHERE l.account_id = %(account)s
        AND l.nurture_state = 'idle'
        AND l.unsubscribed_at IS NULL
        AND l.status <> ALL(%(ended)s)
        AND (%(every)s OR l.id = ANY(%(ids)s::uuid[]))
-    RETURNING CASE WHEN %(channel)s = 'email' THEN l.email ELSE l.phone END AS address
+    RETURNING l.id, CASE WHEN %(channel)s = 'email' THEN l.email ELSE l.phone END AS address
+),
+placed AS (
+    INSERT INTO {LeadNurture._meta.db_table} AS n
+        (id, account_id, lead_id, sequence_id, step, run, next_at)
+    SELECT crm_uuid7(), %(account)s, id, %(sequence)s, 0, 1, %(first_due)s FROM enrolled
+    ON CONFLICT (lead_id) DO UPDATE
+       SET sequence_id = EXCLUDED.sequence_id, step = 0, run = n.run + 1,
+           next_at = EXCLUDED.next_at
 )
 SELECT count(*), count(*) FILTER (WHERE btrim(address) <> '') FROM enrolled
-"""  # noqa: S608 - the table name is the model's own
+"""  # noqa: S608 - the table names are the models' own
 
 
 def _sequence_to_run(account: Account, sequence: NurtureSequence | None) -> NurtureSequence:
@@ -515,6 +527,13 @@ def nurture_start(
     return Started(enrolled, max(considered - enrolled, 0), reachable if due_now else 0)
 
 
+def _nurture_end(account_id: Any, lead_ids: list[Any]) -> None:
+    """Nothing more is due for these leads (their place keeps its step and run)."""
+    LeadNurture.objects.filter(
+        account_id=account_id, lead_id__in=lead_ids, next_at__isnull=False
+    ).update(next_at=None)
+
+
 def _locked_or_gone(lead: Lead) -> Lead:
     locked = selectors.lead_locked(lead)
     if locked is None:
@@ -528,8 +547,9 @@ def nurture_stop(*, lead: Lead) -> Lead:
     as it is (stopping twice changes nothing)."""
     lead = _locked_or_gone(lead)
     if lead.nurture_state == NurtureState.ACTIVE:
-        lead.nurture_state, lead.nurture_next_at = NurtureState.STOPPED, None
-        lead.save(update_fields=["nurture_state", "nurture_next_at", "updated_at"])
+        lead.nurture_state = NurtureState.STOPPED
+        lead.save(update_fields=["nurture_state", "updated_at"])
+        _nurture_end(lead.account_id, [lead.pk])
     return lead
 
 
@@ -550,21 +570,12 @@ def nurture_reset(*, account: Account, lead: Lead, now: datetime | None = None) 
     first = selectors.nurture_steps(sequence).first()
     now = now or timezone.now()
     lead.nurture_state = NurtureState.ACTIVE
-    lead.nurture_sequence = sequence
-    lead.nurture_step = 0
-    lead.nurture_run += 1
-    lead.nurture_next_at = now + timedelta(hours=first.delay_hours if first else 0)
-    lead.save(
-        update_fields=[
-            "nurture_state",
-            "nurture_sequence",
-            "nurture_step",
-            "nurture_run",
-            "nurture_next_at",
-            "updated_at",
-        ]
-    )
-    if lead.nurture_next_at <= now:
+    lead.save(update_fields=["nurture_state", "updated_at"])
+    place = lead.nurture_place or LeadNurture(account_id=lead.account_id, lead=lead)
+    place.sequence, place.step, place.run = sequence, 0, place.run + 1
+    place.next_at = now + timedelta(hours=first.delay_hours if first else 0)
+    place.save()
+    if place.next_at <= now:
         tasks.nurture_write_due.delay_on_commit_for(account.pk)
     return lead
 
@@ -574,7 +585,6 @@ UPDATE {Lead._meta.db_table}
    SET unsubscribed_at = coalesce(unsubscribed_at, %(now)s),
        nurture_state = CASE WHEN nurture_state = 'active' THEN 'stopped'
                             ELSE nurture_state END,
-       nurture_next_at = NULL,
        updated_at = %(now)s
  WHERE account_id = %(account)s AND id = ANY(%(ids)s::uuid[])
 """  # noqa: S608 - the table name is the model's own
@@ -590,6 +600,7 @@ def _unsubscribe(account: Account, lead_ids: list[Any], now: datetime) -> None:
             _UNSUBSCRIBE_SQL,
             {"now": now, "account": account.pk, "ids": sorted(str(pk) for pk in lead_ids)},
         )
+    _nurture_end(account.pk, lead_ids)
     campaign_services.messages_skip_for_leads(
         account=account, lead_ids=lead_ids, reason=SkipReason.UNSUBSCRIBED
     )

@@ -80,7 +80,8 @@ class LeadViewSet(TenantModelViewSet):
     lookup_value_regex = "[^/]+"
 
     def get_scoped_queryset(self) -> QuerySet[Lead]:
-        return selectors.lead_list(self.account)
+        # Its place in nurturing (nurture_step) comes with each lead.
+        return selectors.lead_list(self.account).select_related("nurture")
 
     def get_object(self) -> Lead:
         condition = selectors.lead_ref_filter(self.kwargs["pk"])

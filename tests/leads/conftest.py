@@ -27,10 +27,11 @@ class LeadFactory(TenantFactory):
 
 
 def stored(account, lead_or_id):
-    """The lead as stored now (read back from the database)."""
+    """The lead as stored now (read back from the database), with its place in
+    nurturing (read with it: its properties are read outside the scope)."""
     pk = getattr(lead_or_id, "pk", lead_or_id)
     with account_scope(account):
-        return Lead.objects.get(pk=pk)
+        return Lead.objects.select_related("nurture").get(pk=pk)
 
 
 @pytest.fixture
