@@ -97,6 +97,18 @@ class CustomerFilter(filters.FilterSet):
         return queryset.filter(tags__contains=tags) if tags else queryset
 
 
+# What `?ordering=` takes on the customer list and its export.
+CUSTOMER_ORDERING_FIELDS = [
+    "name",
+    "email",
+    "created_at",
+    "number",
+    "lifetime_spend",
+    "total_orders",
+    "last_order_date",
+]
+
+
 class CustomerOrdering(OrderingFilter):
     """`?ordering=name` sorts by last then first name (the (account, last_name,
     first_name) index); every ordering ends with the id, so pages never overlap, and

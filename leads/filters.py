@@ -13,6 +13,18 @@ from customers.selectors import with_search_fields
 from leads import selectors
 from leads.models import Lead, LeadSource, LeadStatus, NurtureSequence, NurtureState
 
+# What `?ordering=` takes on the lead list and its export.
+LEAD_ORDERING_FIELDS = [
+    "name",
+    "email",
+    "created_at",
+    "updated_at",
+    "score",
+    "status",
+    "acquired_at",
+    "last_contact",
+]
+
 
 class LeadFilter(filters.FilterSet):
     q = filters.CharFilter(

@@ -25,7 +25,12 @@ from customers.api.serializers import (
     TimelineQuerySerializer,
     TimelineSerializer,
 )
-from customers.filters import CustomerFilter, CustomerOrdering, InteractionFilter
+from customers.filters import (
+    CUSTOMER_ORDERING_FIELDS,
+    CustomerFilter,
+    CustomerOrdering,
+    InteractionFilter,
+)
 from customers.models import CUSTOMER_COUNTER, Customer, Interaction
 from segments import selectors as segment_selectors
 from segments.api.serializers import SegmentSerializer
@@ -56,15 +61,7 @@ class CustomerViewSet(TenantModelViewSet):
     write_role = Role.MEMBER
     filterset_class = CustomerFilter
     filter_backends = [DjangoFilterBackend, CustomerOrdering]
-    ordering_fields = [
-        "name",
-        "email",
-        "created_at",
-        "number",
-        "lifetime_spend",
-        "total_orders",
-        "last_order_date",
-    ]
+    ordering_fields = CUSTOMER_ORDERING_FIELDS
     ordering = ["-created_at"]
 
     def get_scoped_queryset(self) -> QuerySet[Customer]:

@@ -19,7 +19,7 @@ from accounts.models import Role
 from crm_project.api.exceptions import PayloadTooLarge
 from crm_project.api.views import TenantGenericViewSet
 from customers import selectors as customer_selectors
-from customers.filters import CustomerFilter, CustomerOrdering
+from customers.filters import CUSTOMER_ORDERING_FIELDS, CustomerFilter, CustomerOrdering
 from customers.models import Customer
 from imports import exports, selectors, services
 from imports.api.serializers import (
@@ -30,7 +30,7 @@ from imports.api.serializers import (
 )
 from imports.models import ImportJob
 from leads import selectors as lead_selectors
-from leads.filters import LeadFilter, LeadOrdering
+from leads.filters import LEAD_ORDERING_FIELDS, LeadFilter, LeadOrdering
 from leads.models import Lead
 from orders.filters import OrderFilter
 from orders.models import Order, OrderItem
@@ -199,15 +199,7 @@ class CustomerExportViewSet(TenantGenericViewSet):
     model = Customer
     filterset_class = CustomerFilter
     filter_backends = [DjangoFilterBackend, CustomerOrdering]
-    ordering_fields = [
-        "name",
-        "email",
-        "created_at",
-        "number",
-        "lifetime_spend",
-        "total_orders",
-        "last_order_date",
-    ]
+    ordering_fields = CUSTOMER_ORDERING_FIELDS
     ordering = ["-created_at"]
     renderer_classes = CSV_RENDERERS
     pagination_class = None
@@ -228,16 +220,7 @@ class LeadExportViewSet(TenantGenericViewSet):
     model = Lead
     filterset_class = LeadFilter
     filter_backends = [DjangoFilterBackend, LeadOrdering]
-    ordering_fields = [
-        "name",
-        "email",
-        "created_at",
-        "updated_at",
-        "score",
-        "status",
-        "acquired_at",
-        "last_contact",
-    ]
+    ordering_fields = LEAD_ORDERING_FIELDS
     ordering = ["-created_at"]
     renderer_classes = CSV_RENDERERS
     pagination_class = None

@@ -34,7 +34,12 @@ from leads.api.serializers import (
     NurtureStartSerializer,
     UnsubscribedSerializer,
 )
-from leads.filters import LeadFilter, LeadOrdering, NurtureSequenceFilter
+from leads.filters import (
+    LEAD_ORDERING_FIELDS,
+    LeadFilter,
+    LeadOrdering,
+    NurtureSequenceFilter,
+)
 from leads.models import LEAD_COUNTER, Lead, NurtureSequence, NurtureStep
 
 # seed 002's platform bulk: `{"leads_by_account": {"<account id or slug>": [...]}}`
@@ -65,16 +70,7 @@ class LeadViewSet(TenantModelViewSet):
     write_role = Role.MEMBER
     filterset_class = LeadFilter
     filter_backends = [DjangoFilterBackend, LeadOrdering]
-    ordering_fields = [
-        "name",
-        "email",
-        "created_at",
-        "updated_at",
-        "score",
-        "status",
-        "acquired_at",
-        "last_contact",
-    ]
+    ordering_fields = LEAD_ORDERING_FIELDS
     ordering = ["-created_at"]
     # `{id}` may be `ext:<external_id>`, whose external_id may hold dots.
     lookup_value_regex = "[^/]+"

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from accounts.selectors import account_by_slug_or_id
 from crm_project.tenancy import account_scope
-from imports import jobs, services
+from imports import exports, jobs, services
 from imports.models import DateFormat, ImportJob, ImportPhase, ImportStatus, OnConflict
 
 
@@ -118,3 +118,32 @@ class ImportCommand(BaseCommand):
             self.stdout.write(f"error report: {report}")
         else:
             self.stdout.write("error report: none (the file could not be read)")
+
+
+class ExportCommand(BaseCommand):
+    """An account's rows as the API's export has them (its columns and escaping),
+    streamed in constant memory to --out or standard output. A subclass says which
+    rows, in which order, and their COPY statement (`copy_sql`)."""
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--account", required=True, help="account slug or id")
+        parser.add_argument("--out", help="the file to write (default: standard output)")
+
+    def copy_sql(self, account: Any) -> tuple[str, list[Any]]:
+        raise NotImplementedError
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        account = account_by_slug_or_id(options["account"])
+        if account is None:
+            raise CommandError(f"No account {options['account']!r}.")
+        with account_scope(account):
+            statement, params = self.copy_sql(account)
+        pieces = exports.stream(account.pk, statement, params)
+        if options["out"]:
+            with open(options["out"], "wb") as out:
+                for piece in pieces:
+                    out.write(piece)
+        else:
+            for piece in pieces:
+                sys.stdout.buffer.write(piece)
+            sys.stdout.flush()
