@@ -30,7 +30,7 @@ from accounts.models import Account, AccountStatus
 from campaigns import services as campaign_services
 from campaigns.models import Source
 from crm_project.tenancy import account_scope
-from leads.models import Lead, LeadNurture, NurtureSequence, NurtureStep
+from leads.models import Lead, LeadNurture, NurtureSequence, NurtureState, NurtureStep
 
 # Due leads written per transaction: a batch's locks and its messages commit together.
 DUE_BATCH = 5_000
@@ -40,23 +40,28 @@ _PLACES = LeadNurture._meta.db_table
 _SEQUENCES = NurtureSequence._meta.db_table
 _STEPS = NurtureStep._meta.db_table
 
-# The account's due leads with the step each is due and whether another follows. Their
-# places and their leads are locked (a stop or an unsubscribe waits for the batch, or
-# the batch skips a lead being stopped); the sequence's row is not: editing a sequence
-# does not wait for sending.
+# The account's due places (a batch, in the order they fell due: picked on the places'
+# own index, before any join) with their leads and the step each is due, and whether
+# another follows. The places and their leads are locked, skipping those another
+# transaction holds (a stop or an unsubscribe of that lead: it ends the lead's
+# nurturing itself); the sequences' rows are not: editing one does not wait for sending.
 _DUE_SQL = f"""
-SELECT n.id, n.lead_id, l.email, l.phone, n.run, n.step,
+WITH picked AS MATERIALIZED (
+    SELECT n.id, n.lead_id, n.sequence_id, n.step, n.run
+      FROM {_PLACES} n
+      JOIN {_SEQUENCES} q ON q.id = n.sequence_id AND q.active
+     WHERE n.account_id = %(account)s AND n.next_at <= %(now)s
+     ORDER BY n.next_at
+     LIMIT %(limit)s
+       FOR UPDATE OF n SKIP LOCKED
+)
+SELECT p.id, p.lead_id, l.nurture_state, l.email, l.phone, p.run, p.step,
        s.channel, s.subject, s.message, s."order", nxt.delay_hours
-  FROM {_PLACES} n
-  JOIN {_LEADS} l ON l.id = n.lead_id AND l.nurture_state = 'active'
-  JOIN {_SEQUENCES} q ON q.id = n.sequence_id AND q.active
-  LEFT JOIN {_STEPS} s ON s.sequence_id = q.id AND s."order" = n.step + 1
-  LEFT JOIN {_STEPS} nxt ON nxt.sequence_id = q.id AND nxt."order" = n.step + 2
- WHERE n.account_id = %(account)s
-   AND n.next_at <= %(now)s
- ORDER BY n.next_at, n.id
- LIMIT %(limit)s
-   FOR UPDATE OF n, l SKIP LOCKED
+  FROM picked p
+  JOIN {_LEADS} l ON l.id = p.lead_id
+  LEFT JOIN {_STEPS} s ON s.sequence_id = p.sequence_id AND s."order" = p.step + 1
+  LEFT JOIN {_STEPS} nxt ON nxt.sequence_id = p.sequence_id AND nxt."order" = p.step + 2
+   FOR UPDATE OF l SKIP LOCKED
 """  # noqa: S608 - table names are the models' own
 
 # Each place moved on: the next step due `delay_hours` from now, or none after the last.
@@ -107,8 +112,13 @@ def _write_batch_in_scope(account: Account, *, now: datetime, limit: int) -> Wri
     delays: list[int | None] = []
     completed: list[Any] = []
     for row in rows:
-        place_id, lead_id, email, phone, run, done, channel, subject, message, order, delay = row
+        place_id, lead_id, state, email, phone, run, done, channel, subject, message = row[:10]
+        order, delay = row[10:]
         ids.append(place_id)
+        if state != NurtureState.ACTIVE:  # its nurturing ended: nothing more is due
+            steps.append(done)
+            delays.append(None)
+            continue
         steps.append(done if order is None else order)
         delays.append(None if order is None else delay)
         if order is None or delay is None:  # the last step (or none left): it ends

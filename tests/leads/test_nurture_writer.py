@@ -285,3 +285,17 @@ def test_the_writer_task_runs_for_the_account_it_was_sent_for(account):
     tasks.nurture_write_due.delay_on_commit_for(account.pk)  # outside a transaction: at once
     with account_scope(account):
         assert Message.objects.filter(source="nurture").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_due_place_whose_lead_is_no_longer_active_is_cleared_not_sent(account):
+    """A place left due by a write that bypassed the services (its lead stopped by an
+    UPDATE) is not sent, and no longer picked: the next batches move on."""
+    make_sequence(account, steps=THREE_STEPS, is_default=True)
+    stale, live = (LeadFactory(account=account, email=f"{n}@x.example") for n in "ab")
+    assert start(account).enrolled == 2
+    set_fields(account, stale, nurture_state="stopped")
+
+    assert write(account, 1, batch=1) == nurture.Written(leads=2, messages=1, queued=1)
+    assert stored(account, stale).nurture_next_at is None
+    assert [m.lead_id for m in nurture_messages(account)] == [live.pk]
