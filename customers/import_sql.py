@@ -27,9 +27,8 @@ _FIRST = "regexp_replace(ch.v_first_name, '\\s+', ' ', 'g')"
 _LAST = "regexp_replace(ch.v_last_name, '\\s+', ' ', 'g')"
 
 
-# Run in order on each chunk, after typing.
-DERIVE = (
-    f"""
+# The split of a `name` column into first and last names (leads' imports run it too).
+NAME_SPLIT = f"""
     UPDATE imp_chunk ch SET
       v_first_name = CASE
         WHEN ch.v_first_name IS NOT NULL THEN ch.v_first_name
@@ -48,7 +47,11 @@ DERIVE = (
                ELSE {_NORM} END
         ELSE coalesce(substring({_NORM} from '\\S+$'), '') END
      WHERE ch.v_name IS NOT NULL AND btrim(ch.v_name) <> ''
-    """,
+    """
+
+# Run in order on each chunk, after typing.
+DERIVE = (
+    NAME_SPLIT,
     f"""
     UPDATE imp_chunk ch
        SET errs = errs

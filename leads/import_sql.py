@@ -28,8 +28,7 @@ _CAMPAIGN = Campaign._meta.db_table
 
 # Run in order on each chunk, after typing.
 DERIVE = (
-    # customers.import_sql's first statement: the split of `name` (no length rule).
-    customer_writes.DERIVE[0],
+    customer_writes.NAME_SPLIT,
     f"""
     UPDATE imp_chunk ch
        SET errs = errs
