@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "campaigns",
     "leads",
     "reports",
+    "loyalty",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("campaigns.api.urls")),
     path("", include("leads.api.urls")),
     path("", include("reports.api.urls")),
+    path("", include("loyalty.api.urls")),
     path("", include("campaigns.api.webhook_urls")),
 ]
 

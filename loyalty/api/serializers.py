@@ -1,0 +1,140 @@
+"""Loyalty's API shapes: cards, tickets to credit, redeem and adjust requests, and
+ledger rows. Points are decimal strings with two places, like money."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from crm_project.aliases import aliases_by_name, apply_aliases
+from crm_project.api.fields import ModelSerializer, MoneyField
+from loyalty.models import LoyaltyCard, LoyaltyTransaction
+from orders.api.serializers import CustomerReferenceField
+
+# Seed 001's ticket keys (`carteFid`, `Montant`, read as snake_case by the parser).
+TICKET_ALIASES = aliases_by_name({"card_number": ("carte_fid",), "amount": ("montant",)})
+
+
+class CardNumberField(serializers.CharField):
+    """A card number: text, or a JSON number taken as its text (seed 001 sends
+    `"carteFid": 33`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 50)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        if isinstance(data, float) and data.is_integer() and abs(data) < 2**53:
+            data = int(data)
+        return super().to_internal_value(str(data))
+
+
+class LoyaltyCardSerializer(ModelSerializer):
+    """A card. `number` and `customer` are set at issue and never change; the status
+    changes through `block` / `unblock` (or `status` in an update); balances are
+    maintained by the ledger."""
+
+    number = CardNumberField()
+    customer = CustomerReferenceField(help_text="The holder: their id or number.")
+
+    class Meta:
+        model = LoyaltyCard
+        fields = [
+            "id",
+            "number",
+            "customer",
+            "status",
+            "issued_at",
+            "points_balance",
+            "points_earned",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["points_balance", "points_earned", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None:
+            errors = {}
+            if "number" in attrs and attrs["number"] != self.instance.number:
+                errors["number"] = "A card's number cannot change: issue a new card."
+            if "customer" in attrs and attrs["customer"].pk != self.instance.customer_id:
+                errors["customer"] = "A card's holder cannot change: issue a new card."
+            if "issued_at" in attrs and attrs["issued_at"] != self.instance.issued_at:
+                errors["issued_at"] = "A card's issue date cannot change."
+            if errors:
+                raise serializers.ValidationError(errors, code="read_only")
+        return attrs
+
+
+class TicketSerializer(serializers.Serializer):
+    """One ticket to credit: `card_number` (alias `carteFid`), `amount` (alias
+    `Montant`), and an optional `ticket_id` that makes replays credit nothing."""
+
+    card_number = CardNumberField()
+    amount = MoneyField()
+    ticket_id = CardNumberField(max_length=100, required=False, allow_null=True)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = apply_aliases(data, TICKET_ALIASES)
+        return super().to_internal_value(data)
+
+
+class CreditRequestSerializer(serializers.Serializer):
+    tickets = TicketSerializer(many=True)
+
+
+class TicketErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class TicketOutcomeSerializer(serializers.Serializer):
+    card_number = serializers.CharField()
+    ticket_id = serializers.CharField(allow_null=True)
+    credited = MoneyField()
+    balance = MoneyField(allow_null=True)
+    status = serializers.ChoiceField(choices=["credited", "duplicate", "failed"])
+    error = TicketErrorSerializer(allow_null=True)
+
+
+class CreditAnswerSerializer(serializers.Serializer):
+    card_number = serializers.CharField()
+    credit = MoneyField()
+
+
+class RedeemSerializer(serializers.Serializer):
+    card_number = CardNumberField()
+    points = MoneyField()
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class AdjustSerializer(serializers.Serializer):
+    card_number = CardNumberField()
+    points = MoneyField(help_text="Signed: negative takes points off.")
+    reason = serializers.CharField(max_length=500)
+
+
+class LoyaltyTransactionSerializer(ModelSerializer):
+    """A ledger row; `card` is the card's number."""
+
+    card = serializers.CharField(source="card.number", read_only=True)
+
+    class Meta:
+        model = LoyaltyTransaction
+        fields = [
+            "id",
+            "card",
+            "customer",
+            "kind",
+            "points",
+            "balance_after",
+            "shortfall",
+            "ticket_id",
+            "order",
+            "reason",
+            "created_at",
+        ]
+        read_only_fields = fields

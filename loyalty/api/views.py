@@ -1,0 +1,205 @@
+"""Loyalty's API: cards, ticket credit, redeem, adjust, and the read-only ledger.
+
+Cards are addressed by their number (`/loyalty/cards/{number}/`): another account's
+number answers 404 exactly as a missing one; a card number inside a body that the
+account does not hold is a 400 on `card_number`."""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Role
+from crm_project.api.bulk import MAX_BULK_ROWS, row_errors
+from crm_project.api.pagination import PageOrCursorPagination
+from crm_project.api.views import TenantGenericViewSet, require_list
+from loyalty import selectors, services
+from loyalty.api.serializers import (
+    AdjustSerializer,
+    CreditAnswerSerializer,
+    CreditRequestSerializer,
+    LoyaltyCardSerializer,
+    LoyaltyTransactionSerializer,
+    RedeemSerializer,
+    TicketOutcomeSerializer,
+    TicketSerializer,
+)
+from loyalty.filters import LoyaltyCardFilter, LoyaltyTransactionFilter
+from loyalty.models import CardStatus, LoyaltyCard, LoyaltyTransaction
+
+CARD_NUMBER = OpenApiParameter(
+    "id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The card's number."
+)
+
+
+class _ByNumber:
+    """A card in the path by its number (the route's kwarg keeps DRF's name `pk`)."""
+
+    lookup_field = "number"
+    lookup_url_kwarg = "pk"
+    lookup_value_regex = "[^/]+"
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[CARD_NUMBER]),
+    update=extend_schema(parameters=[CARD_NUMBER]),
+    partial_update=extend_schema(parameters=[CARD_NUMBER]),
+)
+class LoyaltyCardViewSet(
+    _ByNumber,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    TenantGenericViewSet,
+):
+    """Loyalty cards, by number. Issue (`POST`), list, read, and block or unblock;
+    a card is never deleted (its ledger is the history)."""
+
+    model = LoyaltyCard
+    serializer_class = LoyaltyCardSerializer
+    filterset_class = LoyaltyCardFilter
+    ordering_fields = ["number", "issued_at", "points_balance", "created_at"]
+    ordering = ["number"]
+
+    def get_scoped_queryset(self) -> Any:
+        return selectors.card_list(self.account)
+
+    def perform_create(self, serializer: LoyaltyCardSerializer) -> None:
+        serializer.instance = services.card_issue(account=self.account, **serializer.validated_data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # PUT and PATCH are both partial (SPEC: API conventions).
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+    def perform_update(self, serializer: LoyaltyCardSerializer) -> None:
+        card = serializer.instance
+        wanted = serializer.validated_data.get("status")
+        if wanted == CardStatus.BLOCKED:
+            card = services.card_block(card=card)
+        elif wanted == CardStatus.ACTIVE:
+            card = services.card_unblock(card=card)
+        serializer.instance = card
+
+    @extend_schema(parameters=[CARD_NUMBER], request=None, responses=LoyaltyCardSerializer)
+    @action(detail=True, methods=["post"])
+    def block(self, request: Request, pk: str) -> Response:
+        """Block the card: it is credited and redeemed nothing until unblocked."""
+        card = services.card_block(card=self.get_object())
+        return Response(self.get_serializer(card).data)
+
+    @extend_schema(parameters=[CARD_NUMBER], request=None, responses=LoyaltyCardSerializer)
+    @action(detail=True, methods=["post"])
+    def unblock(self, request: Request, pk: str) -> Response:
+        card = services.card_unblock(card=self.get_object())
+        return Response(self.get_serializer(card).data)
+
+
+def _given_text(row: Any, *names: str) -> str:
+    if not isinstance(row, dict):
+        return ""
+    for name in names:
+        value = row.get(name)
+        if value is not None and not isinstance(value, dict | list | bool):
+            return str(value)
+    return ""
+
+
+class LoyaltyCreditViewSet(_ByNumber, TenantGenericViewSet):
+    """Seed 001's fidelity credit: credit tickets, read a card's credit."""
+
+    model = LoyaltyCard
+
+    def get_scoped_queryset(self) -> Any:
+        return selectors.card_list(self.account)
+
+    @extend_schema(request=CreditRequestSerializer, responses=TicketOutcomeSerializer(many=True))
+    def create(self, request: Request) -> Response:
+        """Credit up to 1,000 tickets: `{"tickets": [{"card_number", "amount",
+        "ticket_id"?}]}` (seed 001's `{"Tickets": [{"carteFid", "Montant"}]}` too).
+        Answers 200 with each ticket's outcome in the order sent: `credited`,
+        `duplicate` (its ticket_id was credited before: "0.00") or `failed` (with the
+        error), whatever the others'."""
+        rows = require_list(request.data, "tickets", max_rows=MAX_BULK_ROWS)
+        checked: list[services.Ticket | services.TicketOutcome] = []
+        for row in rows:
+            serializer = TicketSerializer(data=row)
+            if serializer.is_valid():
+                checked.append(services.Ticket(**serializer.validated_data))
+                continue
+            error = row_errors(ValidationError(serializer.errors))[0]
+            checked.append(
+                services.ticket_failed(
+                    card_number=_given_text(row, "card_number", "carte_fid"),
+                    ticket_id=_given_text(row, "ticket_id") or None,
+                    code=error["code"],
+                    detail=str(error["detail"]),
+                    attr=error["attr"],
+                )
+            )
+        tickets = [item for item in checked if isinstance(item, services.Ticket)]
+        credited = iter(services.tickets_credit(account=self.account, tickets=tickets))
+        outcomes = [
+            next(credited) if isinstance(item, services.Ticket) else item for item in checked
+        ]
+        return Response(TicketOutcomeSerializer(outcomes, many=True).data)
+
+    @extend_schema(parameters=[CARD_NUMBER], responses=CreditAnswerSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        """A card's credit (its points balance), as seed 001's `/api/credit/<carteFid>`."""
+        card = self.get_object()
+        return Response(
+            CreditAnswerSerializer({"card_number": card.number, "credit": card.points_balance}).data
+        )
+
+
+class LoyaltyRedeemViewSet(TenantGenericViewSet):
+    model = LoyaltyTransaction
+
+    @extend_schema(request=RedeemSerializer, responses={201: LoyaltyTransactionSerializer})
+    def create(self, request: Request) -> Response:
+        """Redeem points from an active card: the ledger row (201). A balance short of
+        the points is a 409 `insufficient_points`."""
+        serializer = RedeemSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        row = services.card_redeem(account=self.account, **serializer.validated_data)
+        return Response(LoyaltyTransactionSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class LoyaltyAdjustViewSet(TenantGenericViewSet):
+    model = LoyaltyTransaction
+    write_role = Role.ADMIN
+
+    @extend_schema(request=AdjustSerializer, responses={201: LoyaltyTransactionSerializer})
+    def create(self, request: Request) -> Response:
+        """An admin's signed correction of a card's balance: the ledger row (201). One
+        that would take the balance below zero is a 409 `insufficient_points`."""
+        serializer = AdjustSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        row = services.card_adjust(account=self.account, **serializer.validated_data)
+        return Response(LoyaltyTransactionSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class LoyaltyTransactionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet
+):
+    """The points ledger, read-only and append-only: newest first; `?cursor=` walks it
+    at constant cost per page."""
+
+    model = LoyaltyTransaction
+    row_counter = "loyalty_transactions"
+    serializer_class = LoyaltyTransactionSerializer
+    filterset_class = LoyaltyTransactionFilter
+    pagination_class = PageOrCursorPagination
+    cursor_ordering = ("-created_at", "-id")
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "-id"]
+
+    def get_scoped_queryset(self) -> Any:
+        return selectors.transaction_list(self.account)
