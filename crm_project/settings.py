@@ -252,6 +252,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "messages-reap": {"task": "campaigns.tasks.messages_reap", "schedule": 60.0},
     # Nurture steps that are due, written to the ledger (leads.nurture).
     "leads-nurture": {"task": "leads.tasks.nurture_write_due_all", "schedule": 60.0},
+    # The leads report's rollup folded (each account's rows appended by its writes).
+    "leads-days-compact": {"task": "leads.tasks.lead_days_compact_all", "schedule": 600.0},
     # Customer counts of active segments: one task per account and chunk of segments.
     "segments-refresh-counts": {
         "task": "segments.tasks.segment_counts_refresh_all",

@@ -199,7 +199,92 @@ def test_every_role_reads_the_report_and_anonymous_callers_none(
 def test_the_report_is_a_handful_of_queries_whatever_the_leads(
     account, agents, pipeline, django_assert_max_num_queries
 ):
-    with account_scope(account), django_assert_max_num_queries(3):
+    # The rollup for the whole days, the leads for the edges of the last 30 days, the
+    # rollup again for its whole days, the agents.
+    with account_scope(account), django_assert_max_num_queries(4):
         figures = selectors.lead_report(account)
 
     assert figures["total"] == 5
+
+
+
+def reference(account, start=None, end=None):
+    """The report's counting figures computed from the leads themselves."""
+    with account_scope(account):
+        leads = list(Lead.objects.all())
+    kept = [
+        lead
+        for lead in leads
+        if (start is None or lead.created_at >= start) and (end is None or lead.created_at < end)
+    ]
+    converted = [lead for lead in kept if lead.status == LeadStatus.CONVERTED]
+    days = sum((lead.converted_at - lead.created_at).total_seconds() for lead in converted)
+    return {
+        "total": len(kept),
+        "by_status": {v: sum(lead.status == v for lead in kept) for v in LeadStatus.values},
+        "by_source": {v: sum(lead.source == v for lead in kept) for v in LeadSource.values},
+        "unassigned": sum(lead.assigned_to_id is None for lead in kept),
+        "score": round(sum(lead.score for lead in kept) / len(kept), 2) if kept else None,
+        "days": round(days / len(converted) / 86_400, 2) if converted else None,
+    }
+
+
+def counted(account, start=None, end=None):
+    with account_scope(account):
+        figures = selectors.lead_report(account, start=start, end=end)
+    return {
+        "total": figures["total"],
+        "by_status": figures["by_status"],
+        "by_source": figures["by_source"],
+        "unassigned": figures["by_agent"]["unassigned"],
+        "score": figures["average_score"],
+        "days": figures["average_days_to_convert"],
+    }
+
+
+def test_the_rollup_follows_every_write_of_the_leads_and_its_folding(account, agents, pipeline):
+    """Whole days come from the rollup the leads' triggers keep, part-days from the
+    leads: after updates, reassignments, conversions, deletes and the rollup's folding,
+    every window answers what the leads themselves say."""
+    from leads import services as lead_services
+
+    ann, bob = agents
+    now = timezone.now()
+    windows = [
+        (None, None),
+        (now - timedelta(days=60), None),
+        (now - timedelta(days=49, hours=7), now - timedelta(days=4, minutes=13)),
+        (now - timedelta(hours=30), now - timedelta(hours=20)),
+        (None, now - timedelta(days=9, hours=1)),
+    ]
+    with account_scope(account):
+        Lead.objects.filter(pk=pipeline[2].pk).update(status="won", score=90, source="email")
+        Lead.objects.filter(pk=pipeline[4].pk).update(assigned_to=bob)
+        Lead.objects.filter(assigned_to=ann).update(assigned_to=None)  # several at once
+        lead_services.lead_update(lead=Lead.objects.get(pk=pipeline[3].pk), status="contacted")
+        Lead.objects.filter(pk=pipeline[0].pk).delete()
+    for start, end in windows:
+        assert counted(account, start, end) == reference(account, start, end), (start, end)
+
+    with account_scope(account):
+        read, written = lead_services.lead_days_compact(account=account)
+        assert read > written > 0
+        assert lead_services.lead_days_compact(account=account) == (0, 0)
+    for start, end in windows:
+        assert counted(account, start, end) == reference(account, start, end), (start, end)
+
+
+def test_the_rollup_is_folded_for_the_accounts_that_need_it_by_beat(
+    account, pipeline, django_capture_on_commit_callbacks
+):
+    from leads import tasks as lead_tasks
+    from leads.models import LeadDay
+
+    with account_scope(account):
+        Lead.objects.filter(pk=pipeline[1].pk).update(score=61)
+        before = LeadDay.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lead_tasks.lead_days_compact_all.delay().get() == 1
+    with account_scope(account):
+        assert LeadDay.objects.count() < before
+    assert counted(account) == reference(account)
