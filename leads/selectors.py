@@ -102,11 +102,12 @@ def external_ids_taken(account: Account, external_ids: list[str]) -> set[str]:
     """Which of `external_ids` name a lead of the account."""
     if not external_ids:
         return set()
-    return set(
+    taken = (
         lead_list(account)
         .filter(external_id__in=set(external_ids))
         .values_list("external_id", flat=True)
     )
+    return {external_id for external_id in taken if external_id}
 
 
 def lead_locked(lead: Lead) -> Lead | None:
