@@ -5,7 +5,9 @@ LoyaltyTransaction, written by the same statement that moves the balance
 (loyalty.services), so a card's rows chain (`balance_after` = the previous row's
 `balance_after` + `points`). Rows are never updated or deleted: a trigger refuses both
 (migration 0001). Cards, customers and orders that have ledger rows are therefore
-protected from deletion (PROTECT): losing them would orphan the history."""
+kept from deletion (RESTRICT: a customer holding a card is refused, 409 through
+customers.services.customer_delete); only an account's own purge deletes them, its
+cascade reaching card, customer and ledger alike."""
 
 from decimal import Decimal
 
@@ -40,7 +42,7 @@ class LoyaltyCard(TenantModel):
     number = models.CharField(max_length=50)
     customer = TenantForeignKey(
         "customers.Customer",
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="loyalty_cards",
         db_index=False,  # (customer, issued_at) below serves it
     )
@@ -81,17 +83,17 @@ class LoyaltyTransaction(TenantModel):
 
     # No single-column indexes: the (card|customer, -created_at, -id) ones serve them.
     card = TenantForeignKey(
-        LoyaltyCard, on_delete=models.PROTECT, related_name="transactions", db_index=False
+        LoyaltyCard, on_delete=models.RESTRICT, related_name="transactions", db_index=False
     )
     customer = TenantForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+        "customers.Customer", on_delete=models.RESTRICT, related_name="+", db_index=False
     )
     kind = models.CharField(max_length=10, choices=TransactionKind.choices)
     points = models.DecimalField(max_digits=POINTS_DIGITS, decimal_places=2)
     balance_after = models.DecimalField(max_digits=POINTS_DIGITS, decimal_places=2)
     ticket_id = models.CharField(max_length=100, null=True, blank=True)
     order = TenantForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "orders.Order", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
     )
     reason = models.CharField(max_length=500, blank=True)
     shortfall = models.DecimalField(max_digits=POINTS_DIGITS, decimal_places=2, default=ZERO)

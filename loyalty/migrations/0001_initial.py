@@ -13,7 +13,8 @@ import crm_project.models
 
 # The ledger is append-only: no UPDATE, and no DELETE except by the maintenance role
 # (an account's purge, `accounts.services.account_delete`, runs unscoped as it). Cards,
-# customers and orders with ledger rows are PROTECTed, so no cascade reaches them.
+# customers and orders with ledger rows are RESTRICTed, so only an account's purge
+# (which cascades to all of them) reaches the ledger.
 APPEND_ONLY_FUNCTION = """
 CREATE OR REPLACE FUNCTION loyalty_ledger_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -108,7 +109,7 @@ class Migration(migrations.Migration):
                     crm_project.models.TenantForeignKey(
                         db_constraint=False,
                         db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="loyalty_cards",
                         to="customers.customer",
                     ),
@@ -165,7 +166,7 @@ class Migration(migrations.Migration):
                     crm_project.models.TenantForeignKey(
                         db_constraint=False,
                         db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="transactions",
                         to="loyalty.loyaltycard",
                     ),
@@ -175,7 +176,7 @@ class Migration(migrations.Migration):
                     crm_project.models.TenantForeignKey(
                         db_constraint=False,
                         db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="+",
                         to="customers.customer",
                     ),
@@ -186,7 +187,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         db_constraint=False,
                         null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="+",
                         to="orders.order",
                     ),
