@@ -25,7 +25,6 @@ from leads.models import (
     LeadDay,
     LeadStatus,
     NurtureSequence,
-    NurtureState,
     NurtureStep,
 )
 
@@ -157,12 +156,6 @@ def lead_interactions(account: Account, lead: Lead) -> QuerySet[Interaction]:
 # A lead can be enrolled when it is not unsubscribed, its status is none of these, and
 # its nurture_state is idle (SPEC "Nurturing"); setting one of them ends its sequence.
 ENDED_STATUSES = (LeadStatus.CONVERTED, LeadStatus.LOST, LeadStatus.WON)
-
-
-def nurture_eligible() -> Q:
-    return Q(unsubscribed_at__isnull=True, nurture_state=NurtureState.IDLE) & ~Q(
-        status__in=ENDED_STATUSES
-    )
 
 
 def nurture_sequence_list(account: Account) -> QuerySet[NurtureSequence]:

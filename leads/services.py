@@ -494,7 +494,8 @@ def nurture_start(
     now: datetime | None = None,
 ) -> Started:
     """Enrol the named leads (with none named, every lead of the account) that are
-    eligible (leads.selectors.nurture_eligible) in `sequence`, else in the account's
+    eligible (not unsubscribed, idle, their status none of ENDED_STATUSES) in
+    `sequence`, else in the account's
     default (none: a 409). `skipped` counts the named leads (or the account's) not
     enrolled; `sent` the first steps due at once (no delay) for leads with an address:
     beat's writer is sent for them when this transaction commits.
