@@ -180,6 +180,30 @@ def test_convert_twice_answers_the_same_customer(api_client, account, lead):
         assert Customer.objects.count() == 1
 
 
+def test_a_lead_converts_into_one_customer_even_moved_back_and_converted_again(
+    api_client, account, lead
+):
+    """The customer keeps its `source_lead` (unique per account): converting the lead
+    again, its customer's email changed meanwhile, links that customer."""
+    first = api_client.post(f"{LEADS}{lead.pk}/convert/").json()
+    api_client.patch(
+        f"/api/v1/customers/{first['id']}/", {"email": "renamed@alot.co"}, format="json"
+    )
+    assert (
+        api_client.patch(f"{LEADS}{lead.pk}/", {"status": "qualified"}, format="json").json()[
+            "status"
+        ]
+        == "qualified"
+    )
+
+    again = api_client.post(f"{LEADS}{lead.pk}/convert/")
+
+    assert (again.status_code, again.json()["id"]) == (200, first["id"])
+    with account_scope(account):
+        assert Customer.objects.count() == 1
+    assert stored(account, lead).status == "converted"
+
+
 def test_a_converted_lead_cannot_be_reconverted_by_another_account(other_api_client, lead):
     assert other_api_client.put(f"{LEADS}{lead.pk}/convert/").status_code == 404
 
