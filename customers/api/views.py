@@ -183,25 +183,22 @@ class CustomerViewSet(TenantModelViewSet):
         return self._lifecycle_counts()
 
 
-INTERACTION_PARAMETERS = [
-    OpenApiParameter(
-        "customer_pk",
-        OpenApiTypes.STR,
-        OpenApiParameter.PATH,
-        description="The customer's UUID or its per-account number.",
-    ),
-    OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH),
-]
+def interaction_routes_schema(holder: str, description: str) -> Any:
+    """The schema of a holder's interaction routes: `{holder}` described, then `id`."""
+    parameters = [
+        OpenApiParameter(holder, OpenApiTypes.STR, OpenApiParameter.PATH, description=description),
+        OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+    ]
+    return extend_schema_view(
+        list=extend_schema(parameters=parameters[:1]),
+        create=extend_schema(parameters=parameters[:1]),
+        retrieve=extend_schema(parameters=parameters),
+        update=extend_schema(parameters=parameters, description="Partial, like PATCH."),
+        partial_update=extend_schema(parameters=parameters),
+        destroy=extend_schema(parameters=parameters),
+    )
 
 
-@extend_schema_view(
-    list=extend_schema(parameters=INTERACTION_PARAMETERS[:1]),
-    create=extend_schema(parameters=INTERACTION_PARAMETERS[:1]),
-    retrieve=extend_schema(parameters=INTERACTION_PARAMETERS),
-    update=extend_schema(parameters=INTERACTION_PARAMETERS, description="Partial, like PATCH."),
-    partial_update=extend_schema(parameters=INTERACTION_PARAMETERS),
-    destroy=extend_schema(parameters=INTERACTION_PARAMETERS),
-)
 class InteractionViewSet(TenantModelViewSet):
     """Interactions of the route's customer or lead (`holder`); an unknown holder is a
     404, another holder's interaction too."""
@@ -229,6 +226,7 @@ class InteractionViewSet(TenantModelViewSet):
         return super().create(request, *args, **kwargs)
 
 
+@interaction_routes_schema("customer_pk", "The customer's UUID or its per-account number.")
 class CustomerInteractionViewSet(InteractionViewSet):
     """A customer's interactions; another customer's interaction is a 404."""
 

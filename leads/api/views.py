@@ -20,7 +20,7 @@ from crm_project.api.views import TenantModelViewSet, require_list
 from crm_project.tenancy import account_scope
 from crm_project.writes import FAILED
 from customers.api.serializers import CustomerSerializer
-from customers.api.views import InteractionViewSet
+from customers.api.views import InteractionViewSet, interaction_routes_schema
 from customers.models import Interaction
 from leads import selectors, services
 from leads.api.serializers import (
@@ -299,25 +299,7 @@ class LeadViewSet(TenantModelViewSet):
         return Response(LeadStatisticsSerializer(figures).data)
 
 
-LEAD_INTERACTION_PARAMETERS = [
-    OpenApiParameter(
-        "lead_pk",
-        OpenApiTypes.STR,
-        OpenApiParameter.PATH,
-        description="The lead's UUID or `ext:<external_id>`.",
-    ),
-    OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH),
-]
-
-
-@extend_schema_view(
-    list=extend_schema(parameters=LEAD_INTERACTION_PARAMETERS[:1]),
-    create=extend_schema(parameters=LEAD_INTERACTION_PARAMETERS[:1]),
-    retrieve=extend_schema(parameters=LEAD_INTERACTION_PARAMETERS),
-    update=extend_schema(parameters=LEAD_INTERACTION_PARAMETERS, description="Partial."),
-    partial_update=extend_schema(parameters=LEAD_INTERACTION_PARAMETERS),
-    destroy=extend_schema(parameters=LEAD_INTERACTION_PARAMETERS),
-)
+@interaction_routes_schema("lead_pk", "The lead's UUID or `ext:<external_id>`.")
 class LeadInteractionViewSet(InteractionViewSet):
     """A lead's interactions (its `last_contact` follows them)."""
 
