@@ -82,7 +82,17 @@ class TicketSerializer(serializers.Serializer):
 
 
 class CreditRequestSerializer(serializers.Serializer):
-    tickets = TicketSerializer(many=True)
+    """The body of a credit call, as the schema shows it. Each ticket is an object
+    read as TicketSerializer reads it (`card_number` or `carteFid`, `amount` or
+    `Montant`, `ticket_id`?) and answered on its own: a bad ticket is a `failed`
+    outcome, not a 400, so the schema does not refuse it."""
+
+    tickets = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=1000,
+        help_text='Tickets: `{"card_number", "amount", "ticket_id"?}` each.',
+    )
 
 
 class TicketErrorSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -115,18 +115,29 @@ class LoyaltyCreditViewSet(_ByNumber, TenantGenericViewSet):
     """Seed 001's fidelity credit: credit tickets, read a card's credit."""
 
     model = LoyaltyCard
+    pagination_class = None
+    filter_backends = ()
 
     def get_scoped_queryset(self) -> Any:
         return selectors.card_list(self.account)
 
-    @extend_schema(request=CreditRequestSerializer, responses=TicketOutcomeSerializer(many=True))
+    @extend_schema(
+        request=CreditRequestSerializer, responses={200: TicketOutcomeSerializer(many=True)}
+    )
     def create(self, request: Request) -> Response:
         """Credit up to 1,000 tickets: `{"tickets": [{"card_number", "amount",
         "ticket_id"?}]}` (seed 001's `{"Tickets": [{"carteFid", "Montant"}]}` too).
         Answers 200 with each ticket's outcome in the order sent: `credited`,
         `duplicate` (its ticket_id was credited before: "0.00") or `failed` (with the
-        error), whatever the others'."""
+        error), whatever the others'. A ticket that is not an object is a 400."""
         rows = require_list(request.data, "tickets", max_rows=MAX_BULK_ROWS)
+        not_objects = {
+            str(index): [ErrorDetail("Expected an object.", code="not_an_object")]
+            for index, row in enumerate(rows)
+            if not isinstance(row, dict)
+        }
+        if not_objects:  # not a ticket at all: the body is malformed
+            raise ValidationError({"tickets": not_objects})
         checked: list[services.Ticket | services.TicketOutcome] = []
         for row in rows:
             serializer = TicketSerializer(data=row)
@@ -161,6 +172,8 @@ class LoyaltyCreditViewSet(_ByNumber, TenantGenericViewSet):
 
 class LoyaltyRedeemViewSet(TenantGenericViewSet):
     model = LoyaltyTransaction
+    pagination_class = None
+    filter_backends = ()
 
     @extend_schema(request=RedeemSerializer, responses={201: LoyaltyTransactionSerializer})
     def create(self, request: Request) -> Response:
@@ -174,6 +187,8 @@ class LoyaltyRedeemViewSet(TenantGenericViewSet):
 
 class LoyaltyAdjustViewSet(TenantGenericViewSet):
     model = LoyaltyTransaction
+    pagination_class = None
+    filter_backends = ()
     write_role = Role.ADMIN
 
     @extend_schema(request=AdjustSerializer, responses={201: LoyaltyTransactionSerializer})

@@ -119,9 +119,8 @@ def test_unknown_and_blocked_cards_fail_their_tickets_only(api_client, account, 
         {"card_number": "42", "amount": 10},
         {"card_number": "33", "amount": 10},
         {"amount": 10},
-        "not an object",
     )
-    assert [row["status"] for row in answer] == ["failed", "failed", "credited", "failed", "failed"]
+    assert [row["status"] for row in answer] == ["failed", "failed", "credited", "failed"]
     assert answer[0]["error"]["code"] == "unknown_card"
     assert answer[1]["error"]["code"] == "card_blocked"
     assert answer[3]["error"]["attr"] == "card_number"
@@ -142,6 +141,14 @@ def test_a_body_without_tickets_is_a_400(api_client, card, body):
     response = api_client.post(CREDIT, body, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] in ("tickets", "non_field_errors", None)
+
+
+def test_a_ticket_that_is_not_an_object_is_a_400_naming_it(api_client, account, card):
+    body = {"tickets": [{"card_number": "33", "amount": 10}, [1, 2]]}
+    response = api_client.post(CREDIT, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "tickets.1"
+    assert balance(account) == Decimal("0.00")
 
 
 def test_more_than_1000_tickets_is_a_400(api_client, card):
