@@ -4,7 +4,10 @@ ledger row, and the rows chain."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
+from crm_project.tenancy import account_scope
+from loyalty import selectors
 from tests.factories import CustomerFactory
 from tests.loyalty.conftest import (
     ADJUST,
@@ -200,3 +203,26 @@ def test_another_account_sees_no_ledger_rows(other_api_client, api_client, histo
     assert other_api_client.get(TRANSACTIONS).json()["results"] == []
     assert other_api_client.get(f"{TRANSACTIONS}{row['id']}/").status_code == 404
     assert other_api_client.get(TRANSACTIONS, {"card": "33"}).json()["results"] == []
+
+
+def test_a_redeem_replayed_with_its_idempotency_key_takes_the_points_once(
+    api_client, account, card
+):
+    give_points(account, card, "10.00")
+    body = {"card_number": "33", "points": "4"}
+    first = api_client.post(REDEEM, body, HTTP_IDEMPOTENCY_KEY="r-1")
+    again = api_client.post(REDEEM, body, HTTP_IDEMPOTENCY_KEY="r-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert balance(account) == Decimal("6.00")
+    other = api_client.post(REDEEM, {**body, "points": "1"}, HTTP_IDEMPOTENCY_KEY="r-1")
+    assert other.status_code == 409
+
+
+def test_the_ledgers_first_page_reads_its_index_in_order(api_client, account, history):
+    # A handful of rows: seq scans off, so the plan shows what a big ledger would use.
+    with account_scope(account), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = selectors.transaction_list(account).order_by("-created_at", "-id")[:50].explain()
+    assert "loyaltytx_account_created" in plan, plan
+    assert "Sort" not in plan, plan
