@@ -207,7 +207,6 @@ def test_the_report_is_a_handful_of_queries_whatever_the_leads(
     assert figures["total"] == 5
 
 
-
 def reference(account, start=None, end=None):
     """The report's counting figures computed from the leads themselves."""
     with account_scope(account):
