@@ -225,12 +225,17 @@ $$;
 
 -- Run at commit, whatever account the transaction's scope names by then: the counter
 -- is written in the pending delta's own account (row-level security), and the scope
--- put back.
+-- put back. The delta of an account deleted in the same transaction (its rows went
+-- with it) is dropped: there is nothing left to count.
 CREATE OR REPLACE FUNCTION crm_count_rows_settle() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   scope text := current_setting('app.account_id', true);
 BEGIN
+  IF NOT EXISTS (SELECT 1 FROM accounts_account WHERE id = NEW.account_id) THEN
+    DELETE FROM crm_project_rowcount_pending WHERE id = NEW.id;
+    RETURN NULL;
+  END IF;
   PERFORM set_config('app.account_id', NEW.account_id::text, true);
   INSERT INTO crm_project_rowcount (id, account_id, name, count)
   VALUES (gen_random_uuid(), NEW.account_id, NEW.name, NEW.delta)

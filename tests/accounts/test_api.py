@@ -320,3 +320,24 @@ def test_a_website_that_is_not_an_address_is_a_400(platform_client):
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "website"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_platform_deletes_an_account_with_counted_rows(platform_client, account, other_account):
+    """The row counters' deltas settle at commit: those of the deleted account are
+    dropped (its counters went with it), another account's stay exact."""
+    from crm_project.api.pagination import row_count
+    from crm_project.tenancy import account_scope
+    from tests.factories import CustomerFactory
+    from tests.leads.conftest import LeadFactory
+
+    CustomerFactory(account=account)
+    LeadFactory(account=account, status="qualified")
+    CustomerFactory(account=other_account)
+
+    response = platform_client.delete(f"/api/v1/accounts/{account.pk}/")
+
+    assert response.status_code == 204, response.content
+    assert platform_client.get(f"/api/v1/accounts/{account.pk}/").status_code == 404
+    with account_scope(other_account):
+        assert row_count("customers") == 1
