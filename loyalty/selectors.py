@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import Account
-from loyalty.models import LoyaltyCard, LoyaltyTransaction
+from loyalty.models import CardStatus, LoyaltyCard, LoyaltyTransaction, TransactionKind
 
 
 def card_list(account: Account) -> QuerySet[LoyaltyCard]:
@@ -32,3 +32,28 @@ def card_balance(account: Account, card_id: Any) -> Decimal | None:
 
 def transaction_list(account: Account) -> QuerySet[LoyaltyTransaction]:
     return LoyaltyTransaction.objects.filter(account=account).select_related("card")
+
+
+def order_card(account: Account, *, loyalty_card: str, customer_id: Any) -> LoyaltyCard | None:
+    """The card an order earns on: its own `loyalty_card` when that is an active card of
+    the account, else its customer's oldest active card; None without either."""
+    active = card_list(account).filter(status=CardStatus.ACTIVE)
+    number = (loyalty_card or "").strip()
+    if number:
+        card = active.filter(number=number).first()
+        if card is not None:
+            return card
+    return active.filter(customer_id=customer_id).order_by("issued_at", "id").first()
+
+
+def order_rows(account: Account, order_id: Any) -> dict[str, LoyaltyTransaction]:
+    """{kind: row} of the order's earn and reverse rows (one of each at most)."""
+    rows = transaction_list(account).filter(
+        order_id=order_id, kind__in=[TransactionKind.EARN, TransactionKind.REVERSE]
+    )
+    return {row.kind: row for row in rows}
+
+
+def order_has_history(account: Account, order_id: Any) -> bool:
+    """Whether any ledger row refers to the order (the ledger keeps it from deletion)."""
+    return transaction_list(account).filter(order_id=order_id).exists()

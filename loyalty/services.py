@@ -349,3 +349,106 @@ def _apply(
     if moved is None:
         raise _refused(card, account, any_status=any_status)
     return LoyaltyTransaction.objects.select_related("card").get(pk=moved[0])
+
+
+# --- Orders -----------------------------------------------------------------------------
+# Called by orders.services in the transaction that changes the order (the order row is
+# locked by then), not by signals. The ledger's unique (account, order, kind) makes
+# "earn once" and "reverse once" true even if two writers got past the look-ups.
+
+ORDER_KIND_UNIQUE = "loyaltytransaction_unique_order_kind"
+
+_REVERSE_SQL = f"""
+WITH held AS (
+    SELECT id, LEAST(%(earned)s, points_balance) AS removed
+      FROM {LoyaltyCard._meta.db_table}
+     WHERE id = %(card)s AND account_id = %(account)s
+       FOR UPDATE
+), moved AS (
+    UPDATE {LoyaltyCard._meta.db_table} AS card
+       SET points_balance = card.points_balance - held.removed,
+           updated_at = clock_timestamp()
+      FROM held
+     WHERE card.id = held.id
+    RETURNING card.id, card.account_id, card.customer_id, card.points_balance,
+              held.removed
+)
+INSERT INTO {LoyaltyTransaction._meta.db_table}
+       (id, account_id, card_id, customer_id, kind, points, balance_after, ticket_id,
+        order_id, reason, shortfall, created_at)
+SELECT %(id)s, account_id, id, customer_id, %(kind)s, -removed, points_balance, NULL,
+       %(order)s, %(reason)s, %(earned)s - removed, clock_timestamp()
+  FROM moved
+RETURNING id
+"""  # noqa: S608  (the table names are the models')
+
+
+def _order_row(row_id: uuid.UUID) -> LoyaltyTransaction:
+    return LoyaltyTransaction.objects.select_related("card").get(pk=row_id)
+
+
+def order_earn(*, account: Account, order: Any) -> LoyaltyTransaction | None:
+    """The order reached completed or delivered: it earns amount x the account's rate x
+    the level multiplier (half-up to cents) on its `loyalty_card`, or else on its
+    customer's oldest active card, once. None when it earns nothing: it earned already
+    (a reversal included: completed again after a cancel earns no more), no card, or
+    no points."""
+    if TransactionKind.EARN in selectors.order_rows(account, order.pk):
+        return None
+    card = selectors.order_card(
+        account, loyalty_card=order.loyalty_card, customer_id=order.customer_id
+    )
+    if card is None:
+        return None
+    points = points_for(
+        account=account, amount=order.amount, multiplier=level_multiplier(card.customer_id)
+    )
+    if points <= 0 or not _in_range(points):
+        return None
+    try:
+        with transaction.atomic():
+            moved = _move(
+                account_id=account.pk,
+                card_id=card.pk,
+                kind=TransactionKind.EARN,
+                points=points,
+                order_id=order.pk,
+                reason=f"Order #{order.number}",
+            )
+    except IntegrityError as exc:
+        if constraint_of(exc) != ORDER_KIND_UNIQUE:
+            raise
+        return None
+    except DataError:  # the balance would pass decimal(14, 2)
+        return None
+    return None if moved is None else _order_row(moved[0])
+
+
+def order_reverse(*, account: Account, order: Any) -> LoyaltyTransaction | None:
+    """The order that earned was cancelled or refunded: a `reverse` row takes back
+    min(earned, balance) from the card it earned on (blocked or not), never below
+    zero, with what it could not take back as `shortfall`. Once: None when the order
+    earned nothing or was reversed already."""
+    rows = selectors.order_rows(account, order.pk)
+    earned = rows.get(TransactionKind.EARN)
+    if earned is None or TransactionKind.REVERSE in rows:
+        return None
+    row_id = uuid7()
+    params = {
+        "id": row_id,
+        "account": account.pk,
+        "card": earned.card_id,
+        "kind": TransactionKind.REVERSE,
+        "earned": earned.points,
+        "order": order.pk,
+        "reason": f"Order #{order.number} {order.status}",
+    }
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_REVERSE_SQL, params)
+            row = cursor.fetchone()
+    except IntegrityError as exc:
+        if constraint_of(exc) != ORDER_KIND_UNIQUE:
+            raise
+        return None
+    return None if row is None else _order_row(row_id)

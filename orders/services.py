@@ -22,6 +22,8 @@ from accounts.services import sequence_reserve
 from crm_project.errors import Conflict, FieldError, Invalid
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers.models import Customer
+from loyalty import selectors as loyalty_selectors
+from loyalty import services as loyalty_services
 from orders.models import (
     UNCOUNTED_STATUSES,
     Order,
@@ -325,6 +327,7 @@ def order_create(
         **fields,
     )
     _aggregates_refresh(account_id=account.pk, customer_ids=[order.customer_id])
+    _loyalty_follow(order)
     return order
 
 
@@ -367,6 +370,8 @@ def _order_change(
         _aggregates_refresh(
             account_id=locked.account_id, customer_ids=[old_customer_id, locked.customer_id]
         )
+        if "status" in updates:
+            _loyalty_follow(locked)
         return locked, True
     return locked, False
 
@@ -401,6 +406,7 @@ def order_upsert(
             except Conflict:  # created meanwhile by a concurrent writer: update it
                 continue
             _aggregates_refresh(account_id=account.pk, customer_ids=[order.customer_id])
+            _loyalty_follow(order)
             return order, CREATED
         order, changed = _order_change(order=existing, items=items, fields=dict(fields))
         return order, UPDATED if changed else SKIPPED
@@ -412,10 +418,20 @@ def order_delete(*, order: Order) -> None:
     locked = Order.objects.select_for_update().filter(pk=order.pk).first()
     if locked is None:
         return
+    if loyalty_selectors.order_has_history(locked.account, locked.pk):
+        # The append-only ledger keeps the order it refers to (RESTRICT): cancel or
+        # refund it instead, which reverses its points.
+        raise Conflict(
+            f"Order #{locked.number} has loyalty points history; cancel or refund it instead.",
+            code="has_loyalty_history",
+        )
     customer_id = locked.customer_id
     locked.delete()
     _aggregates_refresh(account_id=locked.account_id, customer_ids=[customer_id])
 
+
+# An order first reaching one of these earns loyalty points.
+EARNING_STATUSES = (OrderStatus.COMPLETED, OrderStatus.DELIVERED)
 
 _OPEN = frozenset(OrderStatus.values) - frozenset(UNCOUNTED_STATUSES)
 
@@ -438,6 +454,7 @@ def _order_transition(*, order: Order, action: str) -> Order:
     if not changed:
         raise Conflict(f"Cannot {action} an order that is {fresh.status}.", code="invalid_status")
     _aggregates_refresh(account_id=fresh.account_id, customer_ids=[fresh.customer_id])
+    _loyalty_follow(fresh)
     return fresh
 
 
@@ -457,6 +474,16 @@ def order_refund(*, order: Order) -> Order:
 def order_complete(*, order: Order) -> Order:
     """Complete an open order; a completed, cancelled or refunded one is 409."""
     return _order_transition(order=order, action="complete")
+
+
+def _loyalty_follow(order: Order) -> None:
+    """Loyalty follows the status the order now has, in the same transaction (SPEC:
+    Loyalty): completed or delivered earns once, cancelled or refunded reverses what it
+    earned."""
+    if order.status in EARNING_STATUSES:
+        loyalty_services.order_earn(account=order.account, order=order)
+    elif order.status in UNCOUNTED_STATUSES:
+        loyalty_services.order_reverse(account=order.account, order=order)
 
 
 # --- Products -------------------------------------------------------------------------
