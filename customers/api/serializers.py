@@ -58,7 +58,29 @@ class BlankableCharField(serializers.CharField):
         return super().validate_empty_values(data)
 
 
-class CustomerSerializer(ContactFields, ModelSerializer):
+class SplitsName:
+    """A `name` given on input becomes the first and last names it fills
+    (customers.inputs.names_from_input: given parts win), each at most NAME_PART_MAX
+    characters, else a 400 on `name`. For the serializers of people (customers, leads)."""
+
+    NAME_PART_MAX: int = inputs.NAME_PART_MAX
+
+    def split_name(self, attrs: dict[str, Any]) -> None:
+        if "name" not in attrs:
+            return
+        first, last = inputs.names_from_input(
+            attrs.pop("name"), attrs.get("first_name"), attrs.get("last_name")
+        )
+        for field, value in (("first_name", first), ("last_name", last)):
+            if value is None:
+                continue
+            if len(value) > self.NAME_PART_MAX:
+                message = f"Each part of the name is at most {self.NAME_PART_MAX} characters."
+                raise serializers.ValidationError({"name": [message]}, code="max_length")
+            attrs[field] = value
+
+
+class CustomerSerializer(SplitsName, ContactFields, ModelSerializer):
     NULL_EMPTIES = {"tags": list, "metadata": dict}  # what a null clears them to
 
     name = serializers.CharField(
@@ -179,23 +201,7 @@ class CustomerSerializer(ContactFields, ModelSerializer):
         return json_object(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "name" in attrs:
-            first, last = inputs.names_from_input(
-                attrs.pop("name"), attrs.get("first_name"), attrs.get("last_name")
-            )
-            for field, value in (("first_name", first), ("last_name", last)):
-                if value is not None and len(value) > inputs.NAME_PART_MAX:
-                    raise serializers.ValidationError(
-                        {
-                            "name": [
-                                f"Each part of the name is at most {inputs.NAME_PART_MAX} "
-                                "characters."
-                            ]
-                        },
-                        code="max_length",
-                    )
-                if value is not None:
-                    attrs[field] = value
+        self.split_name(attrs)
         return attrs
 
     def service_kwargs(self) -> dict[str, Any]:

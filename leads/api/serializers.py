@@ -21,6 +21,7 @@ from customers.api.serializers import (
     BlankableCharField,
     CustomerLookupSerializer,
     InteractionSerializer,
+    SplitsName,
     interaction_type_choices,
 )
 from customers.models import LEAD_INTERACTION_TYPES
@@ -36,7 +37,8 @@ from leads.models import (
 )
 
 
-class LeadSerializer(ContactFields, ModelSerializer):
+class LeadSerializer(SplitsName, ContactFields, ModelSerializer):
+    NAME_PART_MAX = inputs.NAME_PART_MAX
     NULL_EMPTIES = {"attributes": dict}  # what a null clears it to
 
     name = serializers.CharField(
@@ -180,23 +182,7 @@ class LeadSerializer(ContactFields, ModelSerializer):
             agent = attrs.pop("agent_external_id")
             if agent is not None or "assigned_to" not in attrs:
                 attrs["assigned_to"] = agent
-        if "name" in attrs:
-            first, last = inputs.names_from_input(
-                attrs.pop("name"), attrs.get("first_name"), attrs.get("last_name")
-            )
-            for field, value in (("first_name", first), ("last_name", last)):
-                if value is not None and len(value) > inputs.NAME_PART_MAX:
-                    raise serializers.ValidationError(
-                        {
-                            "name": [
-                                f"Each part of the name is at most {inputs.NAME_PART_MAX} "
-                                "characters."
-                            ]
-                        },
-                        code="max_length",
-                    )
-                if value is not None:
-                    attrs[field] = value
+        self.split_name(attrs)
         return attrs
 
 
