@@ -45,9 +45,9 @@ def indexed_search(
     )
 
 
-class CustomerAdminForm(TenantAdminForm):
+class ContactAdminForm(TenantAdminForm):
     """The API's rules for contact fields: a trimmed, valid email; a phone in E.164 in
-    the account's region."""
+    the account's region. The admin forms of people (customers, leads) build on it."""
 
     def clean_email(self) -> str:
         value = (self.cleaned_data.get("email") or "").strip()
@@ -65,7 +65,7 @@ class CustomerAdminForm(TenantAdminForm):
 
 @admin.register(Customer)
 class CustomerAdmin(TenantAdmin):
-    form = CustomerAdminForm
+    form = ContactAdminForm
     list_display = (
         "number",
         "full_name",

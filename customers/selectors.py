@@ -134,7 +134,21 @@ def customer_lookup(
 ) -> Customer | None:
     """The customer with all the given keys (email compared case-insensitively, phone in
     E.164). Phones are not unique: the most recently created customer wins."""
-    queryset = customer_list(account)
+    return person_lookup(
+        customer_list(account), account, email=email, phone=phone, external_id=external_id
+    )
+
+
+def person_lookup(
+    queryset: QuerySet[Any],
+    account: Account,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    external_id: str | None = None,
+) -> Any:
+    """The newest of `queryset` (customers or leads) with all the given keys: the email
+    compared case-insensitively, the phone in E.164 in the account's region."""
     if email:
         queryset = queryset.alias(search_email=EMAIL_LOWER).filter(
             search_email=email.strip().lower()

@@ -7,13 +7,13 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.core.validators import EmailValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from crm_project.admin import TenantAdmin, TenantAdminForm
+from crm_project.admin import TenantAdmin
 from crm_project.counting import counted_paginator
-from crm_project.phones import InvalidPhone, account_region, normalize_phone
+from crm_project.phones import account_region
+from customers.admin import ContactAdminForm
 from customers.selectors import with_search_fields
 from leads import inputs, selectors, services
 from leads.models import LEAD_COUNTER, Lead, LeadStatus
@@ -28,22 +28,8 @@ MAINTAINED = (
 )
 
 
-class LeadAdminForm(TenantAdminForm):
-    """The API's rules for contact fields: a trimmed, valid email; a phone in E.164 in
-    the account's region."""
-
-    def clean_email(self) -> str:
-        value = (self.cleaned_data.get("email") or "").strip()
-        if value:
-            EmailValidator(message="Enter a valid email address.")(value)
-        return value
-
-    def clean_phone(self) -> str:
-        region = account_region(self.owning_account())
-        try:
-            return normalize_phone(self.cleaned_data.get("phone") or "", region)
-        except InvalidPhone as exc:
-            raise ValidationError(str(exc), code="invalid_phone") from None
+class LeadAdminForm(ContactAdminForm):
+    """The customers' rules for contact fields, and the lead's own."""
 
     def clean_status(self) -> str:
         value = self.cleaned_data.get("status") or ""

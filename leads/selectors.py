@@ -16,6 +16,7 @@ from customers import selectors as customer_selectors
 from customers.models import Interaction
 from customers.selectors import (
     EMAIL_LOWER,
+    person_lookup,
     person_search_condition,
     phone_filter_value,
 )
@@ -76,18 +77,10 @@ def lead_lookup(
 ) -> Lead | None:
     """The lead with all the given keys (email compared case-insensitively, phone in
     E.164). Emails and phones are not unique: the most recently created lead wins."""
-    queryset = lead_list(account)
-    if email:
-        queryset = queryset.alias(search_email=EMAIL_LOWER).filter(
-            search_email=email.strip().lower()
-        )
-    if phone:
-        queryset = queryset.filter(
-            phone=phone_filter_value(phone, phone_region=account_region(account))
-        )
-    if external_id:
-        queryset = queryset.filter(external_id=external_id.strip())
-    return queryset.order_by("-created_at", "-id").first()
+    lead: Lead | None = person_lookup(
+        lead_list(account), account, email=email, phone=phone, external_id=external_id
+    )
+    return lead
 
 
 def lead_for_upsert(account: Account, *, external_id: str | None) -> Lead | None:
