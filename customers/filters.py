@@ -20,20 +20,14 @@ from customers.models import (
 from segments.selectors import customer_ids_in_segment
 
 
-class CustomerFilter(filters.FilterSet):
-    q = filters.CharFilter(
-        method="filter_q",
-        label="Name or email contains (case-insensitive), phone digits, or exactly the "
-        "id, number or external_id",
-    )
+class PersonFilter(filters.FilterSet):
+    """The filters customers' and leads' lists share: email, phone, agent, external id
+    and the creation window (bare dates at 00:00 in the account's timezone)."""
+
     email = filters.CharFilter(method="filter_email", label="Email (case-insensitive)")
     phone = filters.CharFilter(method="filter_phone", label="Phone (any format, compared in E.164)")
-    status = LenientChoiceFilter(choices=CustomerStatus.choices)
-    type = LenientChoiceFilter(choices=CustomerType.choices)
-    city = filters.CharFilter(lookup_expr="iexact")
-    country = filters.CharFilter(lookup_expr="iexact")
-    tag = filters.CharFilter(method="filter_tag", label="Has this tag (repeat for several)")
     assigned_to = filters.UUIDFilter(field_name="assigned_to_id", label="Agent id")
+    external_id = filters.CharFilter()
     created_after = AccountDateTimeFilter(
         field_name="created_at",
         lookup_expr="gte",
@@ -44,22 +38,10 @@ class CustomerFilter(filters.FilterSet):
         lookup_expr="lt",
         label="Created before (a bare date: 00:00 in the account's timezone)",
     )
-    min_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="gte")
-    max_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="lte")
-    external_id = filters.CharFilter()
-    number = filters.NumberFilter(decimal_places=0)
-    segment = filters.CharFilter(
-        method="filter_segment", label="In this segment (id; active or not)"
-    )
-
-    class Meta:
-        model = Customer
-        fields: list[str] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        account = self._account()
-        timezone_name = getattr(account, "timezone", None) or "UTC"
+        timezone_name = getattr(self._account(), "timezone", None) or "UTC"
         for name in ("created_after", "created_before"):
             self.filters[name].extra["timezone_name"] = timezone_name
 
@@ -71,23 +53,46 @@ class CustomerFilter(filters.FilterSet):
             return access.account
         return getattr(self.request, "account", None)
 
+    def filter_email(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # lower(email): the expression of the (account, lower(email)) indexes.
+        return queryset.alias(search_email=selectors.EMAIL_LOWER).filter(
+            search_email=value.strip().lower()
+        )
+
+    def filter_phone(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(
+            phone=selectors.phone_filter_value(value, phone_region=account_region(self._account()))
+        )
+
+
+class CustomerFilter(PersonFilter):
+    q = filters.CharFilter(
+        method="filter_q",
+        label="Name or email contains (case-insensitive), phone digits, or exactly the "
+        "id, number or external_id",
+    )
+    status = LenientChoiceFilter(choices=CustomerStatus.choices)
+    type = LenientChoiceFilter(choices=CustomerType.choices)
+    city = filters.CharFilter(lookup_expr="iexact")
+    country = filters.CharFilter(lookup_expr="iexact")
+    tag = filters.CharFilter(method="filter_tag", label="Has this tag (repeat for several)")
+    min_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="gte")
+    max_lifetime_spend = filters.NumberFilter(field_name="lifetime_spend", lookup_expr="lte")
+    number = filters.NumberFilter(decimal_places=0)
+    segment = filters.CharFilter(
+        method="filter_segment", label="In this segment (id; active or not)"
+    )
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
     def filter_segment(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
         return queryset.filter(pk__in=customer_ids_in_segment(self._account(), value))
 
     def filter_q(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
         return selectors.with_search_fields(queryset).filter(
             selectors.customer_search_filter(value, phone_region=account_region(self._account()))
-        )
-
-    def filter_email(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
-        # lower(email): the expression of the unique (account, lower(email)) index.
-        return queryset.alias(search_email=selectors.EMAIL_LOWER).filter(
-            search_email=value.strip().lower()
-        )
-
-    def filter_phone(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
-        return queryset.filter(
-            phone=selectors.phone_filter_value(value, phone_region=account_region(self._account()))
         )
 
     def filter_tag(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
