@@ -481,6 +481,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "accounts.models.Role.choices",
         "AccountTypeEnum": "accounts.models.AccountType.choices",
         "AccountStatusEnum": "accounts.models.AccountStatus.choices",
+        "CreditStatusEnum": "loyalty.models.CreditStatus.choices",
         "ValidationErrorEnum": f"{_ERRORS}.ValidationErrorEnum.choices",
         "ClientErrorEnum": f"{_ERRORS}.ClientErrorEnum.choices",
         "ServerErrorEnum": f"{_ERRORS}.ServerErrorEnum.choices",

@@ -29,7 +29,6 @@ AGGREGATES = (
     "first_order_date",
     "last_order_date",
     "refusals_count",
-    "loyalty_points",
 )
 
 
@@ -141,7 +140,7 @@ class CustomerAdmin(TenantAdmin):
                 "fields": (
                     ("lifetime_spend", "total_orders", "average_order_value"),
                     ("first_order_date", "last_order_date"),
-                    ("refusals_count", "loyalty_points"),
+                    ("refusals_count",),
                 )
             },
         ),

@@ -112,11 +112,9 @@ class Customer(TenantModel):
     )
     first_order_date = models.DateTimeField(null=True, editable=False)
     last_order_date = models.DateTimeField(null=True, editable=False)
-    # Maintained by the loyalty app.
+    # Maintained by the loyalty app (allow-credit refusals). A customer's loyalty points
+    # are their cards' balances, read from the cards (loyalty.selectors).
     refusals_count = models.IntegerField(default=0, editable=False)
-    loyalty_points = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal("0.00"), editable=False
-    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

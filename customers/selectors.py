@@ -64,6 +64,15 @@ def customer_by_ref(account: Account, ref: str) -> Customer | None:
     return customer_list(account).filter(condition).first()
 
 
+def customer_by_any_ref(account: Account, ref: str) -> Customer | None:
+    """A customer named by their id, per-account number or external_id (seed 001's
+    `idClient` may be any of them)."""
+    ref = str(ref).strip()
+    if not ref:
+        return None
+    return customer_by_ref(account, ref) or customer_list(account).filter(external_id=ref).first()
+
+
 def customer_search_filter(q: str, *, phone_region: str) -> Q:
     """`?q=`: the full name and the email as case-insensitive substrings, the phone by
     its digits, and the id, number and external_id exactly.

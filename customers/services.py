@@ -3,7 +3,6 @@
 import uuid
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -222,45 +221,16 @@ def customer_upsert(
     raise Conflict("This customer is being written concurrently.", code="conflict")
 
 
-# --- Loyalty columns ------------------------------------------------------------------
-#
-# `loyalty_points` and `refusals_count` are the loyalty app's running totals on the
-# customer (its ledger is the truth). They are written here only, so that a reader of
-# this file knows every way a customer row changes.
+# --- Credit refusals ------------------------------------------------------------------
 
 
-@transaction.atomic
-def customer_loyalty_change(
-    *, customer: Customer, points: Decimal = Decimal("0"), refusals: int = 0
-) -> Customer:
-    """Add `points` (negative to spend them) and `refusals` to the customer's loyalty
-    totals in one UPDATE, so that concurrent ledger writes all add up; returns the
-    customer with its fresh totals."""
+def customer_refusals_add(*, customer: Customer, refusals: int = 1) -> Customer:
+    """Count `refusals` more credit refusals (loyalty's allow-credit) in one UPDATE, so
+    that concurrent refusals all add up; returns the customer with the fresh count."""
     Customer.objects.filter(account_id=customer.account_id, pk=customer.pk).update(
-        loyalty_points=F("loyalty_points") + points,
-        refusals_count=F("refusals_count") + refusals,
-        updated_at=timezone.now(),
+        refusals_count=F("refusals_count") + refusals, updated_at=timezone.now()
     )
-    customer.refresh_from_db(fields=["loyalty_points", "refusals_count", "updated_at"])
-    return customer
-
-
-@transaction.atomic
-def customer_loyalty_set(
-    *, customer: Customer, points: Decimal | None = None, refusals: int | None = None
-) -> Customer:
-    """Set the customer's loyalty totals (the loyalty app recomputing them from its
-    ledger); a total not given stays."""
-    changes: dict[str, Any] = {}
-    if points is not None:
-        changes["loyalty_points"] = points
-    if refusals is not None:
-        changes["refusals_count"] = refusals
-    if changes:
-        Customer.objects.filter(account_id=customer.account_id, pk=customer.pk).update(
-            **changes, updated_at=timezone.now()
-        )
-        customer.refresh_from_db(fields=[*changes, "updated_at"])
+    customer.refresh_from_db(fields=["refusals_count", "updated_at"])
     return customer
 
 

@@ -106,7 +106,12 @@ CUSTOMER_COLUMNS = [
     ("first_order_date", "datetime", "t.first_order_date"),
     ("last_order_date", "datetime", "t.last_order_date"),
     ("refusals_count", "str", "t.refusals_count"),
-    ("loyalty_points", "money", "t.loyalty_points"),
+    (
+        "loyalty_points",
+        "money",
+        "coalesce((SELECT sum(k.points_balance) FROM loyalty_loyaltycard k "
+        "WHERE k.customer_id = t.id), 0)",
+    ),
 ]
 
 # Leads: the API's fields (assigned_to by id; `name` is read back as first/last).

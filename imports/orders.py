@@ -26,7 +26,7 @@ from imports.applier import conflict_failures, insert_new, joins_may_hash, unit_
 from imports.report import FailedRow, Outcome, split_reasons
 from imports.sql import execute, fetchall
 from imports.staging import ChunkTyping, Staged
-from orders.services import customer_aggregates_refresh
+from orders.services import customer_aggregates_refresh, orders_loyalty_follow
 
 
 class OrdersApplier:
@@ -222,6 +222,12 @@ class OrdersApplier:
             lock, *writes = self.writes.update(self.given)
             if execute(lock, params):  # else nothing would change (a file imported again)
                 self._run(writes, params)
+        # Loyalty follows the chunk's orders, set-based (earn once, reverse).
+        written = fetchall(
+            "SELECT coalesce(new_id, target_id) FROM imp_order "
+            "WHERE action IN ('created', 'updated')"
+        )
+        orders_loyalty_follow(account=self.job.account, order_ids=[row[0] for row in written])
         # Customers this chunk wrote orders for wait until the chunk holding the last
         # order naming them (see _plan_settling); one an order left, now.
         execute(

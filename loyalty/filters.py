@@ -1,4 +1,5 @@
-"""Query-parameter filters of the loyalty cards and the points ledger."""
+"""Query-parameter filters of loyalty cards, the points ledger, credit requests and
+tickets."""
 
 from typing import Any
 
@@ -7,8 +8,16 @@ from django_filters import rest_framework as filters
 from rest_framework import serializers
 
 from crm_project.api.filters import AccountDateTimeFilter, LenientChoiceFilter
-from loyalty.models import CardStatus, LoyaltyCard, LoyaltyTransaction, TransactionKind
+from loyalty.models import (
+    CardStatus,
+    CreditRequest,
+    CreditStatus,
+    LoyaltyCard,
+    LoyaltyTransaction,
+    TransactionKind,
+)
 from orders import selectors as order_selectors
+from orders.filters import OrderFilter
 
 
 def _account(request: Any) -> Any:
@@ -68,3 +77,23 @@ class LoyaltyTransactionFilter(filters.FilterSet):
 
     def filter_customer(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return _filter_customer(queryset, name, value)
+
+
+class CreditRequestFilter(filters.FilterSet):
+    customer = filters.CharFilter(method="filter_customer", label="The customer's id or number")
+    status = LenientChoiceFilter(choices=CreditStatus.choices)
+
+    class Meta:
+        model = CreditRequest
+        fields: list[str] = []
+
+    def filter_customer(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return _filter_customer(queryset, name, value)
+
+
+class TicketFilter(OrderFilter):
+    """Tickets are orders: the orders' filters, and the date range also as
+    `date_from` / `date_to` (a bare `date_to` includes that whole day)."""
+
+    date_from = filters.CharFilter(method="filter_ordered_after", label="Alias of ordered_after")
+    date_to = filters.CharFilter(method="filter_ordered_before", label="Alias of ordered_before")

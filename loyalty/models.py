@@ -4,10 +4,12 @@ The ledger is the truth: every change of a card's balance appends one
 LoyaltyTransaction, written by the same statement that moves the balance
 (loyalty.services), so a card's rows chain (`balance_after` = the previous row's
 `balance_after` + `points`). Rows are never updated or deleted: a trigger refuses both
-(migration 0001). Cards, customers and orders that have ledger rows are therefore
-kept from deletion (RESTRICT: a customer holding a card is refused, 409 through
-customers.services.customer_delete); only an account's own purge deletes them, its
-cascade reaching card, customer and ledger alike."""
+(migration 0001). Cards and customers that have ledger rows are therefore kept from
+deletion (RESTRICT: a customer holding a card is refused, 409 through
+customers.services.customer_delete); an order is referred to by its id only, so
+deleting one that earned appends its `reverse` row and the history stays. Only an
+account's own purge deletes ledger rows, its cascade reaching card, customer and ledger
+alike."""
 
 from decimal import Decimal
 
@@ -92,9 +94,9 @@ class LoyaltyTransaction(TenantModel):
     points = models.DecimalField(max_digits=POINTS_DIGITS, decimal_places=2)
     balance_after = models.DecimalField(max_digits=POINTS_DIGITS, decimal_places=2)
     ticket_id = models.CharField(max_length=100, null=True, blank=True)
-    order = TenantForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
-    )
+    # The order's id, not a foreign key: the row outlives a deleted order (whose
+    # deletion appended the `reverse` row), as a ledger must.
+    order = models.UUIDField(null=True, blank=True, db_column="order_id")
     reason = models.CharField(max_length=500, blank=True)
     shortfall = models.DecimalField(max_digits=POINTS_DIGITS, decimal_places=2, default=ZERO)
     # Written by the database at insert (clock_timestamp()), after the card row is
@@ -137,3 +139,75 @@ class LoyaltyTransaction(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points}"
+
+
+class LoyaltyLevel(TenantModel):
+    """A tier of the program (seed 003's levels): a customer is at the highest level
+    whose `min_points` their lifetime earned points reach, and earns at its
+    `earn_multiplier` (1 without a level)."""
+
+    name = models.CharField(max_length=100)
+    min_points = models.DecimalField(max_digits=POINTS_DIGITS, decimal_places=2, default=ZERO)
+    earn_multiplier = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1.00"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="loyaltylevel_unique_name"),
+            # Two levels at one threshold would make a customer's level ambiguous.
+            models.UniqueConstraint(
+                fields=["account", "min_points"], name="loyaltylevel_unique_min_points"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_points__gte=0), name="loyaltylevel_min_points_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(earn_multiplier__gt=0) & Q(earn_multiplier__lte=100),
+                name="loyaltylevel_multiplier_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CreditStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    GRANTED = "granted", "Granted"  # the credit was given: it no longer holds the limit
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CreditRequest(TenantModel):
+    """Credit a customer was allowed to take (seed 001's allow-credit). Scheduled
+    requests hold part of the customer's `credit_limit` until granted or cancelled."""
+
+    customer = TenantForeignKey(
+        "customers.Customer",
+        on_delete=models.RESTRICT,
+        related_name="credit_requests",
+        db_index=False,  # (customer, status) below serves it
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    date = models.DateField()
+    status = models.CharField(
+        max_length=10, choices=CreditStatus.choices, default=CreditStatus.SCHEDULED
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="creditrequest_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in CreditStatus]),
+                name="creditrequest_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "status"], name="creditrequest_customer_status"),
+            models.Index(fields=["account", "-created_at", "-id"], name="creditrequest_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.date}"

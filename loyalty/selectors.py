@@ -1,13 +1,38 @@
-"""Every non-trivial read of loyalty: cards by number, balances and the ledger."""
+"""Every non-trivial read of loyalty: cards by number, balances, the ledger, levels and
+a customer's standing (points and level, read from their cards)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import (
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
 from accounts.models import Account
-from loyalty.models import CardStatus, LoyaltyCard, LoyaltyTransaction, TransactionKind
+from loyalty.models import (
+    ZERO,
+    CardStatus,
+    CreditRequest,
+    CreditStatus,
+    LoyaltyCard,
+    LoyaltyLevel,
+    LoyaltyTransaction,
+    TransactionKind,
+)
+from orders.models import UNCOUNTED_STATUSES, Order, OrderItem
 
 
 def card_list(account: Account) -> QuerySet[LoyaltyCard]:
@@ -49,11 +74,227 @@ def order_card(account: Account, *, loyalty_card: str, customer_id: Any) -> Loya
 def order_rows(account: Account, order_id: Any) -> dict[str, LoyaltyTransaction]:
     """{kind: row} of the order's earn and reverse rows (one of each at most)."""
     rows = transaction_list(account).filter(
-        order_id=order_id, kind__in=[TransactionKind.EARN, TransactionKind.REVERSE]
+        order=order_id, kind__in=[TransactionKind.EARN, TransactionKind.REVERSE]
     )
     return {row.kind: row for row in rows}
 
 
 def order_has_history(account: Account, order_id: Any) -> bool:
     """Whether any ledger row refers to the order (the ledger keeps it from deletion)."""
-    return transaction_list(account).filter(order_id=order_id).exists()
+    return transaction_list(account).filter(order=order_id).exists()
+
+
+# --- Levels and a customer's standing ---------------------------------------------------
+
+
+def level_list(account: Account) -> QuerySet[LoyaltyLevel]:
+    return LoyaltyLevel.objects.filter(account=account).order_by("min_points")
+
+
+def level_of(levels: Sequence[LoyaltyLevel], earned: Decimal) -> LoyaltyLevel | None:
+    """The highest of `levels` (sorted by min_points) whose min_points `earned` reaches."""
+    reached = None
+    for level in levels:
+        if level.min_points > earned:
+            break
+        reached = level
+    return reached
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A customer's loyalty standing: their cards' balances summed, their lifetime
+    earned points summed, and the level those reach."""
+
+    points: Decimal
+    earned: Decimal
+    level: LoyaltyLevel | None
+
+
+NO_STANDING = Standing(points=ZERO, earned=ZERO, level=None)
+
+
+def customers_standing(account: Account, customer_ids: Iterable[Any]) -> dict[Any, Standing]:
+    """{customer id: Standing} for these customers of the account (customers without a
+    card are absent: NO_STANDING), in two queries whatever their number."""
+    ids = list({customer_id for customer_id in customer_ids})
+    if not ids:
+        return {}
+    sums = (
+        card_list(account)
+        .filter(customer_id__in=ids)
+        .values("customer_id")
+        .annotate(points=Sum("points_balance"), earned=Sum("points_earned"))
+        .order_by()
+    )
+    levels = list(level_list(account))
+    return {
+        row["customer_id"]: Standing(
+            points=row["points"], earned=row["earned"], level=level_of(levels, row["earned"])
+        )
+        for row in sums
+    }
+
+
+def customer_standing(account: Account, customer_id: Any) -> Standing:
+    return customers_standing(account, [customer_id]).get(customer_id, NO_STANDING)
+
+
+def customer_points_expression() -> Any:
+    """The outer customer row's loyalty points (its cards' balances summed, 0 without a
+    card) as an expression: segments and exports compare and read it in SQL."""
+    summed = (
+        LoyaltyCard.objects.filter(customer_id=OuterRef("pk"))
+        .order_by()
+        .values("customer_id")
+        .annotate(total=Sum("points_balance"))
+        .values("total")
+    )
+    return _points_or_zero(summed)
+
+
+def _points_or_zero(subquery: QuerySet) -> Coalesce:
+    """A one-value subquery of points, 0 when it finds no row."""
+    return Coalesce(
+        Subquery(subquery), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2)
+    )
+
+
+def credited_ticket_ids(account: Account, ticket_ids: Iterable[str]) -> set[str]:
+    """Those of `ticket_ids` the account's ledger has credited already."""
+    wanted = sorted(set(ticket_ids))
+    if not wanted:
+        return set()
+    found = transaction_list(account).filter(ticket_id__in=wanted)
+    return {ticket_id for ticket_id in found.values_list("ticket_id", flat=True) if ticket_id}
+
+
+def card_balances(account: Account, card_ids: Iterable[Any]) -> dict[Any, Decimal]:
+    ids = list(set(card_ids))
+    if not ids:
+        return {}
+    return dict(card_list(account).filter(pk__in=ids).values_list("pk", "points_balance"))
+
+
+@dataclass(frozen=True)
+class DueOrder:
+    """An order of a batch that is due to earn (card and multiplier resolved) or to be
+    reversed."""
+
+    pk: Any
+    number: int
+    amount: Decimal
+    status: str
+    customer_id: Any
+    card_id: Any = None
+    level_multiplier: Decimal | None = None
+
+
+_ORDERS_DUE_TO_EARN_SQL = """
+SELECT o.id, o.number, o.amount, o.status, o.customer_id, card.id,
+       (SELECT l.earn_multiplier
+          FROM {levels} l
+         WHERE l.account_id = o.account_id
+           AND l.min_points <= (SELECT coalesce(sum(k.points_earned), 0) FROM {cards} k
+                                 WHERE k.account_id = o.account_id
+                                   AND k.customer_id = card.customer_id)
+         ORDER BY l.min_points DESC LIMIT 1)
+  FROM {orders} o
+  CROSS JOIN LATERAL (
+        SELECT k.id, k.customer_id FROM {cards} k
+         WHERE k.account_id = o.account_id AND k.status = 'active'
+           AND (k.number = nullif(btrim(o.loyalty_card), '') OR k.customer_id = o.customer_id)
+         ORDER BY k.number = nullif(btrim(o.loyalty_card), '') IS NOT TRUE, k.issued_at, k.id
+         LIMIT 1) card
+ WHERE o.account_id = %(account)s AND o.id = ANY(%(orders)s::uuid[])
+   AND o.status IN ('completed', 'delivered')
+   AND NOT EXISTS (SELECT 1 FROM {ledger} t
+                    WHERE t.account_id = o.account_id AND t.order_id = o.id AND t.kind = 'earn')
+ ORDER BY o.id
+"""
+
+
+def orders_due_to_earn(account: Account, order_ids: Sequence[Any]) -> list[DueOrder]:
+    """Of these orders, those completed or delivered that never earned and have a card
+    to earn on (their `loyalty_card` when it is an active card of the account, else
+    their customer's oldest active card), with their holder's level multiplier (None:
+    no level): one query for the batch."""
+    if not order_ids:
+        return []
+    query = _ORDERS_DUE_TO_EARN_SQL.format(
+        levels=LoyaltyLevel._meta.db_table,
+        cards=LoyaltyCard._meta.db_table,
+        orders=Order._meta.db_table,
+        ledger=LoyaltyTransaction._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, {"account": account.pk, "orders": list(order_ids)})
+        return [DueOrder(*row) for row in cursor.fetchall()]
+
+
+def orders_due_to_reverse(account: Account, order_ids: Sequence[Any]) -> list[DueOrder]:
+    """Of these orders, those cancelled or refunded that earned and were not reversed."""
+    if not order_ids:
+        return []
+    earned = transaction_list(account).filter(kind=TransactionKind.EARN, order=OuterRef("pk"))
+    reversed_ = transaction_list(account).filter(kind=TransactionKind.REVERSE, order=OuterRef("pk"))
+    rows = (
+        Order.objects.filter(account=account, pk__in=list(order_ids))
+        .filter(status__in=UNCOUNTED_STATUSES)
+        .filter(Exists(earned.order_by()), ~Exists(reversed_.order_by()))
+        .order_by("pk")
+        .values_list("pk", "number", "amount", "status", "customer_id")
+    )
+    return [DueOrder(*row) for row in rows]
+
+
+def scheduled_credit(account: Account, customer_id: Any) -> Decimal:
+    """The amount of the customer's scheduled credit requests (what holds their limit)."""
+    total = (
+        credit_request_list(account)
+        .filter(customer_id=customer_id, status=CreditStatus.SCHEDULED)
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return total or ZERO
+
+
+def credit_request_list(account: Account) -> QuerySet[CreditRequest]:
+    return CreditRequest.objects.filter(account=account).select_related("customer")
+
+
+def level_get(account: Account, level_id: Any) -> LoyaltyLevel | None:
+    return level_list(account).filter(pk=level_id).first()
+
+
+def ticket_list(account: Account) -> QuerySet[Order]:
+    """The account's orders as seed 001's tickets: each with `loyalty_net` (the points
+    it earned net of any reversal: earn minus the whole reversed earning) and its items
+    with `price_before_discount` (unit price x quantity)."""
+    net = (
+        LoyaltyTransaction.objects.filter(
+            account=account,
+            order=OuterRef("pk"),
+            kind__in=[TransactionKind.EARN, TransactionKind.REVERSE],
+        )
+        .order_by()
+        .values("order")
+        .annotate(net=Sum(F("points") - F("shortfall")))
+        .values("net")
+    )
+    items = OrderItem.objects.filter(account=account).annotate(
+        price_before_discount=ExpressionWrapper(
+            F("unit_price") * F("quantity"),
+            output_field=DecimalField(max_digits=20, decimal_places=2),
+        )
+    )
+    return (
+        Order.objects.filter(account=account)
+        .annotate(
+            loyalty_net=Coalesce(
+                Subquery(net),
+                Value(ZERO),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            )
+        )
+        .prefetch_related(Prefetch("items", queryset=items.order_by("position", "id")))
+    )

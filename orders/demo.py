@@ -248,7 +248,7 @@ def generate(
                  company, type, status, gender, date_of_birth, street, city, state, zip,
                  country, billing_address, shipping_address, payment_terms, credit_limit,
                  tax_id, metadata, tags, email_opt_in, sms_opt_in, notes, created_at,
-                 updated_at, lifetime_spend, total_orders, refusals_count, loyalty_points)
+                 updated_at, lifetime_spend, total_orders, refusals_count)
             SELECT md5(%(account)s || %(seed)s || ':c:' || i)::uuid, %(account)s::uuid,
                    %(first_number)s + i - 1, 'DEMO-' || %(seed)s || '-' || i,
                    f.first_name, f.last_name,
@@ -285,7 +285,7 @@ def generate(
                    END,
                    i %% 9 <> 0, i %% 6 <> 0, '',
                    now() - make_interval(secs => {_rand(ck.format(col="ca"), 4 * 365 * 86400)}),
-                   now(), 0, 0, 0, 0
+                   now(), 0, 0, 0
               FROM generate_series(1, %(n_customers)s) AS i,
                    LATERAL (SELECT
                        {_pick("%(first_names)s::text[]", ck.format(col="fn"))} AS first_name,

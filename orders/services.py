@@ -2,13 +2,15 @@
 they maintain.
 
 Lock order, kept by every write so concurrent writers cannot deadlock: the order row,
-then the customer rows, last and in id order (`customer_aggregates_refresh`). Order
+then the loyalty cards its points move (in id order, loyalty.services), then the
+customer rows, last and in id order (`customer_aggregates_refresh`). Order
 numbers come from the account's sequence, which holds no lock past the call
 (accounts.services.sequence_reserve)."""
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, TypedDict
@@ -22,7 +24,6 @@ from accounts.services import sequence_reserve
 from crm_project.errors import Conflict, FieldError, Invalid
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers.models import Customer
-from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
 from orders.models import (
     UNCOUNTED_STATUSES,
@@ -107,32 +108,58 @@ def customer_aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any] 
         )
 
 
-# Inside `customer_aggregates_deferred()`: the customers whose aggregates are due.
-_deferred_refresh: ContextVar[tuple[Any, set[Any]] | None] = ContextVar(
-    "orders_deferred_refresh", default=None
-)
+@dataclass
+class _Deferred:
+    """What the order writes inside `order_follow_ups_deferred()` leave to its end."""
+
+    account: Account
+    customers: set[Any] = field(default_factory=set)
+    orders: set[Any] = field(default_factory=set)
+
+
+_deferred: ContextVar[_Deferred | None] = ContextVar("orders_deferred", default=None)
 
 
 @contextmanager
-def customer_aggregates_deferred(*, account_id: Any) -> Iterator[None]:
-    """Order writes inside the block note their customers instead of refreshing them
-    one write at a time; the block's end refreshes each affected customer once, in the
-    same transaction (bulk endpoints). Nothing is refreshed if the block raises: its
-    transaction rolls back."""
-    pending: set[Any] = set()
+def order_follow_ups_deferred(*, account: Account) -> Iterator[None]:
+    """Order writes inside the block note what follows them instead of doing it one
+    write at a time (bulk endpoints); the block's end, in the same transaction, earns
+    and reverses the noted orders' loyalty points set-based
+    (loyalty.services.orders_earn / orders_reverse), then refreshes each affected
+    customer's aggregates once. Nothing follows if the block raises: its transaction
+    rolls back."""
+    pending = _Deferred(account=account)
     with transaction.atomic():
-        token = _deferred_refresh.set((account_id, pending))
+        token = _deferred.set(pending)
         try:
             yield
         finally:
-            _deferred_refresh.reset(token)
-        customer_aggregates_refresh(account_id=account_id, customer_ids=pending)
+            _deferred.reset(token)
+        orders_loyalty_follow(account=account, order_ids=pending.orders)
+        customer_aggregates_refresh(account_id=account.pk, customer_ids=pending.customers)
+
+
+def orders_loyalty_follow(*, account: Account, order_ids: Iterable[Any]) -> None:
+    """Loyalty follows a batch of written orders (bulk writes, an import's chunk), in
+    the caller's transaction, set-based: those now completed or delivered earn once,
+    those cancelled or refunded reverse what they earned."""
+    order_ids = list(order_ids)
+    if order_ids:
+        loyalty_services.orders_earn(account=account, order_ids=order_ids)
+        loyalty_services.orders_reverse(account=account, order_ids=order_ids)
+
+
+def _deferring(account_id: Any) -> _Deferred | None:
+    deferred = _deferred.get()
+    if deferred is not None and str(deferred.account.pk) == str(account_id):
+        return deferred
+    return None
 
 
 def _aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any]) -> None:
-    deferred = _deferred_refresh.get()
-    if deferred is not None and str(deferred[0]) == str(account_id):
-        deferred[1].update(pk for pk in customer_ids if pk is not None)
+    deferred = _deferring(account_id)
+    if deferred is not None:
+        deferred.customers.update(pk for pk in customer_ids if pk is not None)
         return
     customer_aggregates_refresh(account_id=account_id, customer_ids=customer_ids)
 
@@ -418,13 +445,8 @@ def order_delete(*, order: Order) -> None:
     locked = Order.objects.select_for_update().filter(pk=order.pk).first()
     if locked is None:
         return
-    if loyalty_selectors.order_has_history(locked.account, locked.pk):
-        # The append-only ledger keeps the order it refers to (RESTRICT): cancel or
-        # refund it instead, which reverses its points.
-        raise Conflict(
-            f"Order #{locked.number} has loyalty points history; cancel or refund it instead.",
-            code="has_loyalty_history",
-        )
+    # Points it earned are taken back first; the ledger keeps the order's id.
+    loyalty_services.order_reverse(account=locked.account, order=locked, why="deleted")
     customer_id = locked.customer_id
     locked.delete()
     _aggregates_refresh(account_id=locked.account_id, customer_ids=[customer_id])
@@ -479,7 +501,11 @@ def order_complete(*, order: Order) -> Order:
 def _loyalty_follow(order: Order) -> None:
     """Loyalty follows the status the order now has, in the same transaction (SPEC:
     Loyalty): completed or delivered earns once, cancelled or refunded reverses what it
-    earned."""
+    earned (inside `order_follow_ups_deferred()`, at the block's end, set-based)."""
+    deferred = _deferring(order.account_id)
+    if deferred is not None:
+        deferred.orders.add(order.pk)
+        return
     if order.status in EARNING_STATUSES:
         loyalty_services.order_earn(account=order.account, order=order)
     elif order.status in UNCOUNTED_STATUSES:

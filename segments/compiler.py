@@ -66,6 +66,7 @@ from accounts.models import Account
 from crm_project.datetimes import account_today, account_zone
 from crm_project.tenancy import account_scope
 from customers.models import Customer
+from loyalty import selectors as loyalty_selectors
 from orders.models import UNCOUNTED_STATUSES, Order, OrderItem, PointOfSale
 from segments.rules import vocabulary as lang
 from segments.rules.values import as_uuid, is_number
@@ -321,6 +322,10 @@ def _condition(node: dict, ctx: _Context) -> Q:
     if spec.type == lang.NUMBER:
         if name == "average_order_value":
             return _average_predicate(operator, value)
+        if name == "loyalty_points":
+            return _number_predicate(
+                loyalty_selectors.customer_points_expression(), operator, value
+            )
         return _number_predicate(F(name), operator, value)
     if spec.type == lang.DATE:
         return _date_predicate(name, spec.has_time, operator, value, ctx)

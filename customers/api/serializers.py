@@ -5,6 +5,7 @@ before the fields validate."""
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Agent
@@ -27,6 +28,7 @@ from customers.models import (
     InteractionType,
     Lifecycle,
 )
+from loyalty import selectors as loyalty_selectors
 
 
 class TagsField(serializers.ListField):
@@ -38,6 +40,25 @@ class TagsField(serializers.ListField):
         if isinstance(data, str):
             data = data.split(",")
         return inputs.clean_tags(super().to_internal_value(data))
+
+
+class LevelReferenceSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class CustomerListSerializer(serializers.ListSerializer):
+    """Customers in a list: their loyalty standing (cards summed, level) is read for the
+    whole page in one query before the rows are shaped."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        rows = list(data.all() if hasattr(data, "all") else data)
+        account = self.context.get("account")
+        if account is not None and rows:
+            self.context["loyalty_standing"] = loyalty_selectors.customers_standing(
+                account, [row.pk for row in rows]
+            )
+        return super().to_representation(rows)
 
 
 class BlankableCharField(serializers.CharField):
@@ -114,9 +135,16 @@ class CustomerSerializer(SplitsName, ContactFields, ModelSerializer):
         help_text="Seed 001's `IdClient`: the id of a new customer (409 when taken).",
     )
     average_order_value = MoneyField(read_only=True, max_digits=20)
+    loyalty_points = serializers.SerializerMethodField(
+        help_text="The sum of the customer's cards' balances."
+    )
+    loyalty_level = serializers.SerializerMethodField(
+        help_text="The highest level the customer's lifetime earned points reach, or null."
+    )
 
     class Meta:
         model = Customer
+        list_serializer_class = CustomerListSerializer
         fields = [
             "id",
             "number",
@@ -158,6 +186,7 @@ class CustomerSerializer(SplitsName, ContactFields, ModelSerializer):
             "last_order_date",
             "refusals_count",
             "loyalty_points",
+            "loyalty_level",
             "id_client",
         ]
         read_only_fields = [
@@ -170,7 +199,6 @@ class CustomerSerializer(SplitsName, ContactFields, ModelSerializer):
             "first_order_date",
             "last_order_date",
             "refusals_count",
-            "loyalty_points",
         ]
         # The unique indexes decide (409), not checks in Python.
         validators: list = []
@@ -180,6 +208,23 @@ class CustomerSerializer(SplitsName, ContactFields, ModelSerializer):
         # Only agents of the request's account; another account's id "does not exist".
         account = self.context.get("account")
         self.fields["assigned_to"].queryset = Agent.objects.filter(account=account)
+
+    # --- Loyalty standing (read from the cards) -----------------------------------------
+
+    def _standing(self, customer: Customer) -> loyalty_selectors.Standing:
+        page = self.context.get("loyalty_standing")
+        if page is not None:
+            return page.get(customer.pk, loyalty_selectors.NO_STANDING)
+        return loyalty_selectors.customer_standing(customer.account, customer.pk)
+
+    @extend_schema_field(MoneyField())
+    def get_loyalty_points(self, customer: Customer) -> str:
+        return MoneyField().to_representation(self._standing(customer).points)
+
+    @extend_schema_field(LevelReferenceSerializer(allow_null=True))
+    def get_loyalty_level(self, customer: Customer) -> dict[str, Any] | None:
+        level = self._standing(customer).level
+        return None if level is None else {"id": str(level.pk), "name": level.name}
 
     # --- Aliases, before the fields validate ------------------------------------------
 

@@ -1,13 +1,17 @@
 """Loyalty's API shapes: cards, tickets to credit, redeem and adjust requests, and
 ledger rows. Points are decimal strings with two places, like money."""
 
+from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm_project.aliases import aliases_by_name, apply_aliases
-from crm_project.api.fields import ModelSerializer, MoneyField
-from loyalty.models import LoyaltyCard, LoyaltyTransaction
+from crm_project.api.fields import DateTimeField, ModelSerializer, MoneyField
+from customers import selectors as customer_selectors
+from loyalty.models import CreditRequest, LoyaltyCard, LoyaltyLevel, LoyaltyTransaction
 from orders.api.serializers import CustomerReferenceField
 
 # Seed 001's ticket keys (`carteFid`, `Montant`, read as snake_case by the parser).
@@ -67,7 +71,7 @@ class LoyaltyCardSerializer(ModelSerializer):
         return attrs
 
 
-class TicketSerializer(serializers.Serializer):
+class TicketInputSerializer(serializers.Serializer):
     """One ticket to credit: `card_number` (alias `carteFid`), `amount` (alias
     `Montant`), and an optional `ticket_id` that makes replays credit nothing."""
 
@@ -81,7 +85,7 @@ class TicketSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class CreditRequestSerializer(serializers.Serializer):
+class CreditBodySerializer(serializers.Serializer):
     """The body of a credit call, as the schema shows it. Each ticket is an object
     read as TicketSerializer reads it (`card_number` or `carteFid`, `amount` or
     `Montant`, `ticket_id`?) and answered on its own: a bad ticket is a `failed`
@@ -148,3 +152,102 @@ class LoyaltyTransactionSerializer(ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class LoyaltyLevelSerializer(ModelSerializer):
+    """A level: customers whose lifetime earned points reach `min_points` (and no
+    higher level's) are at it, and earn at `earn_multiplier`."""
+
+    min_points = MoneyField(min_value=0)
+    earn_multiplier = MoneyField(max_digits=6, min_value=Decimal("0.01"), max_value=100)
+
+    class Meta:
+        model = LoyaltyLevel
+        fields = ["id", "name", "min_points", "earn_multiplier", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        validators: list = []
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class HolderField(serializers.Field):
+    """A customer of the account by id, per-account number or external_id; another
+    account's, or none, is a 400 on the field."""
+
+    default_error_messages = {
+        "invalid": "Give a customer id, number or external_id.",
+        "does_not_exist": "Customer not found.",
+    }
+
+    def to_representation(self, value: Any) -> str:
+        return str(value.pk if hasattr(value, "pk") else value)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, str | int) or not str(data).strip():
+            self.fail("invalid")
+        customer = customer_selectors.customer_by_any_ref(self.context["account"], str(data))
+        if customer is None:
+            self.fail("does_not_exist")
+        return customer
+
+
+# Seed 001's allow-credit keys (`idClient`, `Montant`, `Date`, read as snake_case).
+ALLOW_CREDIT_ALIASES = aliases_by_name({"customer": ("id_client",), "amount": ("montant",)})
+
+
+class AllowCreditSerializer(serializers.Serializer):
+    """`customer` (alias `idClient`), `amount` (alias `Montant`; zero or less is a
+    refusal, not a 400), `date` (alias `Date`; default today in the account's
+    timezone)."""
+
+    customer = HolderField()
+    amount = MoneyField()
+    date = serializers.DateField(required=False, allow_null=True, default=None)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = apply_aliases(data, ALLOW_CREDIT_ALIASES)
+        return super().to_internal_value(data)
+
+
+class CreditRequestSerializer(ModelSerializer):
+    """A credit the customer was allowed; `status` moves once from scheduled to granted
+    or cancelled (PATCH)."""
+
+    customer = serializers.UUIDField(source="customer_id", read_only=True)
+
+    class Meta:
+        model = CreditRequest
+        fields = ["id", "customer", "amount", "date", "status", "created_at", "updated_at"]
+        read_only_fields = ["amount", "date", "created_at", "updated_at"]
+
+
+class CreditDecisionSerializer(serializers.Serializer):
+    customer = serializers.UUIDField(source="customer.pk")
+    allowed = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    credit_request = CreditRequestSerializer(allow_null=True)
+
+
+class TicketArticleSerializer(serializers.Serializer):
+    """An order's line as seed 001's ticket article."""
+
+    sku = serializers.CharField()
+    price_before = MoneyField(source="price_before_discount")
+    price_after = MoneyField(source="line_total")
+    promo = MoneyField(source="discount_percent", max_digits=5)
+    quantity = serializers.IntegerField()
+
+
+class TicketSerializer(serializers.Serializer):
+    """An order as seed 001's ticket: `id` is the order's number, `price` its amount,
+    `origin` its channel, `loyalty_points` what it earned net of any reversal."""
+
+    id = serializers.IntegerField(source="number")
+    order = serializers.UUIDField(source="pk")
+    date = DateTimeField(source="ordered_at")
+    price = MoneyField(source="amount")
+    customer = serializers.UUIDField(source="customer_id")
+    loyalty_points = MoneyField(source="loyalty_net")
+    payment_method = serializers.CharField()
+    origin = serializers.CharField(source="channel")
+    articles = TicketArticleSerializer(source="items.all", many=True)

@@ -10,5 +10,11 @@ router.register("loyalty/adjust", views.LoyaltyAdjustViewSet, basename="loyalty-
 router.register(
     "loyalty/transactions", views.LoyaltyTransactionViewSet, basename="loyalty-transaction"
 )
+router.register("loyalty/levels", views.LoyaltyLevelViewSet, basename="loyalty-level")
+router.register("loyalty/allow-credit", views.AllowCreditViewSet, basename="loyalty-allow-credit")
+router.register(
+    "loyalty/credit-requests", views.CreditRequestViewSet, basename="loyalty-credit-request"
+)
+router.register("loyalty/tickets", views.TicketViewSet, basename="loyalty-ticket")
 
 urlpatterns = router.urls

@@ -1,4 +1,5 @@
-"""Loyalty's API: cards, ticket credit, redeem, adjust, and the read-only ledger.
+"""Loyalty's API: cards, ticket credit, redeem, adjust, the read-only ledger, levels,
+allow-credit and its credit requests, and orders read as seed 001's tickets.
 
 Cards are addressed by their number (`/loyalty/cards/{number}/`): another account's
 number answers 404 exactly as a missing one; a card number inside a body that the
@@ -21,16 +22,27 @@ from crm_project.api.views import TenantGenericViewSet, require_list
 from loyalty import selectors, services
 from loyalty.api.serializers import (
     AdjustSerializer,
+    AllowCreditSerializer,
     CreditAnswerSerializer,
+    CreditBodySerializer,
+    CreditDecisionSerializer,
     CreditRequestSerializer,
     LoyaltyCardSerializer,
+    LoyaltyLevelSerializer,
     LoyaltyTransactionSerializer,
     RedeemSerializer,
+    TicketInputSerializer,
     TicketOutcomeSerializer,
     TicketSerializer,
 )
-from loyalty.filters import LoyaltyCardFilter, LoyaltyTransactionFilter
-from loyalty.models import CardStatus, LoyaltyCard, LoyaltyTransaction
+from loyalty.filters import (
+    CreditRequestFilter,
+    LoyaltyCardFilter,
+    LoyaltyTransactionFilter,
+    TicketFilter,
+)
+from loyalty.models import CardStatus, CreditRequest, LoyaltyCard, LoyaltyLevel, LoyaltyTransaction
+from orders.models import Order
 
 CARD_NUMBER = OpenApiParameter(
     "id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The card's number."
@@ -122,7 +134,7 @@ class LoyaltyCreditViewSet(_ByNumber, TenantGenericViewSet):
         return selectors.card_list(self.account)
 
     @extend_schema(
-        request=CreditRequestSerializer, responses={200: TicketOutcomeSerializer(many=True)}
+        request=CreditBodySerializer, responses={200: TicketOutcomeSerializer(many=True)}
     )
     def create(self, request: Request) -> Response:
         """Credit up to 1,000 tickets: `{"tickets": [{"card_number", "amount",
@@ -140,7 +152,7 @@ class LoyaltyCreditViewSet(_ByNumber, TenantGenericViewSet):
             raise ValidationError({"tickets": not_objects})
         checked: list[services.Ticket | services.TicketOutcome] = []
         for row in rows:
-            serializer = TicketSerializer(data=row)
+            serializer = TicketInputSerializer(data=row)
             if serializer.is_valid():
                 checked.append(services.Ticket(**serializer.validated_data))
                 continue
@@ -218,3 +230,106 @@ class LoyaltyTransactionViewSet(
 
     def get_scoped_queryset(self) -> Any:
         return selectors.transaction_list(self.account)
+
+
+class LoyaltyLevelViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    TenantGenericViewSet,
+):
+    """The program's levels, lowest first. Admins write them; a customer's level is
+    read from their lifetime earned points, so a change applies at once."""
+
+    model = LoyaltyLevel
+    serializer_class = LoyaltyLevelSerializer
+    write_role = Role.ADMIN
+    pagination_class = None
+    filter_backends = ()
+
+    def get_scoped_queryset(self) -> Any:
+        return selectors.level_list(self.account)
+
+    def perform_create(self, serializer: LoyaltyLevelSerializer) -> None:
+        serializer.instance = services.level_create(
+            account=self.account, **serializer.validated_data
+        )
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        kwargs["partial"] = True  # PUT and PATCH are both partial (SPEC: API conventions)
+        return super().update(request, *args, **kwargs)
+
+    def perform_update(self, serializer: LoyaltyLevelSerializer) -> None:
+        serializer.instance = services.level_update(
+            level=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: LoyaltyLevel) -> None:
+        services.level_delete(level=instance)
+
+
+class AllowCreditViewSet(TenantGenericViewSet):
+    model = CreditRequest
+    pagination_class = None
+    filter_backends = ()
+
+    @extend_schema(request=AllowCreditSerializer, responses={200: CreditDecisionSerializer})
+    def create(self, request: Request) -> Response:
+        """May the customer take `amount` of credit on `date`? 200 with `allowed` and
+        the reasons of a refusal (`inactive_customer`, `non_positive_amount`,
+        `past_date`, `too_many_refusals`, `over_credit_limit`); allowed, a scheduled
+        credit request is created; refused, the customer's `refusals_count` grows by
+        one. An unknown customer, or another account's, is a 400 on `customer`."""
+        serializer = AllowCreditSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        decision = services.credit_allow(account=self.account, **serializer.validated_data)
+        return Response(CreditDecisionSerializer(decision).data)
+
+
+class CreditRequestViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, TenantGenericViewSet
+):
+    """Credit requests allow-credit scheduled, newest first; PATCH `status` to
+    `granted` or `cancelled` settles one (a settled one is a 409)."""
+
+    model = CreditRequest
+    serializer_class = CreditRequestSerializer
+    filterset_class = CreditRequestFilter
+    ordering_fields = ["created_at", "date", "amount"]
+    ordering = ["-created_at", "-id"]
+    http_method_names = ["get", "put", "patch", "head", "options"]
+
+    def get_scoped_queryset(self) -> Any:
+        return selectors.credit_request_list(self.account)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+    def perform_update(self, serializer: CreditRequestSerializer) -> None:
+        status_ = serializer.validated_data.get("status")
+        if status_ is None:
+            raise ValidationError({"status": ["Give the status: granted or cancelled."]})
+        serializer.instance = services.credit_request_settle(
+            credit_request=serializer.instance, status=status_
+        )
+
+
+class TicketViewSet(mixins.ListModelMixin, TenantGenericViewSet):
+    """Orders as seed 001's tickets, newest first: each with its lines (`articles`) and
+    the loyalty points it earned net of any reversal. `?cursor=` pages at constant
+    cost."""
+
+    model = Order
+    row_counter = "orders"
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    pagination_class = PageOrCursorPagination
+    cursor_ordering = ("-ordered_at", "-id")
+    ordering_fields = ["ordered_at"]
+    ordering = ["-ordered_at", "-id"]
+
+    def get_scoped_queryset(self) -> Any:
+        return selectors.ticket_list(self.account)

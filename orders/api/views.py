@@ -200,6 +200,6 @@ class OrderViewSet(TenantModelViewSet):
             )
             return RowResult(outcome, order.pk)
 
-        with services.customer_aggregates_deferred(account_id=self.account.pk):
+        with services.order_follow_ups_deferred(account=self.account):
             result = run_bulk(rows, apply_row)
         return Response(result)

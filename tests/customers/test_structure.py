@@ -3,7 +3,6 @@ orders point at customers and it keeps their spend aggregates), never the other 
 round; no import hides a cycle inside a function; loyalty's columns have one writer."""
 
 import ast
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -61,21 +60,10 @@ def test_no_import_hides_inside_a_function(app):
 
 
 @pytest.mark.django_db
-def test_loyalty_columns_are_changed_and_set_through_the_customers_service(account):
+def test_credit_refusals_are_counted_through_the_customers_service(account):
     customer = CustomerFactory(account=account)
     with account_scope(account):
-        services.customer_loyalty_change(customer=customer, points=Decimal("12.50"))
-        changed = services.customer_loyalty_change(
-            customer=customer, points=Decimal("-2.25"), refusals=1
-        )
-    assert (changed.loyalty_points, changed.refusals_count) == (Decimal("10.25"), 1)
-    assert (stored(account, customer).loyalty_points, stored(account, customer).refusals_count) == (
-        Decimal("10.25"),
-        1,
-    )
-    with account_scope(account):
-        services.customer_loyalty_set(customer=customer, refusals=0)
-    assert (stored(account, customer).loyalty_points, stored(account, customer).refusals_count) == (
-        Decimal("10.25"),
-        0,
-    )
+        services.customer_refusals_add(customer=customer)
+        changed = services.customer_refusals_add(customer=customer, refusals=2)
+    assert changed.refusals_count == 3
+    assert stored(account, customer).refusals_count == 3

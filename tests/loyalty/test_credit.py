@@ -44,7 +44,9 @@ def test_points_are_rounded_half_up_to_cents_at_the_accounts_rate(api_client, ac
 def test_points_for_uses_the_level_multiplier(account):
     points = services.points_for(account=account, amount=Decimal("10.01"), multiplier=Decimal(1))
     assert points == Decimal("5.01")  # 5.005 half-up
-    assert services.level_multiplier(None) == Decimal(1)
+    assert services.points_for(
+        account=account, amount=Decimal("10.01"), multiplier=Decimal("1.5")
+    ) == Decimal("7.51")  # 7.5075 half-up
 
 
 def test_a_replayed_ticket_id_credits_nothing(api_client, account, card):

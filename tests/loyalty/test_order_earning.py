@@ -19,6 +19,7 @@ from tests.loyalty.conftest import REDEEM, assert_chains, balance, give_points, 
 pytestmark = pytest.mark.django_db
 
 ORDERS = "/api/v1/orders/"
+LEDGER = "/api/v1/loyalty/transactions/"
 
 
 def post_order(client, customer, amount="26.00", status="pending", **fields):
@@ -40,7 +41,7 @@ def act(client, order_id, action, expected=200):
 def order_rows(account, order_id):
     """The order's ledger rows, oldest first, as (kind, points, balance_after, shortfall)."""
     with account_scope(account):
-        rows = LoyaltyTransaction.objects.filter(order_id=order_id).order_by("created_at", "id")
+        rows = LoyaltyTransaction.objects.filter(order=order_id).order_by("created_at", "id")
         return [(r.kind, r.points, r.balance_after, r.shortfall) for r in rows]
 
 
@@ -183,20 +184,32 @@ def test_another_accounts_order_and_card_are_untouched(
     assert balance(account) == D("13.00")
 
 
-def test_deleting_an_order_with_points_history_is_a_409_and_keeps_everything(
+def test_deleting_an_order_that_earned_reverses_it_and_the_ledger_keeps_its_id(
     api_client, account, customer, card
 ):
     order = post_order(api_client, customer, amount="26.00", status="completed")
-    response = api_client.delete(f"{ORDERS}{order['id']}/")
-    assert response.status_code == 409
-    assert response.json()["errors"][0]["code"] == "has_loyalty_history"
+    give_points(account, card, "-10.00")  # 3.00 left of the 13.00 it earned
+    assert api_client.delete(f"{ORDERS}{order['id']}/").status_code == 204
     with account_scope(account):
-        assert Order.objects.filter(pk=order["id"]).exists()
-    assert balance(account) == D("13.00")
-    # Cancelled (reversed) it still keeps its history.
+        assert not Order.objects.filter(pk=order["id"]).exists()
+    assert order_rows(account, order["id"]) == [
+        ("earn", D("13.00"), D("13.00"), D("0.00")),
+        ("reverse", D("-3.00"), D("0.00"), D("10.00")),
+    ]
+    with account_scope(account):
+        assert "deleted" in LoyaltyTransaction.objects.get(kind="reverse").reason
+    assert balance(account) == D("0.00")
+    assert_chains(account)
+    listed = api_client.get(LEDGER, {"kind": "reverse"}).json()["results"]
+    assert [row["order"] for row in listed] == [order["id"]]
+
+
+def test_deleting_a_cancelled_order_reverses_nothing_more(api_client, account, customer, card):
+    order = post_order(api_client, customer, amount="26.00", status="completed")
     act(api_client, order["id"], "cancel")
-    assert api_client.delete(f"{ORDERS}{order['id']}/").status_code == 409
-    assert len(order_rows(account, order["id"])) == 2
+    assert api_client.delete(f"{ORDERS}{order['id']}/").status_code == 204
+    assert [row[0] for row in order_rows(account, order["id"])] == ["earn", "reverse"]
+    assert balance(account) == D("0.00")
 
 
 def test_a_reversal_reaches_a_blocked_card(account, customer, card):

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from crm_project.tenancy import account_scope
 from customers.models import Customer
+from loyalty.models import LoyaltyCard
 from orders.models import Order, OrderItem, PointOfSale, Product
 
 BLANK_CHARACTERS = " \t\n\r\f\v"
@@ -38,6 +39,8 @@ class Snapshot:
     items_by_order: dict[Any, list[OrderItem]] = field(default_factory=dict)
     product_brand: dict[Any, str] = field(default_factory=dict)
     pos_code: dict[Any, str] = field(default_factory=dict)
+    # A customer's loyalty points: their cards' balances, summed in Python.
+    points_by_customer: dict[Any, Decimal] = field(default_factory=dict)
 
 
 def snapshot(account, today: date) -> Snapshot:
@@ -53,6 +56,12 @@ def snapshot(account, today: date) -> Snapshot:
             shot.items_by_order.setdefault(item.order_id, []).append(item)
         shot.product_brand = dict(Product.objects.values_list("id", "brand"))
         shot.pos_code = dict(PointOfSale.objects.values_list("id", "code"))
+        for customer_id, balance in LoyaltyCard.objects.values_list(
+            "customer_id", "points_balance"
+        ):
+            shot.points_by_customer[customer_id] = (
+                shot.points_by_customer.get(customer_id, Decimal(0)) + balance
+            )
     return shot
 
 
@@ -204,7 +213,7 @@ def condition_matches(rule: dict, customer: Customer, shot: Snapshot) -> bool:
             "lifetime_spend": Fraction(total),
             "total_orders": Fraction(len(orders)),
             "average_order_value": Fraction(total) / len(orders) if orders else None,
-            "loyalty_points": Fraction(customer.loyalty_points),
+            "loyalty_points": Fraction(shot.points_by_customer.get(customer.pk, Decimal(0))),
         }[name]
         return number_matches(stored, operator, value)
     if name in ("date_of_birth", "created_at", "first_order_date", "last_order_date"):

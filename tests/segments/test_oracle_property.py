@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from accounts.models import Agent
 from crm_project.tenancy import account_scope
 from customers.models import Customer
+from loyalty.models import LoyaltyCard
 from orders.models import Order, OrderItem, PointOfSale, Product
 from orders.services import customer_aggregates_refresh
 from segments import compiler, rules
@@ -185,7 +186,6 @@ def build(world):
                 date_of_birth=birthday(spec["date_of_birth"], today),
                 assigned_to_id=None if spec["assigned_to"] is None else AGENTS[spec["assigned_to"]],
                 email_opt_in=spec["email_opt_in"],
-                loyalty_points=Decimal(spec["loyalty_points"]),
             )
             rows.append(customer)
             created.append(moment(spec["created"], today, tz))
@@ -193,6 +193,22 @@ def build(world):
         for customer, at in zip(rows, created, strict=True):
             customer.created_at = at
         Customer.objects.bulk_update(rows, ["created_at"])
+        # Points are the cards' balances summed: a balance is split over two cards.
+        cards = []
+        for index, (customer, spec) in enumerate(zip(rows, world["customers"], strict=True)):
+            points = Decimal(spec["loyalty_points"])
+            if points:
+                half = (points / 2).quantize(Decimal("0.01"))
+                for part, balance in enumerate((half, points - half)):
+                    cards.append(
+                        LoyaltyCard(
+                            account=account,
+                            customer=customer,
+                            number=f"C{index}-{part}",
+                            points_balance=balance,
+                        )
+                    )
+        LoyaltyCard.objects.bulk_create(cards)
         order_number = 0
         for customer, spec in zip(rows, world["customers"], strict=True):
             for status, pos_index, when, amount, lines in spec["orders"]:
