@@ -21,6 +21,7 @@ from customers.models import (
     HealthThresholds,
     Interaction,
 )
+from loyalty import selectors as loyalty_selectors
 
 CONTACT_REQUIRED = "A customer needs an email or a phone."
 # Ids are global: an id that another account's customer has cannot be given, and a 409
@@ -155,11 +156,18 @@ def customer_unsubscribe(*, customer: Customer, channel: str, at: datetime) -> N
 @transaction.atomic
 def customer_delete(*, customer: Customer) -> None:
     """Delete a customer and their interactions; one with orders is a 409 `has_orders`
-    (orders are records of sales: cancel or refund them, never lose them). The row is
+    (orders are records of sales: cancel or refund them, never lose them), one holding
+    loyalty cards or credit requests a 409 `has_loyalty_history`. The row is
     locked first, and an order write locks it too, so no order can slip in between."""
     Customer.objects.select_for_update().filter(pk=customer.pk).first()
     if selectors.customer_has_orders(customer):
         raise Conflict("This customer has orders and cannot be deleted.", code="has_orders")
+    if loyalty_selectors.customer_has_loyalty(customer.account_id, customer.pk):
+        raise Conflict(
+            "This customer holds loyalty cards or credit requests (their history is kept) "
+            "and cannot be deleted.",
+            code="has_loyalty_history",
+        )
     try:
         with transaction.atomic():
             customer.delete()

@@ -7,7 +7,7 @@ entries, each a dict `{"kind", "at", "id", "summary", "data"}` (`at` an aware da
 `limit`: since each source gives its own newest `limit`, the merge is exact.
 
 Apps register in their `AppConfig.ready()`: the orders app registers its orders
-(orders/timeline.py); messages, feedback and loyalty points will."""
+(orders/timeline.py), campaigns its messages, loyalty its points; feedback will."""
 
 from collections.abc import Callable
 from datetime import datetime

@@ -298,3 +298,18 @@ def ticket_list(account: Account) -> QuerySet[Order]:
         )
         .prefetch_related(Prefetch("items", queryset=items.order_by("position", "id")))
     )
+
+
+def customer_transactions(
+    account: Account, customer_id: Any, limit: int
+) -> list[LoyaltyTransaction]:
+    """The customer's newest `limit` ledger rows (all their cards), newest first."""
+    rows = transaction_list(account).filter(customer_id=customer_id)
+    return list(rows.order_by("-created_at", "-id")[:limit])
+
+
+def customer_has_loyalty(account_id: Any, customer_id: Any) -> bool:
+    """Whether the customer holds a card or a credit request (kept: they are history)."""
+    cards = LoyaltyCard.objects.filter(account=account_id, customer_id=customer_id)
+    requests = CreditRequest.objects.filter(account=account_id, customer_id=customer_id)
+    return cards.exists() or requests.exists()
