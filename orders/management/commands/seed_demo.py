@@ -5,6 +5,7 @@ from django.db import connection
 
 from accounts.selectors import account_by_slug_or_id
 from crm_project.tenancy import account_scope, dangerously_as_database_owner
+from loyalty import demo as loyalty_demo
 from orders import demo
 from orders.services import customer_aggregates_refresh
 
@@ -51,9 +52,17 @@ class Command(BaseCommand):
         if summary.orders:
             with account_scope(account):
                 customer_aggregates_refresh(account_id=account.pk, customer_ids=None)
+        with account_scope(account):
+            points = loyalty_demo.generate(
+                account_id=account.pk, seed=options["seed"], earn_rate=account.loyalty_earn_rate
+            )
+        with dangerously_as_database_owner(), connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(loyalty_demo.TABLES)}")
         self.stdout.write(
             f"{account.slug}: {summary.customers} customers, {summary.orders} orders "
             f"({summary.items} items), {summary.products} products, "
             f"{summary.points_of_sale} points of sale in {generated - started:.1f}s; "
-            f"aggregates in {time.monotonic() - generated:.1f}s."
+            f"{points.cards} loyalty cards with {points.transactions} ledger rows, "
+            f"{points.levels} levels; aggregates and loyalty in "
+            f"{time.monotonic() - generated:.1f}s."
         )
