@@ -35,6 +35,7 @@ urlpatterns = [
     path("segments/", include("segments.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
+    path("loyalty/", include("loyalty.urls")),
     # Tracking links and unsubscribe: public, no login (campaigns.tracking tokens).
     path("", include("campaigns.public_urls")),
     # The client table is the home page: `customers:list`, and `home` for the

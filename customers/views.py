@@ -25,9 +25,11 @@ from crm_project.views import account_role_required, page_links, query_string
 from customers import selectors, services, timeline
 from customers.filters import CustomerFilter
 from customers.models import CUSTOMER_COUNTER, Customer, CustomerStatus, Lifecycle
+from loyalty import selectors as loyalty_selectors
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 30
+LOYALTY_LEDGER_LIMIT = 20
 
 
 # --- Sorting -------------------------------------------------------------------------
@@ -233,8 +235,27 @@ def customer_detail(request: HttpRequest, ref: str) -> HttpResponse:
         "timeline_limit": TIMELINE_LIMIT,
         "metadata": _metadata_rows(customer.metadata),
         "can_edit": role_allows_edit(request),
+        "loyalty": _loyalty(account, customer),
     }
     return render(request, "customers/detail.html", context)
+
+
+def _loyalty(account: Any, customer: Customer) -> dict[str, Any]:
+    """The customer's loyalty block: their standing (points: their cards' balances
+    summed; the level their lifetime earned points reach), their cards and their
+    newest ledger rows, through loyalty.selectors."""
+    cards = loyalty_selectors.card_list(account).filter(customer_id=customer.pk)
+    rows = (
+        loyalty_selectors.transaction_list(account)
+        .filter(customer_id=customer.pk)
+        .order_by("-created_at", "-id")[:LOYALTY_LEDGER_LIMIT]
+    )
+    return {
+        "standing": loyalty_selectors.customer_standing(account, customer.pk),
+        "cards": list(cards.order_by("issued_at", "id")),
+        "ledger": list(rows),
+        "ledger_limit": LOYALTY_LEDGER_LIMIT,
+    }
 
 
 def role_allows_edit(request: HttpRequest) -> bool:
