@@ -1,14 +1,16 @@
 """Loyalty helpers: a customer with a card, and short ways to read a card's balance and
 ledger back from the database."""
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from crm_project.tenancy import account_scope
 from loyalty import services
 from loyalty.models import LoyaltyCard, LoyaltyTransaction
-from tests.factories import CustomerFactory
+from tests.factories import AccountFactory, CustomerFactory
 
 CARDS = "/api/v1/loyalty/cards/"
 CREDIT = "/api/v1/loyalty/credit/"
@@ -66,3 +68,34 @@ def customer(account):
 @pytest.fixture
 def card(account, customer):
     return issue_card(account, "33", customer)
+
+
+# --- Races ----------------------------------------------------------------------------
+
+
+def run_in_parallel(calls):
+    """Run each call in its own thread (own connection), all released at once; at most
+    25 connections at a time so a shared test server is not exhausted."""
+    start = threading.Barrier(len(calls))
+    connections_left = threading.Semaphore(25)
+    answers = []
+
+    def run(call):
+        start.wait()
+        with connections_left:
+            try:
+                answers.append(call())
+            finally:
+                connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@pytest.fixture
+def racing_account(transactional_db):
+    return AccountFactory()

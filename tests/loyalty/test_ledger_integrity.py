@@ -1,7 +1,6 @@
 """The ledger under pressure: append-only in the database itself, protected from
 cascades, and exact under concurrent writers (real threads, real transactions)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -10,7 +9,7 @@ from rest_framework.test import APIClient
 
 from crm_project.tenancy import account_scope, unscoped
 from loyalty.models import LoyaltyCard, LoyaltyTransaction
-from tests.factories import AccountFactory, CustomerFactory, make_api_key
+from tests.factories import CustomerFactory, make_api_key
 from tests.loyalty.conftest import (
     CREDIT,
     REDEEM,
@@ -19,6 +18,7 @@ from tests.loyalty.conftest import (
     give_points,
     issue_card,
     ledger,
+    run_in_parallel,
 )
 
 # --- Append-only ----------------------------------------------------------------------
@@ -92,34 +92,6 @@ def test_only_the_maintenance_role_may_delete_ledger_rows_for_an_accounts_purge(
 
 
 # --- Races ----------------------------------------------------------------------------
-
-
-def run_in_parallel(calls):
-    """Run each call in its own thread (own connection), all released at once; at most
-    25 connections at a time so a shared test server is not exhausted."""
-    start = threading.Barrier(len(calls))
-    connections_left = threading.Semaphore(25)
-    answers = []
-
-    def run(call):
-        start.wait()
-        with connections_left:
-            try:
-                answers.append(call())
-            finally:
-                connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
-
-
-@pytest.fixture
-def racing_account(transactional_db):
-    return AccountFactory()
 
 
 @pytest.mark.django_db(transaction=True)
