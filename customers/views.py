@@ -245,15 +245,11 @@ def _loyalty(account: Any, customer: Customer) -> dict[str, Any]:
     summed; the level their lifetime earned points reach), their cards and their
     newest ledger rows, through loyalty.selectors."""
     cards = loyalty_selectors.card_list(account).filter(customer_id=customer.pk)
-    rows = (
-        loyalty_selectors.transaction_list(account)
-        .filter(customer_id=customer.pk)
-        .order_by("-created_at", "-id")[:LOYALTY_LEDGER_LIMIT]
-    )
+    rows = loyalty_selectors.customer_transactions(account, customer.pk, LOYALTY_LEDGER_LIMIT)
     return {
         "standing": loyalty_selectors.customer_standing(account, customer.pk),
         "cards": list(cards.order_by("issued_at", "id")),
-        "ledger": list(rows),
+        "ledger": rows,
         "ledger_limit": LOYALTY_LEDGER_LIMIT,
     }
 

@@ -72,6 +72,10 @@ class LoyaltyCard(TenantModel):
         indexes = [
             # A customer's oldest active card (order earning), and their cards' sum.
             models.Index(fields=["customer", "issued_at"], name="loyaltycard_customer_issued"),
+            # The /loyalty/ page's cards, newest issued first (keyset pages).
+            models.Index(
+                fields=["account", "-issued_at", "-id"], name="loyaltycard_account_issued"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ SECTIONS = (
     ("Segments", "segments:builder", "/segments/"),
     ("Campaigns", "campaigns:list", "/campaigns/"),
     ("Leads", "leads:board", "/leads/"),
+    ("Loyalty", "loyalty:overview", "/loyalty/"),
     ("Dashboard", "dashboard", "/dashboard/"),
 )
 
