@@ -115,8 +115,9 @@ NO_STANDING = Standing(points=ZERO, earned=ZERO, level=None)
 
 
 def customers_standing(account: Account, customer_ids: Iterable[Any]) -> dict[Any, Standing]:
-    """{customer id: Standing} for these customers of the account (customers without a
-    card are absent: NO_STANDING), in two queries whatever their number."""
+    """{customer id: Standing} for each of these customers of the account (one without
+    a card: no points, nothing earned, the level starting at 0 if any), in two queries
+    whatever their number."""
     ids = list({customer_id for customer_id in customer_ids})
     if not ids:
         return {}
@@ -128,12 +129,15 @@ def customers_standing(account: Account, customer_ids: Iterable[Any]) -> dict[An
         .order_by()
     )
     levels = list(level_list(account))
-    return {
+    found = {
         row["customer_id"]: Standing(
             points=row["points"], earned=row["earned"], level=level_of(levels, row["earned"])
         )
         for row in sums
     }
+    # A customer without a card has earned nothing, and is at a level starting at 0.
+    cardless = Standing(points=ZERO, earned=ZERO, level=level_of(levels, ZERO))
+    return {customer_id: found.get(customer_id, cardless) for customer_id in ids}
 
 
 def customer_standing(account: Account, customer_id: Any) -> Standing:

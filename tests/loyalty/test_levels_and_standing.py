@@ -247,12 +247,6 @@ def test_a_customer_without_a_card_has_no_points_and_no_level_above_zero(api_cli
     assert listed_standing(api_client, ann) == ("0.00", None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A customer without a card answers loyalty_level null even when a level "
-    "starts at 0 points (loyalty.selectors.customers_standing skips card-less customers), "
-    "while a customer with an empty card is at that level.",
-)
 def test_a_level_at_zero_points_is_every_customers_level(api_client, account):
     with_card = CustomerFactory(account=account)
     issue_card(account, "33", with_card)
