@@ -299,7 +299,13 @@ class Recipient:
     skip: str = ""
 
 
-def _customer_skip(customer: Customer, channel: str, address: str) -> str:
+def customer_skip_reason(customer: Customer, channel: str, address: str | None = None) -> str:
+    """Why a message to the customer on `channel` would be written skipped (blocked,
+    no address, opted out or unsubscribed), or "" when it would go out. `address`
+    defaults to the customer's own for the channel."""
+    if address is None:
+        address = (customer.email if channel == Channel.EMAIL else customer.phone) or ""
+    address = address.strip()
     if customer.status == CustomerStatus.BLOCKED:
         return SkipReason.BLOCKED
     if not address:
@@ -358,7 +364,7 @@ def message_enqueue(
     address = (address or "").strip()
     skip = recipient.skip
     if not skip and recipient.customer is not None:
-        skip = _customer_skip(recipient.customer, channel, address)
+        skip = customer_skip_reason(recipient.customer, channel, address)
     elif not skip and recipient.lead is not None and recipient.lead.unsubscribed_at:
         skip = SkipReason.UNSUBSCRIBED
     elif not skip and not address:

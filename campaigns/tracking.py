@@ -1,4 +1,5 @@
-"""Public tracking tokens: click, open and unsubscribe links bound to one message.
+"""Public tokens: click, open and unsubscribe links bound to one message, and the
+feedback form's link bound to one feedback request.
 
 A token is base64url(message id (16 bytes) [+ link index (2 bytes)] + MAC), the MAC
 being the first 16 bytes of HMAC-SHA256 keyed from SECRET_KEY and separated by kind,
@@ -16,7 +17,7 @@ from functools import cache
 
 from django.conf import settings
 
-KINDS = ("click", "open", "unsubscribe")
+KINDS = ("click", "open", "unsubscribe", "feedback")
 _MAC_BYTES = 16
 MAX_LINKS = 65_535
 
@@ -72,3 +73,9 @@ def open_url(message_id: uuid.UUID) -> str:
 
 def unsubscribe_url(message_id: uuid.UUID) -> str:
     return f"{settings.PUBLIC_URL}/u/{make_token('unsubscribe', message_id)}"
+
+
+def feedback_url(feedback_id: uuid.UUID) -> str:
+    """The public feedback form of one request (a token of its own kind: a message's
+    tokens never open it)."""
+    return f"{settings.PUBLIC_URL}/f/{make_token('feedback', feedback_id)}"

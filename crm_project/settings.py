@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "leads",
     "reports",
     "loyalty",
+    "feedback",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +255,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "leads-nurture": {"task": "leads.tasks.nurture_write_due_all", "schedule": 60.0},
     # The leads report's rollup folded (each account's rows appended by its writes).
     "leads-days-compact": {"task": "leads.tasks.lead_days_compact_all", "schedule": 600.0},
+    # Unanswered feedback requests reminded on the account's schedule (feedback.services).
+    "feedback-reminders": {
+        "task": "feedback.tasks.feedback_reminders_process_all",
+        "schedule": 24 * 3600.0,
+    },
     # Customer counts of active segments: one task per account and chunk of segments.
     "segments-refresh-counts": {
         "task": "segments.tasks.segment_counts_refresh_all",
@@ -482,6 +488,7 @@ SPECTACULAR_SETTINGS = {
         "AccountTypeEnum": "accounts.models.AccountType.choices",
         "AccountStatusEnum": "accounts.models.AccountStatus.choices",
         "CreditStatusEnum": "loyalty.models.CreditStatus.choices",
+        "FeedbackChannelEnum": "feedback.models.FeedbackChannel.choices",
         "ValidationErrorEnum": f"{_ERRORS}.ValidationErrorEnum.choices",
         "ClientErrorEnum": f"{_ERRORS}.ClientErrorEnum.choices",
         "ServerErrorEnum": f"{_ERRORS}.ServerErrorEnum.choices",

@@ -11,6 +11,8 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     # Before customers and orders: `customers/import/` is not a customer id.
     path("", include("imports.api.urls")),
+    # Before customers: `customers/{id}/feedback/request/` is feedback's.
+    path("", include("feedback.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("segments.api.urls")),
@@ -38,6 +40,7 @@ urlpatterns = [
     path("loyalty/", include("loyalty.urls")),
     # Tracking links and unsubscribe: public, no login (campaigns.tracking tokens).
     path("", include("campaigns.public_urls")),
+    path("", include("feedback.public_urls")),
     # The client table is the home page: `customers:list`, and `home` for the
     # redirects (LOGIN_REDIRECT_URL, the account switcher).
     path("", include(("customers.urls", "customers"))),

@@ -7,7 +7,8 @@ entries, each a dict `{"kind", "at", "id", "summary", "data"}` (`at` an aware da
 `limit`: since each source gives its own newest `limit`, the merge is exact.
 
 Apps register in their `AppConfig.ready()`: the orders app registers its orders
-(orders/timeline.py), campaigns its messages, loyalty its points; feedback will."""
+(orders/timeline.py), campaigns its messages, loyalty its points, feedback its
+requests and answers."""
 
 from collections.abc import Callable
 from datetime import datetime

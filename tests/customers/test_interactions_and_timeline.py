@@ -202,4 +202,6 @@ def test_timeline_sources_are_registered_by_kind(account, customer, monkeypatch)
     with account_scope(account):
         entries = timeline.customer_timeline(account, customer, limit=10)
     assert [e["kind"] for e in entries] == ["message", "interaction"]
-    assert {"interaction", "message", "order", "points"} == set(timeline.registered_kinds())
+    assert {"feedback", "interaction", "message", "order", "points"} == set(
+        timeline.registered_kinds()
+    )
