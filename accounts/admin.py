@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from accounts import services
 from accounts.forms import AdminSignInForm
 from accounts.models import Account, Agent, ApiKey, Membership, Role
-from crm_project.admin import TenantAdmin, role_allows
+from crm_project.admin import ReadOnlyTenantAdmin, TenantAdmin, role_allows
 from crm_project.errors import Conflict
 
 # The admin's sign-in counts failures with the back office's (`/login/`): one budget.
@@ -138,7 +138,7 @@ class MembershipAdmin(TenantAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(TenantAdmin):
+class ApiKeyAdmin(ReadOnlyTenantAdmin):
     """A read-only list: keys are created on the API keys page (the secret is shown
     there, once) and revoked there or with the action below. The hash is never shown."""
 
@@ -150,15 +150,6 @@ class ApiKeyAdmin(TenantAdmin):
     actions = ("revoke",)
     view_role = Role.ADMIN
     write_role = Role.ADMIN
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return role_allows(request, self.write_role)

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from campaigns import selectors, services
 from campaigns.models import LAUNCHABLE, Campaign, Message
-from crm_project.admin import TenantAdmin
+from crm_project.admin import ReadOnlyTenantAdmin, TenantAdmin
 from crm_project.errors import Conflict, Invalid
 
 EDITABLE = ("name", "description")
@@ -100,7 +100,7 @@ class CampaignAdmin(TenantAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(TenantAdmin):
+class MessageAdmin(ReadOnlyTenantAdmin):
     """The ledger, read-only."""
 
     list_display = ("created_at", "source", "channel", "address", "status", "error", "campaign")
@@ -109,12 +109,3 @@ class MessageAdmin(TenantAdmin):
     list_select_related = ("campaign",)
     # Millions of rows: no second COUNT(*) of the whole ledger per page view.
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -15,7 +15,7 @@ from django.core.validators import EmailValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from crm_project.admin import TenantAdmin, TenantAdminForm
+from crm_project.admin import ReadOnlyTenantAdmin, TenantAdmin, TenantAdminForm
 from crm_project.counting import counted_paginator
 from crm_project.errors import Conflict
 from crm_project.phones import InvalidPhone, account_region, normalize_phone
@@ -231,7 +231,7 @@ class InteractionAdmin(TenantAdmin):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(TenantAdmin):
+class FollowUpAdmin(ReadOnlyTenantAdmin):
     """Follow-ups, read-only: written by customers.services.followups_process and
     completed through the API."""
 
@@ -239,12 +239,3 @@ class FollowUpAdmin(TenantAdmin):
     list_filter = ("status", "notified")
     list_select_related = ("interaction", "agent")
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

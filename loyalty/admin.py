@@ -9,20 +9,9 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from crm_project.admin import TenantAdmin
+from crm_project.admin import ReadOnlyTenantAdmin, TenantAdmin
 from loyalty import services
 from loyalty.models import CreditRequest, LoyaltyCard, LoyaltyLevel, LoyaltyTransaction
-
-
-class ReadOnlyTenantAdmin(TenantAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(LoyaltyCard)
