@@ -3,17 +3,20 @@ a customer's standing (points and level, read from their cards)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    Count,
     DecimalField,
     Exists,
     ExpressionWrapper,
     F,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -194,27 +197,46 @@ class DueOrder:
     level_multiplier: Decimal | None = None
 
 
+# Under row-level security only leakproof conditions reach an index: each look-up
+# compares plain columns (the order's card number is trimmed first, in `batch`), and
+# the ledger is read for the batch's orders only.
 _ORDERS_DUE_TO_EARN_SQL = """
-SELECT o.id, o.number, o.amount, o.status, o.customer_id, card.id,
+WITH batch AS MATERIALIZED (
+    SELECT o.id, o.number, o.amount, o.status, o.customer_id,
+           nullif(btrim(o.loyalty_card), '') AS card_number
+      FROM {orders} o
+     WHERE o.account_id = %(account)s AND o.id = ANY(%(orders)s::uuid[])
+       AND o.status IN ('completed', 'delivered')
+), earned AS MATERIALIZED (
+    SELECT t.order_id FROM {ledger} t
+     WHERE t.account_id = %(account)s AND t.order_id = ANY(%(orders)s::uuid[])
+       AND t.kind = 'earn'
+)
+SELECT b.id, b.number, b.amount, b.status, b.customer_id, card.id,
        (SELECT l.earn_multiplier
           FROM {levels} l
-         WHERE l.account_id = o.account_id
+         WHERE l.account_id = %(account)s
            AND l.min_points <= (SELECT coalesce(sum(k.points_earned), 0) FROM {cards} k
-                                 WHERE k.account_id = o.account_id
+                                 WHERE k.account_id = %(account)s
                                    AND k.customer_id = card.customer_id)
          ORDER BY l.min_points DESC LIMIT 1)
-  FROM {orders} o
+  FROM batch b
   CROSS JOIN LATERAL (
-        SELECT k.id, k.customer_id FROM {cards} k
-         WHERE k.account_id = o.account_id AND k.status = 'active'
-           AND (k.number = nullif(btrim(o.loyalty_card), '') OR k.customer_id = o.customer_id)
-         ORDER BY k.number = nullif(btrim(o.loyalty_card), '') IS NOT TRUE, k.issued_at, k.id
-         LIMIT 1) card
- WHERE o.account_id = %(account)s AND o.id = ANY(%(orders)s::uuid[])
-   AND o.status IN ('completed', 'delivered')
-   AND NOT EXISTS (SELECT 1 FROM {ledger} t
-                    WHERE t.account_id = o.account_id AND t.order_id = o.id AND t.kind = 'earn')
- ORDER BY o.id
+        SELECT coalesce(own.id, oldest.id) AS id,
+               coalesce(own.customer_id, oldest.customer_id) AS customer_id
+          FROM (SELECT 1) AS one
+          LEFT JOIN LATERAL (
+                SELECT k.id, k.customer_id FROM {cards} k
+                 WHERE k.account_id = %(account)s AND k.number = b.card_number
+                   AND k.status = 'active') own ON true
+          LEFT JOIN LATERAL (
+                SELECT k.id, k.customer_id FROM {cards} k
+                 WHERE k.account_id = %(account)s AND k.customer_id = b.customer_id
+                   AND k.status = 'active'
+                 ORDER BY k.issued_at, k.id LIMIT 1) oldest ON own.id IS NULL) card
+ WHERE card.id IS NOT NULL
+   AND b.id NOT IN (SELECT order_id FROM earned)
+ ORDER BY b.id
 """
 
 
@@ -317,3 +339,66 @@ def customer_has_loyalty(account_id: Any, customer_id: Any) -> bool:
     cards = LoyaltyCard.objects.filter(account=account_id, customer_id=customer_id)
     requests = CreditRequest.objects.filter(account=account_id, customer_id=customer_id)
     return cards.exists() or requests.exists()
+
+
+# --- The program's summary (reports' analytics dashboard) ------------------------------
+
+
+def _created_within(column: str, start: datetime | None, end: datetime | None) -> Q:
+    condition = Q()
+    if start is not None:
+        condition &= Q(**{f"{column}__gte": start})
+    if end is not None:
+        condition &= Q(**{f"{column}__lt": end})
+    return condition
+
+
+def loyalty_summary(
+    account: Account, *, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    """The program within [start, end) (an open side is not compared): `cards` issued
+    in it (`issued_at`) and `active_cards`, those of them active now; `points_earned`,
+    the earn and credit rows created in it; `points_redeemed`, its redeem rows (a
+    positive number); `credit_requests`, the requests created in it still scheduled;
+    and `points_outstanding`, every card's balance now (a stock: not windowed). Points
+    are Decimals with two places. Three queries."""
+    issued = _created_within("issued_at", start, end)
+    cards = (
+        card_list(account)
+        .order_by()
+        .aggregate(
+            cards=Count("id", filter=issued),
+            active_cards=Count("id", filter=issued & Q(status=CardStatus.ACTIVE)),
+            outstanding=Sum("points_balance"),
+        )
+    )
+    earning = [TransactionKind.EARN, TransactionKind.CREDIT]
+    points = (
+        LoyaltyTransaction.objects.filter(
+            _created_within("created_at", start, end),
+            account=account,
+            kind__in=[*earning, TransactionKind.REDEEM],
+        )
+        .order_by()
+        .aggregate(
+            earned=Sum("points", filter=Q(kind__in=earning)),
+            redeemed=Sum("points", filter=Q(kind=TransactionKind.REDEEM)),
+        )
+    )
+    scheduled = (
+        CreditRequest.objects.filter(
+            _created_within("created_at", start, end),
+            account=account,
+            status=CreditStatus.SCHEDULED,
+        )
+        .order_by()
+        .count()
+    )
+    return {
+        "cards": cards["cards"],
+        "active_cards": cards["active_cards"],
+        "points_earned": points["earned"] or ZERO,
+        "points_redeemed": abs(points["redeemed"] or ZERO),
+        "points_outstanding": cards["outstanding"] or ZERO,
+        "credit_requests": scheduled,
+    }

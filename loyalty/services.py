@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
@@ -123,7 +123,8 @@ def points_for(*, account: Account, amount: Decimal, multiplier: Decimal) -> Dec
 # moves once by its rows' sum, in the UPDATE that also returns the balance before; each
 # row's balance_after is that plus the running sum of its card's rows, so the card's
 # rows chain. A card not updated (not in the account, blocked unless `any_status`, or
-# a sum that would take it below zero) appends none of its rows.
+# a sum that would take it below zero or past what the column holds) appends none of
+# its rows.
 _MOVE_SQL = f"""
 WITH given AS (
     SELECT *
@@ -143,6 +144,9 @@ WITH given AS (
      WHERE card.id = sums.card_id AND card.account_id = %(account)s
        AND (%(any_status)s OR card.status = 'active')
        AND card.points_balance + sums.points >= 0
+       -- What decimal(14, 2) holds: a move past it is refused, not an error.
+       AND card.points_balance + sums.points <= %(max)s
+       AND card.points_earned + sums.earned <= %(max)s
     RETURNING card.id, card.customer_id, card.points_balance - sums.points AS before
 )
 INSERT INTO {LoyaltyTransaction._meta.db_table}
@@ -152,7 +156,7 @@ SELECT g.id, %(account)s, g.card_id, moved.customer_id, g.kind, g.points,
        moved.before + sum(g.points) OVER (PARTITION BY g.card_id ORDER BY g.seq),
        g.ticket_id, g.order_id, g.reason, 0, clock_timestamp()
   FROM given g JOIN moved ON moved.id = g.card_id
-RETURNING id, balance_after
+RETURNING id, balance_after, customer_id, created_at
 """  # noqa: S608  (the table names are the models')
 
 _LOCK_CARDS_SQL = f"""
@@ -184,12 +188,21 @@ class Move:
 EARNING_KINDS = (TransactionKind.EARN, TransactionKind.CREDIT)
 
 
+@dataclass(frozen=True)
+class Moved:
+    """What the database wrote for one move."""
+
+    balance_after: Decimal
+    customer_id: Any
+    created_at: datetime
+
+
 def _moves_apply(
     *, account_id: Any, moves: Sequence[Move], any_status: bool = False
-) -> dict[uuid.UUID, Decimal]:
+) -> dict[uuid.UUID, Moved]:
     """Append `moves` and move their cards' balances, in one statement (see _MOVE_SQL);
     with several cards, their rows are locked first in id order, so concurrent batches
-    never deadlock. {row id: balance_after} of the rows appended."""
+    never deadlock. {row id: Moved} of the rows appended."""
     if not moves:
         return {}
     cards = sorted({move.card_id for move in moves}, key=str)
@@ -209,14 +222,15 @@ def _moves_apply(
                 "tickets": [move.ticket_id for move in moves],
                 "orders": [move.order_id for move in moves],
                 "reasons": [move.reason for move in moves],
+                "max": MAX_POINTS,
             },
         )
-        return dict(cursor.fetchall())
+        return {row[0]: Moved(*row[1:]) for row in cursor.fetchall()}
 
 
-def _move(*, account_id: Any, move: Move, any_status: bool = False) -> Decimal | None:
-    """One move: its balance_after, or None when the card refused (not found, blocked
-    unless `any_status`, or the balance would go below zero)."""
+def _move(*, account_id: Any, move: Move, any_status: bool = False) -> Moved | None:
+    """One move, or None when the card refused (not found, blocked unless
+    `any_status`, or the balance would go below zero or past the column's range)."""
     return _moves_apply(account_id=account_id, moves=[move], any_status=any_status).get(move.id)
 
 
@@ -292,15 +306,23 @@ def tickets_credit(*, account: Account, tickets: Sequence[Ticket]) -> list[Ticke
     one, and every credited ticket appended by one statement (_MOVE_SQL). The ledger's
     unique (account, ticket_id) is the judge: if a concurrent call credited one of the
     ticket ids in between, the statement fails in its savepoint, moves nothing, and the
-    call is credited again ticket by ticket, each deciding on its own."""
+    call is credited again ticket by ticket, each deciding on its own; so is a call one
+    of whose cards refused its sum (blocked since it was read, or past the column's
+    range), so that each ticket gets its own answer."""
     with transaction.atomic():
         try:
             with transaction.atomic():
                 return _tickets_credit_at_once(account=account, tickets=tickets)
+        except _CardRefused:
+            pass
         except IntegrityError as exc:
             if constraint_of(exc) != TICKET_UNIQUE:
                 raise
         return [_ticket_credit_alone(account=account, ticket=ticket) for ticket in tickets]
+
+
+class _CardRefused(Exception):
+    """A card refused the call's moves: the savepoint goes, each ticket decides alone."""
 
 
 def _ticket_checked(
@@ -348,11 +370,9 @@ def _tickets_credit_at_once(*, account: Account, tickets: Sequence[Ticket]) -> l
             seen.add(ticket.ticket_id)
         checked.append(item)
     moves = [item for item in checked if isinstance(item, Move)]
-    try:
-        with transaction.atomic():
-            after = _moves_apply(account_id=account.pk, moves=moves)
-    except DataError:  # a balance would pass decimal(14, 2): each ticket on its own
-        return [_ticket_credit_alone(account=account, ticket=ticket) for ticket in tickets]
+    after = _moves_apply(account_id=account.pk, moves=moves)
+    if any(move.id not in after for move in moves):
+        raise _CardRefused  # blocked since read, or a sum past the column's range
     balances = selectors.card_balances(account, {card.pk for card in cards.values()})
     outcomes = []
     for ticket, entry in zip(tickets, checked, strict=True):
@@ -361,15 +381,13 @@ def _tickets_credit_at_once(*, account: Account, tickets: Sequence[Ticket]) -> l
             outcomes.append(_duplicate(ticket, None if card is None else balances.get(card.pk)))
         elif isinstance(entry, TicketOutcome):
             outcomes.append(entry)
-        elif entry.id not in after:  # the card was blocked since it was read
-            outcomes.append(_blocked(ticket))
         else:
             outcomes.append(
                 TicketOutcome(
                     card_number=ticket.card_number,
                     ticket_id=ticket.ticket_id,
                     credited=entry.points,
-                    balance=after[entry.id],
+                    balance=after[entry.id].balance_after,
                     status=CREDITED,
                 )
             )
@@ -388,22 +406,22 @@ def _ticket_credit_alone(*, account: Account, ticket: Ticket) -> TicketOutcome:
     assert card is not None
     try:
         with transaction.atomic():
-            balance = _move(account_id=account.pk, move=item)
+            moved = _move(account_id=account.pk, move=item)
     except IntegrityError as exc:
         if constraint_of(exc) != TICKET_UNIQUE:
             raise
         return _duplicate(ticket, selectors.card_balance(account, card.pk))
-    except DataError:  # the balance would pass decimal(14, 2)
-        return _failed(
-            ticket, "out_of_range", "The card's balance cannot hold these points.", "amount"
-        )
-    if balance is None:
-        return _blocked(ticket)
+    if moved is None:
+        current = selectors.cards_by_number(account, {card.number}).get(card.number)
+        if current is None or current.status != CardStatus.ACTIVE:
+            return _blocked(ticket)
+        detail = "The card's balance cannot hold these points."
+        return _failed(ticket, "out_of_range", detail, "amount")
     return TicketOutcome(
         card_number=ticket.card_number,
         ticket_id=ticket.ticket_id,
         credited=item.points,
-        balance=balance,
+        balance=moved.balance_after,
         status=CREDITED,
     )
 
@@ -417,11 +435,17 @@ def _card_for_points(account: Account, card_number: str) -> LoyaltyCard:
     return card
 
 
-def _refused(card: LoyaltyCard, account: Account, *, any_status: bool) -> Conflict:
+def _refused(
+    card: LoyaltyCard, account: Account, *, points: Decimal, any_status: bool
+) -> Exception:
     """Why a move the card refused was refused, read after the refusal."""
     current = selectors.cards_by_number(account, {card.number}).get(card.number)
     if current is not None and current.status != CardStatus.ACTIVE and not any_status:
         return Conflict(f"Card {card.number!r} is blocked.", code="card_blocked")
+    if current is not None and current.points_balance + points > MAX_POINTS:
+        return Invalid(
+            {"points": FieldError("The card's balance cannot hold these points.", "max_value")}
+        )
     return Conflict("The card's balance is short of these points.", code="insufficient_points")
 
 
@@ -470,16 +494,21 @@ def _apply(
     if not _in_range(points):
         raise Invalid({"points": FieldError("Points are out of range.", "max_value")})
     move = Move(card_id=card.pk, kind=kind, points=points, reason=reason)
-    try:
-        with transaction.atomic():
-            balance = _move(account_id=account.pk, move=move, any_status=any_status)
-    except DataError:
-        raise Invalid(
-            {"points": FieldError("The card's balance cannot hold these points.", "max_value")}
-        ) from None
-    if balance is None:
-        raise _refused(card, account, any_status=any_status)
-    return _row(move.id)
+    moved = _move(account_id=account.pk, move=move, any_status=any_status)
+    if moved is None:
+        raise _refused(card, account, points=points, any_status=any_status)
+    # The row as written (no second read): its database-made values come back.
+    return LoyaltyTransaction(
+        id=move.id,
+        account_id=account.pk,
+        card=card,
+        customer_id=moved.customer_id,
+        kind=kind,
+        points=points,
+        balance_after=moved.balance_after,
+        reason=reason,
+        created_at=moved.created_at,
+    )
 
 
 def _row(row_id: uuid.UUID) -> LoyaltyTransaction:
@@ -550,14 +579,12 @@ def order_earn(*, account: Account, order: Any) -> LoyaltyTransaction | None:
         return None
     try:
         with transaction.atomic():
-            balance = _move(account_id=account.pk, move=move)
+            moved = _move(account_id=account.pk, move=move)
     except IntegrityError as exc:
         if constraint_of(exc) != ORDER_KIND_UNIQUE:
             raise
         return None
-    except DataError:  # the balance would pass decimal(14, 2)
-        return None
-    return None if balance is None else _row(move.id)
+    return None if moved is None else _row(move.id)
 
 
 def orders_earn(*, account: Account, order_ids: Iterable[Any]) -> int:
@@ -582,8 +609,8 @@ def orders_earn(*, account: Account, order_ids: Iterable[Any]) -> int:
     try:
         with transaction.atomic():
             return len(_moves_apply(account_id=account.pk, moves=moves))
-    except (IntegrityError, DataError):
-        # An order earned concurrently, or a balance would overflow: order by order.
+    except IntegrityError:
+        # An order earned concurrently: order by order, each deciding on its own.
         return sum(order_earn(account=account, order=order) is not None for order in due)
 
 

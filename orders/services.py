@@ -141,8 +141,9 @@ def order_follow_ups_deferred(*, account: Account) -> Iterator[None]:
 
 def orders_loyalty_follow(*, account: Account, order_ids: Iterable[Any]) -> None:
     """Loyalty follows a batch of written orders (bulk writes, an import's chunk), in
-    the caller's transaction, set-based: those now completed or delivered earn once,
-    those cancelled or refunded reverse what they earned."""
+    the caller's transaction: those now completed or delivered earn once, set-based
+    (one query, one statement); those cancelled or refunded reverse what they earned,
+    one statement each (each takes what the previous one left on the card)."""
     order_ids = list(order_ids)
     if order_ids:
         loyalty_services.orders_earn(account=account, order_ids=order_ids)

@@ -151,12 +151,15 @@ class LoyaltyCreditViewSet(_ByNumber, TenantGenericViewSet):
         if not_objects:  # not a ticket at all: the body is malformed
             raise ValidationError({"tickets": not_objects})
         checked: list[services.Ticket | services.TicketOutcome] = []
+        # One reader for every ticket: a Serializer per ticket (its fields copied each
+        # time) was half of a 1,000-ticket call.
+        reader = TicketInputSerializer()
         for row in rows:
-            serializer = TicketInputSerializer(data=row)
-            if serializer.is_valid():
-                checked.append(services.Ticket(**serializer.validated_data))
+            try:
+                checked.append(services.Ticket(**reader.to_internal_value(row)))
                 continue
-            error = row_errors(ValidationError(serializer.errors))[0]
+            except ValidationError as exc:
+                error = row_errors(exc)[0]
             checked.append(
                 services.ticket_failed(
                     card_number=_given_text(row, "card_number", "carte_fid"),
