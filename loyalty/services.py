@@ -373,7 +373,11 @@ def _tickets_credit_at_once(*, account: Account, tickets: Sequence[Ticket]) -> l
     after = _moves_apply(account_id=account.pk, moves=moves)
     if any(move.id not in after for move in moves):
         raise _CardRefused  # blocked since read, or a sum past the column's range
-    balances = selectors.card_balances(account, {card.pk for card in cards.values()})
+    # Duplicates answer their card's balance after the call (one read, when there are any).
+    duplicates = any(entry is None for entry in checked)
+    balances = (
+        selectors.card_balances(account, {card.pk for card in cards.values()}) if duplicates else {}
+    )
     outcomes = []
     for ticket, entry in zip(tickets, checked, strict=True):
         if entry is None:
