@@ -3,6 +3,7 @@ with a link to the public form `/f/<token>`) and, once answered, its answer: a r
 of 1 to 5, a comment and a category. One answer per request: `answered_at` is set
 once, by a conditional UPDATE (feedback.services)."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -98,3 +99,56 @@ class Feedback(TenantModel):
 
     def __str__(self) -> str:
         return f"Feedback {self.pk}"
+
+
+class FeedbackMention(TenantModel):
+    """A theme an answered comment mentions, once per request: `key` is the theme's
+    sorted stems joined by a space ("late delivery" and "delivery was late" are both
+    "deliveri late"), `label` the comment's own words for it (lowercased), `rating`
+    the answer's. Written only by feedback.themes.mentions_index; the rollup
+    FeedbackTheme follows these rows through statement-level triggers (migration
+    0002)."""
+
+    feedback = TenantForeignKey(
+        Feedback, on_delete=models.CASCADE, related_name="mentions", db_index=False
+    )
+    key = models.TextField()
+    label = models.TextField()
+    rating = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            # One mention per request and theme; serves the cascade from a request.
+            models.UniqueConstraint(fields=["feedback", "key"], name="feedbackmention_once"),
+        ]
+        indexes = [
+            # Refilling a theme's examples after its example requests were deleted.
+            models.Index(fields=["account", "key"], name="feedbackmention_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} in {self.feedback_id}"
+
+
+class FeedbackTheme(TenantModel):
+    """The account's themes: per key, how many requests mention it, their ratings' sum
+    and up to 3 example requests (newest first). Written only by the triggers on
+    FeedbackMention (migration 0002): an insert adds, a delete subtracts (a theme with
+    no mention left goes)."""
+
+    key = models.TextField()
+    label = models.TextField()
+    mentions = models.BigIntegerField()
+    rating_sum = models.BigIntegerField()
+    examples = ArrayField(models.UUIDField(), default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="feedbacktheme_key"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-mentions", "label"], name="feedbacktheme_top"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.mentions}"

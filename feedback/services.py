@@ -20,7 +20,7 @@ from campaigns import tracking
 from campaigns.models import Channel, SkipReason, Source
 from crm_project.errors import Conflict, FieldError, Invalid
 from customers.models import Customer
-from feedback import selectors
+from feedback import selectors, themes
 from feedback.models import (
     COMMENT_MAX,
     AnsweredVia,
@@ -158,6 +158,7 @@ def feedback_answer(
     answered = Feedback.objects.filter(pk=feedback.pk, answered_at__isnull=True).update(**changes)
     if not answered:
         raise Conflict("This feedback request was answered already.", code="already_answered")
+    themes.mentions_index(account_id=feedback.account_id, feedback_ids=[feedback.pk])
     feedback.refresh_from_db()
     return feedback
 

@@ -85,3 +85,60 @@ class FeedbackAnswerSerializer(serializers.Serializer):
 
 class RemindersAnswerSerializer(serializers.Serializer):
     reminded = serializers.IntegerField()
+
+
+class FeedbackCategoryFiguresSerializer(serializers.Serializer):
+    responses = serializers.IntegerField()
+    average_rating = serializers.FloatField(allow_null=True, help_text="Null without answers.")
+
+
+class FeedbackWeekSerializer(serializers.Serializer):
+    week = serializers.DateField(
+        help_text="The Monday starting the week (in the account's timezone)."
+    )
+    responses = serializers.IntegerField()
+    average_rating = serializers.FloatField(allow_null=True)
+
+
+class FeedbackAnalyticsSerializer(serializers.Serializer):
+    """The requests made within the window (`requested_at`) and their answers."""
+
+    requests = serializers.IntegerField()
+    responses = serializers.IntegerField()
+    response_rate = serializers.FloatField(min_value=0, max_value=1)
+    average_rating = serializers.FloatField(allow_null=True, help_text="Null without answers.")
+    rating_distribution = serializers.DictField(
+        child=serializers.IntegerField(), help_text='Answers per rating "1".."5", zeros included.'
+    )
+    csat = serializers.FloatField(
+        allow_null=True,
+        min_value=0,
+        max_value=1,
+        help_text="Share of answers rated 4 or 5 (null without answers).",
+    )
+    by_category = serializers.DictField(
+        child=FeedbackCategoryFiguresSerializer(),
+        help_text="Every category, zeros included.",
+    )
+    weekly_trend = FeedbackWeekSerializer(
+        many=True, help_text="Answers by week of their answer, oldest first; weeks with answers."
+    )
+
+
+class FeedbackThemeSerializer(serializers.Serializer):
+    theme = serializers.CharField()
+    mentions = serializers.IntegerField(help_text="Answers mentioning it (once per answer).")
+    average_rating = serializers.FloatField()
+    sentiment = serializers.ChoiceField(choices=["positive", "neutral", "negative"])
+    examples = serializers.ListField(child=serializers.CharField(), help_text="Up to 3 comments.")
+
+
+class FeedbackThemesQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20, required=False)
+    min_mentions = serializers.IntegerField(min_value=1, default=2, required=False)
+
+
+class FeedbackDashboardSerializer(serializers.Serializer):
+    analytics = FeedbackAnalyticsSerializer()
+    themes = FeedbackThemeSerializer(many=True)
+    low_ratings = FeedbackSerializer(many=True, help_text="The last 10 answers rated 2 or less.")

@@ -17,5 +17,8 @@ urlpatterns = [
         views.FeedbackRemindersView.as_view(),
         name="feedback-process-reminders",
     ),
+    path("feedback/analytics/", views.FeedbackAnalyticsView.as_view(), name="feedback-analytics"),
+    path("feedback/themes/", views.FeedbackThemesView.as_view(), name="feedback-themes"),
+    path("feedback/dashboard/", views.FeedbackDashboardView.as_view(), name="feedback-dashboard"),
     path("feedback/<uuid:pk>/", feedback_detail, name="feedback-detail"),
 ]

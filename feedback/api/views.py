@@ -1,5 +1,5 @@
 """Feedback's API: request feedback from a customer, record an answer, read requests
-and answers, and run the reminders."""
+and answers, run the reminders, and read the analytics, themes and dashboard."""
 
 from typing import Any
 
@@ -13,13 +13,18 @@ from crm_project.api.views import ScopedAPIView, TenantGenericViewSet
 from customers import selectors as customer_selectors
 from feedback import selectors, services
 from feedback.api.serializers import (
+    FeedbackAnalyticsSerializer,
     FeedbackAnswerSerializer,
+    FeedbackDashboardSerializer,
     FeedbackRequestSerializer,
     FeedbackSerializer,
+    FeedbackThemeSerializer,
+    FeedbackThemesQuerySerializer,
     RemindersAnswerSerializer,
 )
 from feedback.filters import FeedbackFilter
 from feedback.models import AnsweredVia, Feedback
+from reports.api.serializers import ReportQuerySerializer
 
 
 class FeedbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
@@ -75,3 +80,53 @@ class FeedbackRemindersView(ScopedAPIView):
     def post(self, request: Request) -> Response:
         done = services.feedback_reminders_process(account=self.account)
         return Response(RemindersAnswerSerializer(done).data)
+
+
+class FeedbackWindowView(ScopedAPIView):
+    """A read over the requests made within `date_from` / `date_to` (default all time;
+    the reports' window)."""
+
+    def window(self, request: Request) -> dict:
+        query = ReportQuerySerializer(data=request.query_params, context={"account": self.account})
+        query.is_valid(raise_exception=True)
+        return query.validated_data
+
+
+class FeedbackAnalyticsView(FeedbackWindowView):
+    """`GET /feedback/analytics/`: response rate, ratings, CSAT, categories and the
+    weekly trend of the window's requests."""
+
+    @extend_schema(parameters=[ReportQuerySerializer], responses=FeedbackAnalyticsSerializer)
+    def get(self, request: Request) -> Response:
+        window = self.window(request)
+        figures = selectors.feedback_analytics(
+            self.account, start=window["start"], end=window["end"]
+        )
+        return Response(FeedbackAnalyticsSerializer(figures).data)
+
+
+class FeedbackThemesView(ScopedAPIView):
+    """`GET /feedback/themes/`: the recurring phrases of the comments, most mentioned
+    first (`limit`, default 20; `min_mentions`, default 2)."""
+
+    @extend_schema(
+        parameters=[FeedbackThemesQuerySerializer], responses=FeedbackThemeSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        query = FeedbackThemesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        themes = selectors.feedback_themes(self.account, **query.validated_data)
+        return Response(FeedbackThemeSerializer(themes, many=True).data)
+
+
+class FeedbackDashboardView(FeedbackWindowView):
+    """`GET /feedback/dashboard/`: the analytics and the last 10 low ratings (2 or less)
+    of the window, and the themes."""
+
+    @extend_schema(parameters=[ReportQuerySerializer], responses=FeedbackDashboardSerializer)
+    def get(self, request: Request) -> Response:
+        window = self.window(request)
+        figures = selectors.feedback_dashboard(
+            self.account, start=window["start"], end=window["end"]
+        )
+        return Response(FeedbackDashboardSerializer(figures).data)
