@@ -241,3 +241,42 @@ def message_in_its_scope(message_id: uuid.UUID) -> Iterator[Message | None]:
         return
     with account_scope(account_id):
         yield Message.objects.select_related("account").filter(pk=message_id).first()
+
+
+# --- The campaigns' summary (reports' analytics dashboard) ----------------------------
+
+SUMMARY_KEYS = ("sent", "delivered", "opened", "clicked")
+SUMMARY_CAMPAIGNS = 10
+
+
+def campaigns_summary(
+    account: Account,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    last: int = SUMMARY_CAMPAIGNS,
+) -> dict[str, Any]:
+    """The campaigns created in [start, end) (an open side is not compared): their
+    messages' sent, delivered, opened, clicked and ctr, counted as each campaign's stats
+    count them (`_stats_aggregates`), and `by_campaign`, the newest `last` of them with
+    their stats (id, name, the same four counts, ctr). Three queries."""
+    campaigns = Campaign.objects.filter(account=account)
+    if start is not None:
+        campaigns = campaigns.filter(created_at__gte=start)
+    if end is not None:
+        campaigns = campaigns.filter(created_at__lt=end)
+    aggregates = _stats_aggregates()
+    totals = (
+        Message.objects.filter(account=account, campaign__in=campaigns.values("pk"))
+        .order_by()
+        .aggregate(**{key: aggregates[key] for key in SUMMARY_KEYS})
+    )
+    newest = list(campaigns.order_by("-created_at", "-id").values_list("pk", "name")[:last])
+    stats = campaign_stats(account, [pk for pk, _name in newest])
+    summary: dict[str, Any] = {key: totals[key] or 0 for key in SUMMARY_KEYS}
+    summary["ctr"] = ratio(summary["clicked"], summary["delivered"])
+    summary["by_campaign"] = [
+        {"id": pk, "name": name, **{key: stats[pk][key] for key in (*SUMMARY_KEYS, "ctr")}}
+        for pk, name in newest
+    ]
+    return summary

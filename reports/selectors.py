@@ -3,18 +3,26 @@ account's size. A window [start, end) filters by creation time (None: open)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Account
 from accounts.selectors import agent_list
+from campaigns import selectors as campaign_selectors
+from crm_project.datetimes import account_zone
 from crm_project.ratios import average, ratio
+from customers.selectors import Thresholds, customer_lifecycle_counts, customer_list
+from feedback import selectors as feedback_selectors
 from leads.models import Lead, LeadDay, LeadDayDimension, LeadSource, LeadStatus
+from loyalty import selectors as loyalty_selectors
+from orders.models import UNCOUNTED_STATUSES, Order
 
 NEW_DAYS = 30
 UNASSIGNED = "unassigned"
@@ -157,4 +165,194 @@ def lead_report(
             average(figures.convert_seconds / converted / SECONDS_PER_DAY) if converted else None
         ),
         "new_last_30_days": recent.total,
+    }
+
+
+# --- Customers --------------------------------------------------------------------------
+#
+# Customer figures filter the window by the customers' creation time and read the spend
+# aggregates the orders app keeps on each customer (lifetime_spend, total_orders,
+# last_order_date: counted orders only); order figures filter it by the orders' time and
+# read the orders table in one grouped query. "The last N days" are calendar days in the
+# account's timezone, as the customers' lifecycle counts them (customers.selectors): from
+# 00:00 of the day N days before today, today included.
+
+ACTIVE_DAYS = 90
+TOP_CUSTOMERS = 10
+CENTS = Decimal("0.01")
+
+# Counted orders of the window, per month of the account's timezone. With both sides of
+# the window given every month it touches is listed (zeros included); with an open side
+# the months run from the first (to the last) order month the window holds.
+_REVENUE_BY_MONTH_SQL = """
+WITH monthly AS (
+    SELECT date_trunc('month', o.ordered_at AT TIME ZONE %(tz)s) AS month,
+           sum(o.amount) AS revenue,
+           count(*) AS orders
+      FROM {orders} o
+     WHERE o.account_id = %(account)s AND o.status <> ALL(%(uncounted)s) {window}
+     GROUP BY 1
+),
+span AS (
+    SELECT coalesce(%(first)s::timestamp, min(month)) AS first,
+           coalesce(%(last)s::timestamp, max(month)) AS last
+      FROM monthly
+)
+SELECT to_char(s.month, 'YYYY-MM'), coalesce(m.revenue, 0), coalesce(m.orders, 0)
+  FROM span CROSS JOIN generate_series(span.first, span.last, interval '1 month') AS s(month)
+  LEFT JOIN monthly m ON m.month = s.month
+ ORDER BY s.month
+"""
+
+
+def _local_midnight_days_ago(account: Account, now: datetime, days: int) -> datetime:
+    """00:00, in the account's timezone, of the day `days` before today there."""
+    zone = account_zone(account)
+    day = now.astimezone(zone).date() - timedelta(days=days)
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def _month_of(moment: datetime, account: Account) -> datetime:
+    """The first day (a naive local timestamp, as date_trunc gives it) of the month of
+    `moment` in the account's timezone."""
+    local = moment.astimezone(account_zone(account))
+    return datetime(local.year, local.month, 1)
+
+
+# Enough digits for any sum of amounts (customers.models.SPEND_DIGITS and more).
+MONEY_CONTEXT = Context(prec=60, rounding=ROUND_HALF_UP)
+
+
+def money(value: Decimal | None) -> Decimal:
+    """An amount with two places, half-up (0.00 for none)."""
+    return (value or Decimal(0)).quantize(CENTS, context=MONEY_CONTEXT)
+
+
+def _revenue_by_month(
+    account: Account, start: datetime | None, end: datetime | None
+) -> list[dict[str, Any]]:
+    window = ""
+    if start is not None:
+        window += " AND o.ordered_at >= %(start)s"
+    if end is not None:
+        window += " AND o.ordered_at < %(end)s"
+    bounded = start is not None and end is not None
+    params: dict[str, Any] = {
+        "tz": str(account_zone(account)),
+        "account": account.pk,
+        "uncounted": [str(status) for status in UNCOUNTED_STATUSES],
+        "start": start,
+        "end": end,
+        # The window's own months when it is bounded: zeros before the first order and
+        # after the last one; [start, end) ends in the month of its last microsecond.
+        "first": _month_of(start, account) if bounded and start else None,
+        "last": _month_of(end - timedelta(microseconds=1), account) if bounded and end else None,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REVENUE_BY_MONTH_SQL.format(orders=Order._meta.db_table, window=window), params
+        )
+        rows = cursor.fetchall()
+    return [
+        {"month": month, "revenue": money(revenue), "orders": int(orders)}
+        for month, revenue, orders in rows
+    ]
+
+
+def customer_report(
+    account: Account,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+    thresholds: Thresholds | None = None,
+) -> dict[str, Any]:
+    """The customers report within [start, end) (SPEC "Reports"):
+
+    - of the customers created in the window: `total`; `new_last_30_days`, those
+      created in the last 30 days; `active_last_90_days`, those whose last counted
+      order (not cancelled or refunded) is in the last 90 days; `average_lifetime_spend`
+      ("0.00" without customers); `top_customers`, the 10 with the highest lifetime
+      spend among those with a counted order ({id, name, lifetime_spend, total_orders},
+      highest first);
+    - of the counted orders placed in the window: `total_revenue`, and
+      `revenue_by_month` [{month "YYYY-MM" in the account's timezone, revenue,
+      orders}], oldest first. When the window has both ends every month it touches is
+      listed, empty ones with zeros; with an open side the months run from the first
+      order month in the window (or the window's start month) to the last one (or the
+      window's end month), empty ones between them with zeros; no order and an open
+      side: no month;
+    - `by_lifecycle`: every lifecycle bucket (zeros included) over every customer of
+      the account now, as customers.selectors classifies them (not windowed: a
+      lifecycle is a customer's state today), quintiles read from `thresholds`
+      (default: computed now).
+
+    Money as Decimals with two places. Four queries (five computing thresholds)."""
+    now = now or timezone.now()
+    created = within("created_at", start, end)
+    recent_from = _local_midnight_days_ago(account, now, NEW_DAYS)
+    active_from = _local_midnight_days_ago(account, now, ACTIVE_DAYS)
+    customers = customer_list(account).filter(created).order_by()
+    figures = customers.aggregate(
+        total=Count("id"),
+        new=Count("id", filter=Q(created_at__gte=recent_from)),
+        active=Count("id", filter=Q(last_order_date__gte=active_from)),
+        spend=Sum("lifetime_spend"),
+    )
+    total = figures["total"]
+    top = (
+        customers.filter(total_orders__gt=0)
+        .order_by("-lifetime_spend", "-id")
+        .values_list("pk", "first_name", "last_name", "lifetime_spend", "total_orders")[
+            :TOP_CUSTOMERS
+        ]
+    )
+    months = _revenue_by_month(account, start, end)
+    return {
+        "total": total,
+        "new_last_30_days": figures["new"],
+        "active_last_90_days": figures["active"],
+        "total_revenue": money(
+            functools.reduce(MONEY_CONTEXT.add, (month["revenue"] for month in months), Decimal(0))
+        ),
+        "average_lifetime_spend": money(
+            MONEY_CONTEXT.divide(figures["spend"], total) if total else None
+        ),
+        "revenue_by_month": months,
+        "top_customers": [
+            {
+                "id": pk,
+                "name": f"{first_name} {last_name}".strip(),
+                "lifetime_spend": money(spend),
+                "total_orders": orders,
+            }
+            for pk, first_name, last_name, spend, orders in top
+        ],
+        "by_lifecycle": customer_lifecycle_counts(account, now=now, thresholds=thresholds),
+    }
+
+
+# --- The analytics dashboard ------------------------------------------------------------
+
+
+def analytics_dashboard(
+    account: Account,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+    thresholds: Thresholds | None = None,
+) -> dict[str, Any]:
+    """Every summary of the account within one window [start, end): `leads` and
+    `customers` (the two reports, exactly as their endpoints answer them), `campaigns`
+    (campaigns.selectors.campaigns_summary), `feedback` (the feedback analytics) and
+    `loyalty` (loyalty.selectors.loyalty_summary). The one source for the API and the
+    back-office page."""
+    now = now or timezone.now()
+    return {
+        "leads": lead_report(account, start=start, end=end, now=now),
+        "customers": customer_report(account, start=start, end=end, now=now, thresholds=thresholds),
+        "campaigns": campaign_selectors.campaigns_summary(account, start=start, end=end),
+        "feedback": feedback_selectors.feedback_analytics(account, start=start, end=end),
+        "loyalty": loyalty_selectors.loyalty_summary(account, start=start, end=end),
     }
