@@ -219,6 +219,16 @@ def _month_of(moment: datetime, account: Account) -> datetime:
     return datetime(local.year, local.month, 1)
 
 
+# A bounded window lists every month it touches, empty ones with zeros, up to this many
+# months; a wider one lists the months from its first order to its last.
+MAX_FILLED_MONTHS = 240
+
+
+def _months_between(start: Any, end: Any, account: Account) -> int:
+    first, last = _month_of(start, account), _month_of(end, account)
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
 # Enough digits for any sum of amounts (customers.models.SPEND_DIGITS and more).
 MONEY_CONTEXT = Context(prec=60, rounding=ROUND_HALF_UP)
 
@@ -237,6 +247,8 @@ def _revenue_by_month(
     if end is not None:
         window += " AND o.ordered_at < %(end)s"
     bounded = start is not None and end is not None
+    if bounded and _months_between(start, end, account) > MAX_FILLED_MONTHS:
+        bounded = False  # a century-wide window lists its orders' months, not 1,200 zeros
     params: dict[str, Any] = {
         "tz": str(account_zone(account)),
         "account": account.pk,

@@ -300,3 +300,11 @@ def test_a_datetime_window_is_exact(api_client, shop):
         month("2024-02", "50.00", 1),
     ]
     assert datetime(2024, 2, 1, 4, 30, tzinfo=UTC).astimezone(NEW_YORK).day == 31
+
+
+def test_a_century_wide_window_lists_its_orders_months_not_thousands_of_zeros(api_client):
+    response = api_client.get(
+        "/api/v1/reports/customers/", {"date_from": "0001-01-01", "date_to": "9999-12-31"}
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["revenue_by_month"] == []
