@@ -38,6 +38,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
     path("loyalty/", include("loyalty.urls")),
+    path("dashboard/", include("reports.urls")),
     # Tracking links and unsubscribe: public, no login (campaigns.tracking tokens).
     path("", include("campaigns.public_urls")),
     path("", include("feedback.public_urls")),
