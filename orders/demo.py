@@ -241,6 +241,27 @@ def generate(
             else 0
         )
         ck = key.format(kind="c", col="{col}")
+        ok = key.format(kind="o", col="{col}")
+        # Order i's customer (its i in the customers' series) and time, functions of the
+        # seed alone: the customers' sign-up times can follow their first orders before
+        # the orders exist. Customers are picked with a skew (square of a uniform): a
+        # few buy often, many rarely, some never.
+        order_customer = f"""(1 + floor(%(n_customers)s * power(
+                           {_rand(ok.format(col="cust"), 1000000)} / 1000000.0, 2))::int)"""
+        ordered_at = f"now() - make_interval(secs => {_rand(ok.format(col='at'), 3 * 365 * 86400)})"
+        # Each customer's first order time (an order whose items miss a product is not
+        # written: the real first order is then later, never earlier).
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE demo_first_orders ON COMMIT DROP AS
+            SELECT c AS customer_i, min(at) AS first_at
+              FROM (SELECT {order_customer} AS c, {ordered_at} AS at
+                      FROM generate_series(1, %(n_orders)s) AS i) AS o
+             GROUP BY c
+            """,  # noqa: S608
+            params,
+        )
+        cursor.execute("ANALYZE demo_first_orders")
         cursor.execute(
             f"""
             INSERT INTO {Customer._meta.db_table}
@@ -284,9 +305,13 @@ def generate(
                                      ELSE ARRAY[]::varchar[] END
                    END,
                    i %% 9 <> 0, i %% 6 <> 0, '',
-                   now() - make_interval(secs => {_rand(ck.format(col="ca"), 4 * 365 * 86400)}),
+                   -- Signed up 0-180 days before their first order; those who never
+                   -- ordered over the last three years.
+                   coalesce(fo.first_at - make_interval(secs => {_rand(ck.format(col="signup"), 180 * 86400)}),
+                            now() - make_interval(secs => {_rand(ck.format(col="ca"), 3 * 365 * 86400)})),
                    now(), 0, 0, 0
-              FROM generate_series(1, %(n_customers)s) AS i,
+              FROM generate_series(1, %(n_customers)s) AS i
+                   LEFT JOIN demo_first_orders fo ON fo.customer_i = i,
                    LATERAL (SELECT
                        {_pick("%(first_names)s::text[]", ck.format(col="fn"))} AS first_name,
                        {_pick("%(last_names)s::text[]", ck.format(col="ln"))} AS last_name,
@@ -304,7 +329,6 @@ def generate(
             params["first_order"] = sequence_reserve(
                 account_id=account_id, name="order", count=orders
             )
-            ok = key.format(kind="o", col="{col}")
             # Items first (1-3 per order, priced from the products), in a temporary
             # table, so that each order's amount is the exact sum of its line totals.
             cursor.execute(
@@ -325,8 +349,6 @@ def generate(
                 """,  # noqa: S608
                 params,
             )
-            # Customers are picked with a skew (square of a uniform): a few buy often,
-            # many rarely, some never.
             cursor.execute(
                 f"""
                 INSERT INTO {Order._meta.db_table}
@@ -345,7 +367,7 @@ def generate(
                        END,
                        {_pick("%(payments)s::text[]", ok.format(col="pay"))},
                        'EUR',
-                       now() - make_interval(secs => {_rand(ok.format(col="at"), 3 * 365 * 86400)}),
+                       {ordered_at},
                        t.amount, '', '', '', '', now(), now()
                   FROM (SELECT i, sum(round(price * quantity * (1 - discount / 100), 2)) AS amount
                           FROM demo_items GROUP BY i) AS t,
@@ -355,9 +377,7 @@ def generate(
                        -- had is skipped above, and so are its orders).
                        {Customer._meta.db_table} AS cust
                  WHERE cust.account_id = %(account)s::uuid
-                   AND cust.id = md5(%(account)s || %(seed)s || ':c:' ||
-                       (1 + floor(%(n_customers)s * power(
-                           {_rand(ok.format(col="cust"), 1000000)} / 1000000.0, 2))::int))::uuid
+                   AND cust.id = md5(%(account)s || %(seed)s || ':c:' || {order_customer})::uuid
                 ON CONFLICT DO NOTHING
                 """,  # noqa: S608
                 params,
@@ -383,4 +403,5 @@ def generate(
             )
             made_items = cursor.rowcount
             cursor.execute("DROP TABLE demo_items")
+        cursor.execute("DROP TABLE demo_first_orders")
     return DemoSummary(made_products, made_pos, made_customers, made_orders, made_items)

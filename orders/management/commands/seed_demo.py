@@ -1,10 +1,14 @@
 import time
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.selectors import account_by_slug_or_id
+from campaigns import demo as campaigns_demo
 from crm_project.tenancy import account_scope, dangerously_as_database_owner
+from feedback import demo as feedback_demo
+from leads import demo as leads_demo
 from loyalty import demo as loyalty_demo
 from orders import demo
 from orders.services import customer_aggregates_refresh
@@ -23,13 +27,26 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=1000)
         parser.add_argument("--products", type=int, default=200)
         parser.add_argument("--points-of-sale", type=int, default=8)
+        parser.add_argument(
+            "--leads", type=int, default=None, help="leads to write (default: customers / 2)"
+        )
+        parser.add_argument(
+            "--feedback",
+            type=int,
+            default=None,
+            help="feedback requests to write, after as many orders (default: orders / 10)",
+        )
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args, **options):
         account = account_by_slug_or_id(options["account"])
         if account is None:
             raise CommandError(f"No account {options['account']!r}.")
-        for name in ("customers", "orders", "products", "points_of_sale"):
+        if options["leads"] is None:
+            options["leads"] = options["customers"] // 2
+        if options["feedback"] is None:
+            options["feedback"] = options["orders"] // 10
+        for name in ("customers", "orders", "products", "points_of_sale", "leads", "feedback"):
             if options[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be >= 0.")
         if options["orders"] and not (options["customers"] and options["products"]):
@@ -56,13 +73,48 @@ class Command(BaseCommand):
             points = loyalty_demo.generate(
                 account_id=account.pk, seed=options["seed"], earn_rate=account.loyalty_earn_rate
             )
+        with account_scope(account):
+            leads = leads_demo.generate(
+                account_id=account.pk, leads=options["leads"], seed=options["seed"]
+            )
+            feedback = feedback_demo.generate(
+                account_id=account.pk,
+                requests=options["feedback"],
+                orders=options["orders"],
+                seed=options["seed"],
+            )
+            themes = _index_feedback_themes(account.pk) if feedback.answered else None
+            campaign = campaigns_demo.generate(account_id=account.pk, seed=options["seed"])
+        tables = [
+            *loyalty_demo.TABLES,
+            *leads_demo.TABLES,
+            *feedback_demo.TABLES,
+            *campaigns_demo.TABLES,
+        ]
         with dangerously_as_database_owner(), connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(loyalty_demo.TABLES)}")
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
         self.stdout.write(
             f"{account.slug}: {summary.customers} customers, {summary.orders} orders "
             f"({summary.items} items), {summary.products} products, "
             f"{summary.points_of_sale} points of sale in {generated - started:.1f}s; "
             f"{points.cards} loyalty cards with {points.transactions} ledger rows, "
-            f"{points.levels} levels; aggregates and loyalty in "
+            f"{points.levels} levels; {leads.leads} leads ({leads.converted} converted); "
+            f"{feedback.requests} feedback requests ({feedback.answered} answered"
+            f"{'' if themes is None else f', {themes} theme mentions'}); "
+            f"{campaign.campaigns} sent campaign with {campaign.messages} messages; "
+            f"aggregates, loyalty, leads, feedback and campaign in "
             f"{time.monotonic() - generated:.1f}s."
         )
+
+
+def _index_feedback_themes(account_id: Any) -> int | None:
+    """Index the answers' themes when feedback.themes offers it: the mentions written
+    (None: it does not)."""
+    try:
+        from feedback import themes
+    except ImportError:
+        return None
+    mentions_index = getattr(themes, "mentions_index", None)
+    if mentions_index is None:
+        return None
+    return int(mentions_index(account_id=account_id, feedback_ids=None))
