@@ -17,6 +17,9 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+SMALL_BATCH = 100  # requests; more is a bulk run
+BULK_WORK_MEM = "256MB"
+
 # `%(ids)s` is NULL for "every answered request of the account not indexed yet".
 INDEX_SQL = r"""
 WITH answers AS (
@@ -79,5 +82,23 @@ def mentions_index(
     mentions written."""
     ids = None if feedback_ids is None else [str(pk) for pk in feedback_ids]
     with connection.cursor() as cursor:
-        cursor.execute(INDEX_SQL, {"account": str(account_id), "ids": ids})
-        return cursor.rowcount
+        if ids is not None and len(ids) <= SMALL_BATCH:
+            cursor.execute(INDEX_SQL, {"account": str(account_id), "ids": ids})
+            return cursor.rowcount
+        # A bulk run: the planner misjudges the rows a comment splits into (it would
+        # compile the plan, JIT, for seconds) and the grouping would spill to disk;
+        # both settings go back to the caller's after the statement.
+        cursor.execute(
+            "SELECT current_setting('jit'), current_setting('work_mem'), "
+            "set_config('jit', 'off', true), set_config('work_mem', %s, true)",
+            [BULK_WORK_MEM],
+        )
+        jit, work_mem, _, _ = cursor.fetchone()
+        try:
+            cursor.execute(INDEX_SQL, {"account": str(account_id), "ids": ids})
+            return cursor.rowcount
+        finally:
+            cursor.execute(
+                "SELECT set_config('jit', %s, true), set_config('work_mem', %s, true)",
+                [jit, work_mem],
+            )

@@ -100,6 +100,7 @@ class Migration(migrations.Migration):
                 (
                     "account",
                     models.ForeignKey(
+                        db_constraint=False,
                         db_index=False,
                         editable=False,
                         on_delete=django.db.models.deletion.CASCADE,
