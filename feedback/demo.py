@@ -104,7 +104,7 @@ def generate(*, account_id: Any, requests: int, orders: int, seed: int = 1) -> F
                   JOIN {Order._meta.db_table} o
                     ON o.account_id = %(account)s::uuid
                    AND o.id = md5(%(account)s || %(seed)s || ':o:' ||
-                                  (1 + (f.i - 1) * %(n_orders)s / %(n_requests)s))::uuid
+                                  (1 + (f.i - 1)::bigint * %(n_orders)s / %(n_requests)s))::uuid
                  WHERE o.status NOT IN ('cancelled', 'refunded')
             ), answered AS (
                 SELECT a.*,
