@@ -11,7 +11,6 @@ from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
-    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -258,20 +257,41 @@ def orders_due_to_earn(account: Account, order_ids: Sequence[Any]) -> list[DueOr
         return [DueOrder(*row) for row in cursor.fetchall()]
 
 
+_ORDERS_DUE_TO_REVERSE_SQL = """
+WITH batch AS MATERIALIZED (
+    SELECT o.id, o.number, o.amount, o.status, o.customer_id
+      FROM {orders} o
+     WHERE o.account_id = %(account)s AND o.id = ANY(%(orders)s::uuid[])
+       AND o.status = ANY(%(uncounted)s::text[])
+), history AS MATERIALIZED (
+    SELECT t.order_id, t.kind FROM {ledger} t
+     WHERE t.account_id = %(account)s AND t.order_id IN (SELECT id FROM batch)
+       AND t.kind IN ('earn', 'reverse')
+)
+SELECT b.id, b.number, b.amount, b.status, b.customer_id
+  FROM batch b
+ WHERE b.id IN (SELECT order_id FROM history WHERE kind = 'earn')
+   AND b.id NOT IN (SELECT order_id FROM history WHERE kind = 'reverse')
+ ORDER BY b.id
+"""
+
+
 def orders_due_to_reverse(account: Account, order_ids: Sequence[Any]) -> list[DueOrder]:
-    """Of these orders, those cancelled or refunded that earned and were not reversed."""
+    """Of these orders, those cancelled or refunded that earned and were not reversed:
+    one query for the batch, plain comparisons only (see _ORDERS_DUE_TO_EARN_SQL)."""
     if not order_ids:
         return []
-    earned = transaction_list(account).filter(kind=TransactionKind.EARN, order=OuterRef("pk"))
-    reversed_ = transaction_list(account).filter(kind=TransactionKind.REVERSE, order=OuterRef("pk"))
-    rows = (
-        Order.objects.filter(account=account, pk__in=list(order_ids))
-        .filter(status__in=UNCOUNTED_STATUSES)
-        .filter(Exists(earned.order_by()), ~Exists(reversed_.order_by()))
-        .order_by("pk")
-        .values_list("pk", "number", "amount", "status", "customer_id")
+    query = _ORDERS_DUE_TO_REVERSE_SQL.format(
+        orders=Order._meta.db_table, ledger=LoyaltyTransaction._meta.db_table
     )
-    return [DueOrder(*row) for row in rows]
+    params: dict[str, Any] = {
+        "account": account.pk,
+        "orders": list(order_ids),
+        "uncounted": [str(status) for status in UNCOUNTED_STATUSES],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return [DueOrder(*row) for row in cursor.fetchall()]
 
 
 def scheduled_credit(account: Account, customer_id: Any) -> Decimal:
