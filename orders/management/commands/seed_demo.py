@@ -1,5 +1,4 @@
 import time
-from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
@@ -8,6 +7,7 @@ from accounts.selectors import account_by_slug_or_id
 from campaigns import demo as campaigns_demo
 from crm_project.tenancy import account_scope, dangerously_as_database_owner
 from feedback import demo as feedback_demo
+from feedback import themes as feedback_themes
 from leads import demo as leads_demo
 from loyalty import demo as loyalty_demo
 from orders import demo
@@ -83,7 +83,11 @@ class Command(BaseCommand):
                 orders=options["orders"],
                 seed=options["seed"],
             )
-            themes = _index_feedback_themes(account.pk) if feedback.answered else None
+            themes = (
+                feedback_themes.mentions_index(account_id=account.pk, feedback_ids=None)
+                if feedback.answered
+                else None
+            )
             campaign = campaigns_demo.generate(account_id=account.pk, seed=options["seed"])
         tables = [
             *loyalty_demo.TABLES,
@@ -105,16 +109,3 @@ class Command(BaseCommand):
             f"aggregates, loyalty, leads, feedback and campaign in "
             f"{time.monotonic() - generated:.1f}s."
         )
-
-
-def _index_feedback_themes(account_id: Any) -> int | None:
-    """Index the answers' themes when feedback.themes offers it: the mentions written
-    (None: it does not)."""
-    try:
-        from feedback import themes
-    except ImportError:
-        return None
-    mentions_index = getattr(themes, "mentions_index", None)
-    if mentions_index is None:
-        return None
-    return int(mentions_index(account_id=account_id, feedback_ids=None))
