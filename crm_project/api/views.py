@@ -127,21 +127,25 @@ class TenantGenericViewSet(TenantViewSetMixin, ScopedAPIView, viewsets.GenericVi
         _final_get_queryset(cls)
 
 
+class PartialUpdateMixin(mixins.UpdateModelMixin):
+    """Updates where PUT and PATCH are both partial (the seeds update with partial
+    PUTs; SPEC: API conventions)."""
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+
 class TenantModelViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
+    PartialUpdateMixin,
     mixins.DestroyModelMixin,
     mixins.ListModelMixin,
     TenantGenericViewSet,
 ):
     """CRUD over one tenant model. Writes go through the services named by the
     subclass's `perform_create` / `perform_update` / `perform_destroy`."""
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # PUT and PATCH are both partial (the seeds update with partial PUTs).
-        kwargs["partial"] = True
-        return super().update(request, *args, **kwargs)
 
 
 class PlatformGenericViewSet(ScopedAPIView, viewsets.GenericViewSet):

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from accounts.models import Role
 from crm_project.api.bulk import MAX_BULK_ROWS, row_errors
 from crm_project.api.pagination import PageOrCursorPagination
-from crm_project.api.views import TenantGenericViewSet, require_list
+from crm_project.api.views import PartialUpdateMixin, TenantGenericViewSet, require_list
 from loyalty import selectors, services
 from loyalty.api.serializers import (
     AdjustSerializer,
@@ -66,7 +66,7 @@ class LoyaltyCardViewSet(
     _ByNumber,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
+    PartialUpdateMixin,
     mixins.ListModelMixin,
     TenantGenericViewSet,
 ):
@@ -84,11 +84,6 @@ class LoyaltyCardViewSet(
 
     def perform_create(self, serializer: LoyaltyCardSerializer) -> None:
         serializer.instance = services.card_issue(account=self.account, **serializer.validated_data)
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # PUT and PATCH are both partial (SPEC: API conventions).
-        kwargs["partial"] = True
-        return super().update(request, *args, **kwargs)
 
     def perform_update(self, serializer: LoyaltyCardSerializer) -> None:
         card = serializer.instance
@@ -238,7 +233,7 @@ class LoyaltyTransactionViewSet(
 class LoyaltyLevelViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
+    PartialUpdateMixin,
     mixins.DestroyModelMixin,
     mixins.ListModelMixin,
     TenantGenericViewSet,
@@ -259,10 +254,6 @@ class LoyaltyLevelViewSet(
         serializer.instance = services.level_create(
             account=self.account, **serializer.validated_data
         )
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        kwargs["partial"] = True  # PUT and PATCH are both partial (SPEC: API conventions)
-        return super().update(request, *args, **kwargs)
 
     def perform_update(self, serializer: LoyaltyLevelSerializer) -> None:
         serializer.instance = services.level_update(
@@ -292,7 +283,7 @@ class AllowCreditViewSet(TenantGenericViewSet):
 
 
 class CreditRequestViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, TenantGenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, PartialUpdateMixin, TenantGenericViewSet
 ):
     """Credit requests allow-credit scheduled, newest first; PATCH `status` to
     `granted` or `cancelled` settles one (a settled one is a 409)."""
@@ -306,10 +297,6 @@ class CreditRequestViewSet(
 
     def get_scoped_queryset(self) -> Any:
         return selectors.credit_request_list(self.account)
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        kwargs["partial"] = True
-        return super().update(request, *args, **kwargs)
 
     def perform_update(self, serializer: CreditRequestSerializer) -> None:
         status_ = serializer.validated_data.get("status")
