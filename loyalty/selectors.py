@@ -41,10 +41,6 @@ def card_list(account: Account) -> QuerySet[LoyaltyCard]:
     return LoyaltyCard.objects.filter(account=account)
 
 
-def card_by_number(account: Account, number: str) -> LoyaltyCard | None:
-    return card_list(account).filter(number=number).first()
-
-
 def cards_by_number(account: Account, numbers: Iterable[str]) -> dict[str, LoyaltyCard]:
     """{number: card} of the account's cards among `numbers`, in one query."""
     wanted = sorted({number for number in numbers if number})
@@ -306,10 +302,6 @@ def scheduled_credit(account: Account, customer_id: Any) -> Decimal:
 
 def credit_request_list(account: Account) -> QuerySet[CreditRequest]:
     return CreditRequest.objects.filter(account=account).select_related("customer")
-
-
-def level_get(account: Account, level_id: Any) -> LoyaltyLevel | None:
-    return level_list(account).filter(pk=level_id).first()
 
 
 def ticket_list(account: Account) -> QuerySet[Order]:

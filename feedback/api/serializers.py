@@ -1,8 +1,6 @@
 """Feedback's API shapes: a request (with its answer once given), the body of a request
 and of an answer."""
 
-from typing import Any
-
 from rest_framework import serializers
 
 from crm_project.api.fields import ModelSerializer
@@ -70,17 +68,6 @@ class FeedbackAnswerSerializer(serializers.Serializer):
     category = serializers.ChoiceField(
         choices=FeedbackCategory.choices, required=False, allow_blank=True, default=""
     )
-
-    def to_internal_value(self, data: Any) -> Any:
-        # "five" or 4.5 is not a rating: IntegerField would read "5" too, but never
-        # a fraction or a word.
-        if isinstance(data, dict) and isinstance(data.get("rating"), float):
-            rating = data["rating"]
-            if not rating.is_integer():
-                raise serializers.ValidationError(
-                    {"rating": ["Give a whole rating from 1 to 5."]}, code="invalid"
-                )
-        return super().to_internal_value(data)
 
 
 class RemindersAnswerSerializer(serializers.Serializer):
