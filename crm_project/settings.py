@@ -253,8 +253,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "messages-reap": {"task": "campaigns.tasks.messages_reap", "schedule": 60.0},
     # Nurture steps that are due, written to the ledger (leads.nurture).
     "leads-nurture": {"task": "leads.tasks.nurture_write_due_all", "schedule": 60.0},
-    # The leads report's rollup folded (each account's rows appended by its writes).
-    "leads-days-compact": {"task": "leads.tasks.lead_days_compact_all", "schedule": 600.0},
+    # The reports' rollups folded (each account's rows appended by its writes;
+    # crm_project.rollups).
+    "rollups-compact": {"task": "crm_project.tasks.rollups_compact_all", "schedule": 600.0},
     # Unanswered feedback requests reminded on the account's schedule (feedback.services).
     "feedback-reminders": {
         "task": "feedback.tasks.feedback_reminders_process_all",

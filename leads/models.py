@@ -321,8 +321,8 @@ class LeadDay(TenantModel):
 
     Written only by the leads table's statement-level triggers (migration 0007): each
     insert, update or delete appends its net change as rows here, in the writer's
-    transaction and without locking a shared row; leads.services.lead_days_compact
-    folds each group's rows into one every few minutes (beat, leads.tasks)."""
+    transaction and without locking a shared row; crm_project.rollups folds each
+    group's rows into one every few minutes (beat)."""
 
     day = models.DateField()
     dimension = models.CharField(max_length=6, choices=LeadDayDimension.choices)

@@ -23,7 +23,6 @@ from customers.selectors import (
 from leads.models import (
     LEAD_STATUS_COUNTER,
     Lead,
-    LeadDay,
     LeadStatus,
     NurtureSequence,
     NurtureStep,
@@ -240,15 +239,3 @@ def lead_column(leads: QuerySet[Lead], status: str, limit: int) -> list[Lead]:
         .select_related("assigned_to")
         .order_by("-created_at", "-id")[:limit]
     )
-
-
-def accounts_with_lead_days_to_fold() -> list[uuid.UUID]:
-    """The accounts whose report rollup has a group of several rows (call it inside
-    `unscoped()`: beat's read across accounts)."""
-    crowded = (
-        LeadDay.objects.order_by()
-        .values("account_id", "day", "dimension", "value")
-        .annotate(rows=Count("id"))
-        .filter(rows__gt=1)
-    )
-    return sorted({row["account_id"] for row in crowded})

@@ -22,7 +22,6 @@ from customers.models import Customer, Interaction
 from leads import inputs, selectors, tasks
 from leads.models import (
     Lead,
-    LeadDay,
     LeadNurture,
     LeadStatus,
     NurtureChannel,
@@ -634,43 +633,3 @@ def leads_unsubscribe(
     )
     _unsubscribe(account, matching, now or timezone.now())
     return len(matching)
-
-
-# --- The leads report's rollup ----------------------------------------------------------
-
-# Each (day, dimension, value) group's rows folded into one (their sum; none when it is
-# zero). Rows the triggers append meanwhile are left for the next run: the DELETE sees
-# the rows committed when it starts.
-_LEAD_DAYS_COMPACT_SQL = f"""
-WITH crowded AS (
-    SELECT day, dimension, value FROM {LeadDay._meta.db_table}
-     WHERE account_id = %(account)s
-     GROUP BY day, dimension, value HAVING count(*) > 1
-),
-gone AS (
-    DELETE FROM {LeadDay._meta.db_table} d USING crowded c
-     WHERE d.account_id = %(account)s
-       AND (d.day, d.dimension, d.value) = (c.day, c.dimension, c.value)
-    RETURNING d.day, d.dimension, d.value, d.leads, d.score_sum, d.convert_seconds
-),
-folded AS (
-    INSERT INTO {LeadDay._meta.db_table}
-        (id, account_id, day, dimension, value, leads, score_sum, convert_seconds)
-    SELECT crm_uuid7(), %(account)s, day, dimension, value,
-           sum(leads), sum(score_sum), sum(convert_seconds)
-      FROM gone GROUP BY day, dimension, value
-    HAVING sum(leads) <> 0 OR sum(score_sum) <> 0 OR sum(convert_seconds) <> 0
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM folded)
-"""  # noqa: S608 - the table name is the model's own
-
-
-@transaction.atomic
-def lead_days_compact(*, account: Account) -> tuple[int, int]:
-    """Fold the account's rollup rows (leads.models.LeadDay) group by group; answers
-    (rows read, rows written). The report's figures do not change."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LEAD_DAYS_COMPACT_SQL, {"account": account.pk})
-        read, written = cursor.fetchone()
-    return read, written

@@ -1,15 +1,14 @@
 """Leads' beat. Nurturing: every minute, `nurture_write_due_all` reads which active accounts
 have leads due a step and sends each `nurture_write_due`, which writes their steps to
-the outbound ledger (leads.nurture). The leads report's rollup: every 10 minutes,
-`lead_days_compact_all` sends `lead_days_compact` to each account with rows to fold.
-All are safe to run twice at once."""
+the outbound ledger (leads.nurture). (The leads report's rollup is folded by
+crm_project.tasks.rollups_compact_all.) All are safe to run twice at once."""
 
 from django.utils import timezone
 
 from accounts.models import Account
 from crm_project.celery import PlatformTask, TenantTask, app
-from crm_project.tenancy import account_scope, require_account_id, unscoped
-from leads import nurture, selectors, services
+from crm_project.tenancy import account_scope, unscoped
+from leads import nurture
 
 
 @app.task(base=PlatformTask)
@@ -33,23 +32,3 @@ def nurture_write_due(self: TenantTask) -> dict[str, int]:
         return {"leads": 0, "messages": 0}
     written = nurture.nurture_write_due(account=account)
     return {"leads": written.leads, "messages": written.messages, "queued": written.queued}
-
-
-@app.task(base=PlatformTask)
-def lead_days_compact_all() -> int:
-    """Send the rollup's compaction to every account whose leads report has rows to
-    fold; returns how many were sent."""
-    with unscoped():  # the one place that reads across accounts: which work exists
-        account_ids = selectors.accounts_with_lead_days_to_fold()
-    for account_id in account_ids:
-        lead_days_compact.delay_on_commit_for(account_id)
-    return len(account_ids)
-
-
-@app.task
-def lead_days_compact() -> dict[str, int]:
-    account = Account.objects.filter(pk=require_account_id()).first()
-    if account is None:  # deleted since the task was sent
-        return {"read": 0, "written": 0}
-    read, written = services.lead_days_compact(account=account)
-    return {"read": read, "written": written}

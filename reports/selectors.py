@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from customers.selectors import Thresholds, customer_lifecycle_counts, customer_
 from feedback import selectors as feedback_selectors
 from leads.models import Lead, LeadDay, LeadDayDimension, LeadSource, LeadStatus
 from loyalty import selectors as loyalty_selectors
-from orders.models import UNCOUNTED_STATUSES, Order
+from orders.models import UNCOUNTED_STATUSES, Order, OrderDay
 
 NEW_DAYS = 30
 UNASSIGNED = "unassigned"
@@ -181,17 +181,23 @@ ACTIVE_DAYS = 90
 TOP_CUSTOMERS = 10
 CENTS = Decimal("0.01")
 
-# Counted orders of the window, per month of the account's timezone. With both sides of
-# the window given every month it touches is listed (zeros included); with an open side
-# the months run from the first (to the last) order month the window holds.
+# Counted orders of the window, per month of the account's timezone, read from the
+# orders' rollup (orders.models.OrderDay: per day of the account's timezone) for the
+# whole days of the window and from the orders themselves for the part-days at its
+# edges (the ordered_at index finds them). With both sides of the window given every
+# month it touches is listed (zeros included); with an open side the months run from
+# the first (to the last) order month the window holds.
 _REVENUE_BY_MONTH_SQL = """
-WITH monthly AS (
-    SELECT date_trunc('month', o.ordered_at AT TIME ZONE %(tz)s) AS month,
-           sum(o.amount) AS revenue,
-           count(*) AS orders
-      FROM {orders} o
-     WHERE o.account_id = %(account)s AND o.status <> ALL(%(uncounted)s) {window}
-     GROUP BY 1
+WITH days AS (
+    SELECT d.day, d.orders, d.revenue
+      FROM {order_days} d
+     WHERE d.account_id = %(account)s {days}
+    {edges}
+),
+monthly AS (
+    SELECT date_trunc('month', day)::timestamp AS month,
+           sum(revenue) AS revenue, sum(orders) AS orders
+      FROM days GROUP BY 1 HAVING sum(orders) <> 0
 ),
 span AS (
     SELECT coalesce(%(first)s::timestamp, min(month)) AS first,
@@ -203,6 +209,40 @@ SELECT to_char(s.month, 'YYYY-MM'), coalesce(m.revenue, 0), coalesce(m.orders, 0
   LEFT JOIN monthly m ON m.month = s.month
  ORDER BY s.month
 """
+
+_EDGE_ORDERS_SQL = """
+    UNION ALL
+    SELECT (o.ordered_at AT TIME ZONE %(tz)s)::date, 1, o.amount
+      FROM {orders} o
+     WHERE o.account_id = %(account)s AND o.status <> ALL(%(uncounted)s) AND ({within})
+"""
+
+
+def _local_days(
+    account: Account, start: datetime | None, end: datetime | None
+) -> tuple[tuple[date | None, date | None] | None, list[tuple[datetime, datetime]]]:
+    """[start, end) as (its whole days in the account's timezone, or None) and the
+    part-days at its edges, as the leads report splits its UTC days (_split)."""
+    zone = account_zone(account)
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=zone)
+
+    first = last = None
+    if start is not None:
+        first = start.astimezone(zone).date()
+        if midnight(first) < start:
+            first += timedelta(days=1)
+    if end is not None:
+        last = end.astimezone(zone).date()
+    if first is not None and last is not None and first >= last:
+        return None, [(start, end)] if start is not None and end is not None else []
+    edges = []
+    if start is not None and first is not None and start < midnight(first):
+        edges.append((start, midnight(first)))
+    if end is not None and last is not None and midnight(last) < end:
+        edges.append((midnight(last), end))
+    return (first, last), edges
 
 
 def _local_midnight_days_ago(account: Account, now: datetime, days: int) -> datetime:
@@ -241,11 +281,6 @@ def money(value: Decimal | None) -> Decimal:
 def _revenue_by_month(
     account: Account, start: datetime | None, end: datetime | None
 ) -> list[dict[str, Any]]:
-    window = ""
-    if start is not None:
-        window += " AND o.ordered_at >= %(start)s"
-    if end is not None:
-        window += " AND o.ordered_at < %(end)s"
     bounded = start is not None and end is not None
     if bounded and _months_between(start, end, account) > MAX_FILLED_MONTHS:
         bounded = False  # a century-wide window lists its orders' months, not 1,200 zeros
@@ -253,16 +288,36 @@ def _revenue_by_month(
         "tz": str(account_zone(account)),
         "account": account.pk,
         "uncounted": [str(status) for status in UNCOUNTED_STATUSES],
-        "start": start,
-        "end": end,
         # The window's own months when it is bounded: zeros before the first order and
         # after the last one; [start, end) ends in the month of its last microsecond.
         "first": _month_of(start, account) if bounded and start else None,
         "last": _month_of(end - timedelta(microseconds=1), account) if bounded and end else None,
     }
+    days, edges = _local_days(account, start, end)
+    days_sql = "AND false"
+    if days is not None:
+        days_sql = ""
+        if days[0] is not None:
+            days_sql += " AND d.day >= %(first_day)s"
+            params["first_day"] = days[0]
+        if days[1] is not None:
+            days_sql += " AND d.day < %(last_day)s"
+            params["last_day"] = days[1]
+    edges_sql = ""
+    if edges:
+        within_sql = []
+        for n, (edge_start, edge_end) in enumerate(edges):
+            within_sql.append(f"(o.ordered_at >= %(e{n}s)s AND o.ordered_at < %(e{n}e)s)")
+            params[f"e{n}s"], params[f"e{n}e"] = edge_start, edge_end
+        edges_sql = _EDGE_ORDERS_SQL.format(
+            orders=Order._meta.db_table, within=" OR ".join(within_sql)
+        )
     with connection.cursor() as cursor:
         cursor.execute(
-            _REVENUE_BY_MONTH_SQL.format(orders=Order._meta.db_table, window=window), params
+            _REVENUE_BY_MONTH_SQL.format(
+                order_days=OrderDay._meta.db_table, days=days_sql, edges=edges_sql
+            ),
+            params,
         )
         rows = cursor.fetchall()
     return [

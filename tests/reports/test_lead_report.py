@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from crm_project import rollups
 from crm_project.tenancy import account_scope
 from leads.models import Lead, LeadSource, LeadStatus
 from reports import selectors
@@ -266,9 +267,10 @@ def test_the_rollup_follows_every_write_of_the_leads_and_its_folding(account, ag
         assert counted(account, start, end) == reference(account, start, end), (start, end)
 
     with account_scope(account):
-        read, written = lead_services.lead_days_compact(account=account)
+        lead_days = rollups.rollup("leads.leadday")
+        read, written = rollups.rollup_compact(lead_days, account_id=account.pk)
         assert read > written > 0
-        assert lead_services.lead_days_compact(account=account) == (0, 0)
+        assert rollups.rollup_compact(lead_days, account_id=account.pk) == (0, 0)
     for start, end in windows:
         assert counted(account, start, end) == reference(account, start, end), (start, end)
 
@@ -276,14 +278,14 @@ def test_the_rollup_follows_every_write_of_the_leads_and_its_folding(account, ag
 def test_the_rollup_is_folded_for_the_accounts_that_need_it_by_beat(
     account, pipeline, django_capture_on_commit_callbacks
 ):
-    from leads import tasks as lead_tasks
+    from crm_project import tasks as platform_tasks
     from leads.models import LeadDay
 
     with account_scope(account):
         Lead.objects.filter(pk=pipeline[1].pk).update(score=61)
         before = LeadDay.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        assert lead_tasks.lead_days_compact_all.delay().get() == 1
+        assert platform_tasks.rollups_compact_all.delay().get() == 1
     with account_scope(account):
         assert LeadDay.objects.count() < before
     assert counted(account) == reference(account)
