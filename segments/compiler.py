@@ -30,9 +30,12 @@ Semantics (SPEC section 5) and how they are written in SQL:
 Performance under row-level security: PostgreSQL uses an index for a user's condition
 only when it is leakproof. `lower(text) = ...`, `starts_with`, text, uuid, date,
 timestamptz and integer comparisons are, and numeric (money) comparisons since
-customers/migrations/0005 marked them; jsonb operators, `strpos` and `date_part` are
-not, so those are evaluated after the policy, row by row. bench/segments.py measures
-each criterion against hand-written SQL.
+customers/migrations/0005 marked them; so are the functions and operators of
+segments/migrations/0003, with their indexes: birthdays (`segments_month_day`) and tags
+(`segments_lower_tags(tags) @>>> / &&&`). jsonb operators, `strpos`, `date_part` and
+subqueries are not, so those are evaluated after the policy, row by row: the children
+of a group are written cheapest first (`_weight`). bench/segments.py measures each
+criterion against hand-written SQL.
 """
 
 from __future__ import annotations
@@ -284,14 +287,18 @@ def _metadata_predicate(key: str, operator: str, value: Any) -> Q:
 
 def _tags_predicate(operator: str, value: Any) -> Q:
     tags = F("tags")
+    # `segments_lower_tags(tags) @>>> / &&& ARRAY[...]`: the built-in contains and
+    # overlaps on the lowered tags, leakproof and GIN-indexed (segments/migrations/0003),
+    # so a tag condition reads the index under row-level security. A customer without
+    # tags (an empty array, or NULL) has none of them.
     if operator == "in":
         values = [Value(str(v)) for v in value]
         # Placeholders only: the values are parameters.
-        template = "EXISTS (SELECT 1 FROM unnest({0}) AS tag WHERE lower(tag) IN (%s))"
+        template = "segments_lower_tags({0}) &&& ARRAY[%s]"
         return Q(Sql(template % _lower_list(1, len(values)), tags, *values))
-    has = "EXISTS (SELECT 1 FROM unnest({0}) AS tag WHERE lower(tag) = lower({1}::text))"
     if operator == "contains":
-        return Q(Sql(has, tags, Value(str(value))))
+        return Q(Sql("segments_lower_tags({0}) @>>> ARRAY[lower({1}::text)]", tags, str(value)))
+    has = "EXISTS (SELECT 1 FROM unnest({0}) AS tag WHERE lower(tag) = lower({1}::text))"
     return Q(Sql(f"NOT {has}", tags, Value(str(value))))
 
 
@@ -489,6 +496,11 @@ def _anniversary(kind: str, days: int, ctx: _Context) -> Q:
     wanted = _anniversary_month_days(ctx.today, days)
     if len(wanted) == 366:  # every day of the year
         return present
+    if kind == "birthday":
+        # segments_month_day (segments/migrations/0003) is leakproof and indexed with
+        # the account: the window's entries are read from the index, whatever the size
+        # of the account.
+        return present & Q(Sql("segments_month_day({0}) = ANY({1}::int[])", day, Value(wanted)))
     # One evaluation of the month-day per row, looked up in the (hashed) list.
     return present & Q(
         Sql(
@@ -502,9 +514,43 @@ def _anniversary(kind: str, days: int, ctx: _Context) -> Q:
 # --- The interface -------------------------------------------------------------------------
 
 
+# What a node costs per customer row, coarsely: a column compared (an index can answer
+# it), an expression evaluated on the row, a subquery over orders or items.
+_CHEAP, _ROW, _SUBQUERY = 0, 1, 2
+_ROW_CRITERIA = frozenset({"anniversary"})
+_PLAIN_CRITERIA = frozenset(
+    {
+        "transaction_count",
+        "transaction_amount",
+        "average_transaction_amount",
+        "last_purchase_n_days_before",
+    }
+)
+
+
+def _weight(node: dict) -> int:
+    if "logic" in node:
+        return max(_weight(child) for child in node["rules"])
+    if "field" in node:
+        name = node["field"]
+        if name == "loyalty_points":
+            return _SUBQUERY
+        if name.startswith(lang.METADATA_PREFIX) or lang.FIELDS[name].type == lang.TAGS:
+            return _ROW
+        return _CHEAP
+    if node["type"] in _PLAIN_CRITERIA:
+        return _CHEAP
+    return _ROW if node["type"] in _ROW_CRITERIA else _SUBQUERY
+
+
 def _compile(node: dict, ctx: _Context) -> Q:
     if "logic" in node:
-        children = [_compile(child, ctx) for child in node["rules"]]
+        # AND and OR are commutative in SQL and PostgreSQL evaluates the arguments of a
+        # nested AND or OR in the order written (it sorts only the top-level conditions
+        # by cost): cheap column conditions go first, so that a subquery runs only for
+        # the rows they leave (`last_order_date >= X AND EXISTS (...)`, not the reverse).
+        ordered = sorted(node["rules"], key=_weight)  # stable: ties keep the rule's order
+        children = [_compile(child, ctx) for child in ordered]
         combined = children[0]
         for child in children[1:]:
             combined = (combined & child) if node["logic"] == lang.AND else (combined | child)
