@@ -343,7 +343,7 @@ class CountRowsBy(migrations.operations.base.Operation):
             "DELETE FROM crm_project_rowcount WHERE name LIKE %s", params=[f"{self.prefix}%"]
         )
         schema_editor.execute(
-            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "  # noqa: S608
+            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "
             f"SELECT gen_random_uuid(), account_id, %s || {column}, count(*) FROM {qt} "
             "GROUP BY 2, 3",
             params=[self.prefix],
@@ -407,7 +407,7 @@ class CountRows(migrations.operations.base.Operation):
             "DELETE FROM crm_project_rowcount WHERE name = %s", params=[self.counter]
         )
         schema_editor.execute(
-            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "  # noqa: S608
+            "INSERT INTO crm_project_rowcount (id, account_id, name, count) "
             f"SELECT gen_random_uuid(), account_id, %s, count(*) FROM {qt} GROUP BY account_id",
             params=[self.counter],
         )
@@ -486,3 +486,130 @@ $$;
             [],
             {"functions": self.functions, "purpose": self.purpose},
         )
+
+
+class RollupTriggers:
+    """The statement-level triggers that keep a report rollup (crm_project.rollups) of
+    `source`: each insert, delete (and, with `changed`, each update of those columns)
+    appends its net change to `rollup`, grouped by the account and `group` (column:
+    SQL expression over the source row `r`), summing `sums` (column: expression, its
+    sign applied), for the rows of `joins` and `where`. `operations()` creates them and
+    fills the rollup from the rows there are; `append()` is the SQL of one change, for a
+    migration's own functions."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        source: str,
+        rollup: str,
+        group: dict[str, str],
+        sums: dict[str, str],
+        joins: str = "",
+        where: str = "true",
+        changed: tuple[str, ...] = (),
+    ) -> None:
+        self.name, self.source, self.rollup = name, source, rollup
+        self.group, self.sums = group, sums
+        self.joins, self.where, self.changed = joins, where, changed
+
+    def _contributions(self, sign: int, rows: str, where: str = "") -> str:
+        columns = [f"{expression} AS {column}" for column, expression in self.group.items()]
+        columns += [
+            f"{sign} * ({expression}) AS {column}" for column, expression in self.sums.items()
+        ]
+        return (
+            f"SELECT r.account_id, {', '.join(columns)} FROM {rows} r {self.joins} "
+            f"WHERE ({self.where}) {f'AND ({where})' if where else ''}"
+        )
+
+    def _append(self, contributions: str) -> str:
+        group = ", ".join(self.group)
+        return (
+            f"INSERT INTO {self.rollup} (id, account_id, {group}, {', '.join(self.sums)}) "
+            f"SELECT crm_uuid7(), account_id, {group}, "
+            f"{', '.join(f'sum({column})' for column in self.sums)} "
+            f"FROM ({contributions}) c GROUP BY account_id, {group} "
+            f"HAVING {' OR '.join(f'sum({column}) <> 0' for column in self.sums)}"
+        )
+
+    def append(self, rows: str, *, where: str = "") -> str:
+        return self._append(self._contributions(1, rows, where))
+
+    def _changed(self, side: str) -> str:
+        old = ", ".join(f"o.{column}" for column in ("account_id", *self.changed))
+        new = ", ".join(f"n.{column}" for column in ("account_id", *self.changed))
+        return (
+            f"(SELECT {side}.* FROM old_rows o JOIN new_rows n ON n.id = o.id "
+            f"WHERE ({old}) IS DISTINCT FROM ({new}))"
+        )
+
+    def operations(self) -> list[migrations.RunSQL]:
+        function, source = self.name, self.source
+        update = ""
+        if self.changed:
+            update = (
+                "ELSE "
+                + self._append(
+                    self._contributions(1, self._changed("n"))
+                    + " UNION ALL "
+                    + self._contributions(-1, self._changed("o"))
+                )
+                + ";"
+            )
+        create = f"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN {self._append(self._contributions(1, "new_rows"))};
+  ELSIF TG_OP = 'DELETE' THEN {self._append(self._contributions(-1, "old_rows"))};
+  {update}
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER {function}_insert AFTER INSERT ON {source}
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+CREATE TRIGGER {function}_delete AFTER DELETE ON {source}
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+"""
+        if self.changed:
+            create += f"""
+CREATE TRIGGER {function}_update AFTER UPDATE ON {source}
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+"""
+        drop = f"""
+DROP TRIGGER IF EXISTS {function}_insert ON {source};
+DROP TRIGGER IF EXISTS {function}_delete ON {source};
+DROP TRIGGER IF EXISTS {function}_update ON {source};
+DROP FUNCTION IF EXISTS {function}();
+"""
+        return [
+            migrations.RunSQL(create, drop),
+            migrations.RunSQL(self.append(source), migrations.RunSQL.noop),
+        ]
+
+
+def rollup_cascade(rollup: str) -> migrations.RunSQL:
+    """A rollup's rows go with their account in the database (ON DELETE CASCADE):
+    deleting an account deletes its source rows, whose trigger appends the rollup's
+    last rows after Django deleted the others. In a migration after the one creating
+    the rollup's table (Django adds its foreign key at that migration's end)."""
+    return migrations.RunSQL(
+        f"""
+DO $$
+DECLARE
+  name text;
+BEGIN
+  SELECT conname INTO name FROM pg_constraint
+   WHERE conrelid = '{rollup}'::regclass AND contype = 'f'
+     AND confrelid = 'accounts_account'::regclass;
+  EXECUTE format('ALTER TABLE {rollup} DROP CONSTRAINT %I', name);
+  ALTER TABLE {rollup} ADD CONSTRAINT {rollup}_account_cascade
+    FOREIGN KEY (account_id) REFERENCES accounts_account (id)
+    ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED;
+END
+$$;
+""",
+        migrations.RunSQL.noop,
+    )

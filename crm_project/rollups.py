@@ -15,6 +15,7 @@ the columns added up."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -51,8 +52,42 @@ def rollup(label: str) -> Rollup:
     return _ROLLUPS[label]
 
 
+def day_split(
+    start: datetime | None, end: datetime | None, zone: tzinfo
+) -> tuple[tuple[date | None, date | None] | None, list[tuple[datetime, datetime]]]:
+    """A window [start, end) (an open side: None) as the days of `zone` it holds whole,
+    [first, last) (None: no whole day), which a reader takes from a rollup keyed by
+    days of that zone, and the part-days at its edges, which it reads from the rows
+    themselves."""
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=zone)
+
+    first = last = None
+    if start is not None:
+        first = start.astimezone(zone).date()
+        if midnight(first) < start:
+            first += timedelta(days=1)
+    if end is not None:
+        last = end.astimezone(zone).date()
+    if (
+        start is not None
+        and end is not None
+        and first is not None
+        and last is not None
+        and first >= last
+    ):
+        return None, [(start, end)] if start < end else []
+    edges = []
+    if start is not None and first is not None and start < midnight(first):
+        edges.append((start, midnight(first)))
+    if end is not None and last is not None and midnight(last) < end:
+        edges.append((midnight(last), end))
+    return (first, last), edges
+
+
 def _column(model: type[models.Model], name: str) -> str:
-    return str(model._meta.get_field(name).column)
+    return str(model._meta.get_field(name).column)  # type: ignore[union-attr]
 
 
 # Each group's rows folded into one. Rows the triggers append meanwhile are left for the

@@ -241,6 +241,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "customers.tasks.health_thresholds_refresh_all",
         "schedule": 5 * 60.0,
     },
+    # Buyers' 365-day order statistics computed again once an order left the window.
+    "orders-stats-refresh": {"task": "orders.tasks.order_stats_refresh_all", "schedule": 3600.0},
     # Interactions whose next action is due get their follow-up, agents notified.
     "customers-followups": {
         "task": "customers.tasks.followups_process_all",

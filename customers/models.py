@@ -112,6 +112,19 @@ class Customer(TenantModel):
     )
     first_order_date = models.DateTimeField(null=True, editable=False)
     last_order_date = models.DateTimeField(null=True, editable=False)
+    # The counted orders of the 365 days up to `stats_day` (a day of the account's
+    # timezone; its orders dated later included), as health counts them: how many and
+    # their amounts. Maintained with the aggregates above; true for every day from
+    # `stats_day` until `stats_until` (the day the oldest of them leaves the window;
+    # none: no order to leave), after which beat computes them again (orders.tasks).
+    # Lifecycle counts read them instead of every order of the account.
+    # (Database defaults: the set-based writers insert customers without them.)
+    orders_365d = models.IntegerField(db_default=0, editable=False)
+    spend_365d = models.DecimalField(
+        max_digits=SPEND_DIGITS, decimal_places=2, db_default=Decimal("0.00"), editable=False
+    )
+    stats_day = models.DateField(null=True, editable=False)
+    stats_until = models.DateField(null=True, editable=False)
     # Maintained by the loyalty app (allow-credit refusals). A customer's loyalty points
     # are their cards' balances, read from the cards (loyalty.selectors).
     refusals_count = models.IntegerField(default=0, editable=False)

@@ -370,10 +370,6 @@ SELECT h.score, h.lifecycle, h.recency_days, h.frequency_365d, h.monetary_365d,
   FROM classified h
 """
 
-_LIFECYCLE_COUNTS = """
-SELECT lifecycle, count(*) FROM classified GROUP BY lifecycle
-"""
-
 LIFECYCLES = tuple(Lifecycle.values)
 
 
@@ -533,25 +529,81 @@ def customer_health(
     )
 
 
+# Every customer's lifecycle from their own row: the spend aggregates and the 365-day
+# statistics the orders app keeps on it (Customer.orders_365d and after), computed from
+# the orders here only for the buyers whose statistics are not of `today` (undated, of
+# a later day, or past their oldest order's leaving). The rules are _CLASSIFIED_SQL's,
+# with the quintiles a lifecycle needs read as two bounds: m = 5 is a 365-day spend at
+# least the highest monetary threshold, f >= 4 a count at least the third frequency
+# threshold (none: no vip).
+_STATS_STALE = """(c.total_orders > 0 AND (c.stats_day IS NULL OR c.stats_day > p.today
+                   OR c.stats_until <= p.today))"""
+_STATS_WINDOW = """
+FROM {orders} o WHERE o.account_id = c.account_id AND o.customer_id = c.id
+ AND o.status <> ALL(%(uncounted)s)
+ AND (o.ordered_at AT TIME ZONE %(tz)s)::date >= p.today - 365
+"""
+_LIFECYCLE_COUNTS_STORED = f"""
+WITH params AS (
+    SELECT (%(now)s::timestamptz AT TIME ZONE %(tz)s)::date AS today
+),
+base AS (
+    SELECT p.today - (c.created_at AT TIME ZONE %(tz)s)::date AS age_days,
+           c.total_orders AS orders_count,
+           CASE WHEN c.total_orders > 0
+                THEN greatest(p.today - (c.last_order_date AT TIME ZONE %(tz)s)::date, 0)
+           END AS recency_days,
+           CASE WHEN {_STATS_STALE} THEN (SELECT count(*) {_STATS_WINDOW})
+                ELSE c.orders_365d END AS frequency_365d,
+           CASE WHEN {_STATS_STALE} THEN (SELECT coalesce(sum(o.amount), 0) {_STATS_WINDOW})
+                ELSE c.spend_365d END AS monetary_365d
+      FROM {{customers}} c CROSS JOIN params p
+     WHERE c.account_id = %(account)s
+)
+SELECT CASE
+           WHEN (orders_count > 0 AND recency_days > 365)
+             OR (orders_count = 0 AND age_days > 365) THEN 'churned'
+           WHEN orders_count > 0 AND monetary_365d >= %(vip_monetary)s
+                AND frequency_365d >= %(vip_frequency)s THEN 'vip'
+           WHEN age_days <= 30 AND orders_count <= 1 THEN 'new'
+           WHEN recency_days > 90 THEN 'at_risk'
+           ELSE 'active'
+       END,
+       count(*)
+  FROM base GROUP BY 1
+"""  # noqa: S608  (table names from the models, values are parameters)
+
+
 def customer_lifecycle_counts(
     account: Account, *, now: datetime | None = None, thresholds: Thresholds | None = None
 ) -> dict[str, int]:
-    """How many customers are in each lifecycle bucket; every customer is in one."""
+    """How many customers are in each lifecycle bucket; every customer is in one. One
+    pass over the account's customers (see _LIFECYCLE_COUNTS_STORED)."""
     if thresholds is None:
         thresholds = health_thresholds_compute(account, now=now)
+    monetary = sorted(thresholds.monetary)
+    frequency = sorted(thresholds.frequency)
+    params = {
+        **_params(account, now),
+        # m = 5: at least every threshold; f >= 4: at least three of them.
+        "vip_monetary": monetary[3] if len(monetary) >= 4 else None,
+        "vip_frequency": frequency[2] if len(frequency) >= 4 else None,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            _sql(_VALUES_SQL, _CLASSIFIED_SQL, _LIFECYCLE_COUNTS),
-            {**_params(account, now), **_threshold_params(thresholds)},
-        )
+        cursor.execute(_sql(_LIFECYCLE_COUNTS_STORED), params)
         counts = dict(cursor.fetchall())
     return {bucket: int(counts.get(bucket, 0)) for bucket in LIFECYCLES}
 
 
 def customer_lifecycles(
-    account: Account, customer_ids: list[Any], *, thresholds: Thresholds
+    account: Account,
+    customer_ids: list[Any],
+    *,
+    thresholds: Thresholds,
+    now: datetime | None = None,
 ) -> dict[Any, str]:
-    """The lifecycle bucket of these customers, by the health query's own rules."""
+    """The lifecycle bucket of these customers, by the health query's own rules, from
+    their orders."""
     sql = _sql(
         _VALUES_SQL,
         _CLASSIFIED_SQL,
@@ -559,7 +611,7 @@ def customer_lifecycles(
         customer_ids=True,
     )
     params = {
-        **_params(account, None),
+        **_params(account, now),
         **_threshold_params(thresholds),
         "ids": [str(pk) for pk in customer_ids],
     }
@@ -628,3 +680,41 @@ def followup_get(account: Account, followup_id: Any) -> FollowUp | None:
     except ValueError:
         return None
     return FollowUp.objects.filter(account=account, pk=pk).select_related("interaction").first()
+
+
+# --- 365-day order statistics due again ---------------------------------------------
+#
+# A buyer's statistics (Customer.orders_365d and after) are due when they are undated
+# or no longer true today in the account's timezone (see Customer.stats_until).
+
+_STATS_DUE_SQL = """
+SELECT {select}
+  FROM {customers} c JOIN {accounts} a ON a.id = c.account_id
+ WHERE a.status <> 'inactive' AND c.total_orders > 0 {account}
+   AND (c.stats_day IS NULL
+        OR c.stats_day > (now() AT TIME ZONE a.timezone)::date
+        OR c.stats_until <= (now() AT TIME ZONE a.timezone)::date)
+"""
+
+
+def _stats_due(select: str, account: str) -> str:
+    return _STATS_DUE_SQL.format(
+        select=select,
+        customers=Customer._meta.db_table,
+        accounts=Account._meta.db_table,
+        account=account,
+    )
+
+
+def accounts_with_order_stats_due() -> list[uuid.UUID]:
+    """The accounts with a buyer whose statistics are due (call it inside
+    `unscoped()`: beat's read across accounts)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_stats_due("DISTINCT c.account_id", "") + " ORDER BY 1")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def customers_with_order_stats_due(account: Account) -> list[uuid.UUID]:
+    with connection.cursor() as cursor:
+        cursor.execute(_stats_due("c.id", "AND c.account_id = %s") + " ORDER BY 1", [account.pk])
+        return [row[0] for row in cursor.fetchall()]

@@ -215,3 +215,25 @@ class CreditRequest(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.amount} on {self.date}"
+
+
+class LoyaltyDay(TenantModel):
+    """The ledger's rows of a UTC day and kind: how many and their points' sum. The
+    dashboard's points earned and redeemed sum these rows instead of reading millions of
+    ledger rows (loyalty.selectors.loyalty_summary).
+
+    Written only by the ledger's statement-level triggers (migration 0004): each insert
+    (and a maintenance purge's delete) appends its net change as rows here, in the
+    writer's transaction and without locking a shared row; crm_project.rollups folds
+    each group's rows into one every few minutes (beat)."""
+
+    day = models.DateField()
+    kind = models.CharField(max_length=10, choices=TransactionKind.choices)
+    rows = models.BigIntegerField()
+    points = models.DecimalField(max_digits=30, decimal_places=2)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "day"], name="loyaltyday_report_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}: {self.points}"

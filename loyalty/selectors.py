@@ -3,7 +3,7 @@ a customer's standing (points and level, read from their cards)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,12 +24,14 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account
+from crm_project import rollups
 from loyalty.models import (
     ZERO,
     CardStatus,
     CreditRequest,
     CreditStatus,
     LoyaltyCard,
+    LoyaltyDay,
     LoyaltyLevel,
     LoyaltyTransaction,
     TransactionKind,
@@ -356,7 +358,7 @@ def customer_has_loyalty(account_id: Any, customer_id: Any) -> bool:
 # --- The program's summary (reports' analytics dashboard) ------------------------------
 
 
-def _created_within(column: str, start: datetime | None, end: datetime | None) -> Q:
+def _created_within(column: str, start: Any, end: Any) -> Q:
     condition = Q()
     if start is not None:
         condition &= Q(**{f"{column}__gte": start})
@@ -373,7 +375,7 @@ def loyalty_summary(
     the earn and credit rows created in it; `points_redeemed`, its redeem rows (a
     positive number); `credit_requests`, the requests created in it still scheduled;
     and `points_outstanding`, every card's balance now (a stock: not windowed). Points
-    are Decimals with two places. Three queries."""
+    are Decimals with two places. A handful of queries, whatever the size of the ledger."""
     issued = _created_within("issued_at", start, end)
     cards = (
         card_list(account)
@@ -384,19 +386,30 @@ def loyalty_summary(
             outstanding=Sum("points_balance"),
         )
     )
+    # The ledger's rollup (LoyaltyDay, per UTC day and kind) for the window's whole
+    # days, the ledger itself for the part-days at its edges.
     earning = [TransactionKind.EARN, TransactionKind.CREDIT]
-    points = (
+    sums = {
+        "earned": Sum("points", filter=Q(kind__in=earning)),
+        "redeemed": Sum("points", filter=Q(kind=TransactionKind.REDEEM)),
+    }
+    kinds = Q(kind__in=[*earning, TransactionKind.REDEEM])
+    parts = []
+    days, edges = rollups.day_split(start, end, UTC)
+    if days is not None:
+        parts.append(
+            LoyaltyDay.objects.filter(kinds, _created_within("day", *days), account=account)
+        )
+    parts += [
         LoyaltyTransaction.objects.filter(
-            _created_within("created_at", start, end),
-            account=account,
-            kind__in=[*earning, TransactionKind.REDEEM],
+            kinds, _created_within("created_at", *edge), account=account
         )
-        .order_by()
-        .aggregate(
-            earned=Sum("points", filter=Q(kind__in=earning)),
-            redeemed=Sum("points", filter=Q(kind=TransactionKind.REDEEM)),
-        )
-    )
+        for edge in edges
+    ]
+    points = {"earned": ZERO, "redeemed": ZERO}
+    for part in parts:
+        for name, value in part.order_by().aggregate(**sums).items():
+            points[name] += value or ZERO
     scheduled = (
         CreditRequest.objects.filter(
             _created_within("created_at", start, end),
@@ -409,8 +422,8 @@ def loyalty_summary(
     return {
         "cards": cards["cards"],
         "active_cards": cards["active_cards"],
-        "points_earned": points["earned"] or ZERO,
-        "points_redeemed": abs(points["redeemed"] or ZERO),
+        "points_earned": points["earned"],
+        "points_redeemed": abs(points["redeemed"]),
         "points_outstanding": cards["outstanding"] or ZERO,
         "credit_requests": scheduled,
     }

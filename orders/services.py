@@ -23,6 +23,7 @@ from accounts.models import Account
 from accounts.services import sequence_reserve
 from crm_project.errors import Conflict, FieldError, Invalid
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
+from customers import selectors as customer_selectors
 from customers.models import Customer
 from loyalty import services as loyalty_services
 from orders.models import (
@@ -41,6 +42,52 @@ MAX_MONEY = Decimal("999999999999.99")
 
 
 # --- Customer spend aggregates --------------------------------------------------------
+
+
+# The spend aggregates and the 365-day order statistics (Customer.orders_365d and
+# after) of the customers the caller names ({orders_only}, {customers_only}): only rows
+# whose figures changed are rewritten; a buyer's statistics are dated today (in the
+# account's timezone) and hold until the day their oldest order leaves the window.
+_AGGREGATES_SQL = """
+WITH zone AS (
+    SELECT timezone AS tz, (now() AT TIME ZONE timezone)::date AS today
+      FROM {accounts} WHERE id = %s
+), agg AS (
+    SELECT o.customer_id, sum(o.amount) AS total, count(*) AS n,
+           min(o.ordered_at) AS first_at, max(o.ordered_at) AS last_at,
+           count(*) FILTER (WHERE (o.ordered_at AT TIME ZONE z.tz)::date >= z.today - 365)
+               AS n365,
+           coalesce(sum(o.amount) FILTER (
+               WHERE (o.ordered_at AT TIME ZONE z.tz)::date >= z.today - 365), 0) AS spend365,
+           min((o.ordered_at AT TIME ZONE z.tz)::date) FILTER (
+               WHERE (o.ordered_at AT TIME ZONE z.tz)::date >= z.today - 365) + 366 AS until365
+      FROM {orders} o CROSS JOIN zone z
+     WHERE o.account_id = %s AND o.status <> ALL(%s) {orders_only}
+     GROUP BY o.customer_id
+), target AS (
+    SELECT c2.id, COALESCE(agg.total, 0) AS total, COALESCE(agg.n, 0) AS n,
+           agg.total / NULLIF(agg.n, 0) AS average,
+           agg.first_at, agg.last_at,
+           COALESCE(agg.n365, 0) AS n365, COALESCE(agg.spend365, 0) AS spend365,
+           agg.until365, CASE WHEN agg.n > 0 THEN (SELECT today FROM zone) END AS day
+      FROM {customers} c2 LEFT JOIN agg ON agg.customer_id = c2.id
+     WHERE c2.account_id = %s {customers_only}
+)
+UPDATE {customers} c
+   SET lifetime_spend = t.total, total_orders = t.n,
+       average_order_value = t.average,
+       first_order_date = t.first_at, last_order_date = t.last_at,
+       orders_365d = t.n365, spend_365d = t.spend365,
+       stats_day = t.day, stats_until = t.until365
+  FROM target t
+ WHERE c.id = t.id AND c.account_id = %s
+   AND (c.lifetime_spend, c.total_orders, c.average_order_value,
+        c.first_order_date, c.last_order_date,
+        c.orders_365d, c.spend_365d, c.stats_day, c.stats_until)
+       IS DISTINCT FROM
+       (t.total, t.n, t.average::numeric(20, 6), t.first_at, t.last_at,
+        t.n365, t.spend365, t.day, t.until365)
+"""
 
 
 def customer_aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any] | None) -> None:
@@ -71,33 +118,15 @@ def customer_aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any] 
             [account_id, *id_params],
         )
         cursor.execute(
-            f"""
-            WITH agg AS (
-                SELECT customer_id, sum(amount) AS total, count(*) AS n,
-                       min(ordered_at) AS first_at, max(ordered_at) AS last_at
-                  FROM {orders}
-                 WHERE account_id = %s AND status <> ALL(%s)
-                   {only("customer_id")}
-                 GROUP BY customer_id
-            ), target AS (
-                SELECT c2.id, COALESCE(agg.total, 0) AS total, COALESCE(agg.n, 0) AS n,
-                       agg.total / NULLIF(agg.n, 0) AS average,
-                       agg.first_at, agg.last_at
-                  FROM {customers} c2 LEFT JOIN agg ON agg.customer_id = c2.id
-                 WHERE c2.account_id = %s {only("c2.id")}
-            )
-            UPDATE {customers} c
-               SET lifetime_spend = t.total, total_orders = t.n,
-                   average_order_value = t.average,
-                   first_order_date = t.first_at, last_order_date = t.last_at
-              FROM target t
-             WHERE c.id = t.id AND c.account_id = %s
-               AND (c.lifetime_spend, c.total_orders, c.average_order_value,
-                    c.first_order_date, c.last_order_date)
-                   IS DISTINCT FROM
-                   (t.total, t.n, t.average::numeric(20, 6), t.first_at, t.last_at)
-            """,  # noqa: S608  (table names from the models, values are parameters)
+            _AGGREGATES_SQL.format(
+                customers=customers,
+                orders=orders,
+                accounts=Account._meta.db_table,
+                orders_only=only("customer_id"),
+                customers_only=only("c2.id"),
+            ),
             [
+                account_id,
                 account_id,
                 list(UNCOUNTED_STATUSES),
                 *id_params,
@@ -106,6 +135,24 @@ def customer_aggregates_refresh(*, account_id: Any, customer_ids: Iterable[Any] 
                 account_id,
             ],
         )
+
+
+# Customers refreshed per statement by customer_order_stats_refresh.
+STATS_BATCH = 10_000
+
+
+def customer_order_stats_refresh(*, account: Account) -> int:
+    """Date again the 365-day order statistics of the account's buyers whose statistics
+    are due (customers.selectors.customers_with_order_stats_due: an order of theirs left
+    the window, or the account's timezone changed), through the aggregates' own
+    refresh, a batch per transaction; answers how many customers were due."""
+    due = customer_selectors.customers_with_order_stats_due(account)
+    for start in range(0, len(due), STATS_BATCH):
+        with transaction.atomic():
+            customer_aggregates_refresh(
+                account_id=account.pk, customer_ids=due[start : start + STATS_BATCH]
+            )
+    return len(due)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.selectors import agent_list
 from campaigns import selectors as campaign_selectors
+from crm_project import rollups
 from crm_project.datetimes import account_zone
 from crm_project.ratios import average, ratio
 from customers.selectors import Thresholds, customer_lifecycle_counts, customer_list
@@ -70,38 +71,15 @@ class _Figures:
         return sum(self.by[LeadDayDimension.STATUS].values())
 
 
-def _midnight(moment: datetime, *, up: bool) -> datetime:
-    """The UTC midnight at or before `moment` (after it, with `up`, unless it is one)."""
-    moment = moment.astimezone(UTC)
-    floor = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return floor + timedelta(days=1) if up and floor != moment else floor
-
-
-def _split(
-    start: datetime | None, end: datetime | None
-) -> tuple[tuple[datetime | None, datetime | None] | None, list[tuple[datetime | None, datetime]]]:
-    """[start, end) as (its whole UTC days, or None) and the part-days at its edges."""
-    first = _midnight(start, up=True) if start is not None else None
-    last = _midnight(end, up=False) if end is not None else None
-    if first is not None and last is not None and first >= last:
-        return None, [(start, end)] if end is not None else []
-    edges: list[tuple[datetime | None, datetime]] = []
-    if start is not None and first is not None and start < first:
-        edges.append((start, first))
-    if end is not None and last is not None and last < end:
-        edges.append((last, end))
-    return (first, last), edges
-
-
 def _lead_figures(account: Account, start: datetime | None, end: datetime | None) -> _Figures:
     figures = _Figures()
-    days, edges = _split(start, end)
+    days, edges = rollups.day_split(start, end, UTC)
     if days is not None:
         rows = LeadDay.objects.filter(account=account)
         if days[0] is not None:
-            rows = rows.filter(day__gte=days[0].date())
+            rows = rows.filter(day__gte=days[0])
         if days[1] is not None:
-            rows = rows.filter(day__lt=days[1].date())
+            rows = rows.filter(day__lt=days[1])
         for dimension, value, leads, score, seconds in (
             rows.order_by()
             .values_list("dimension", "value")
@@ -218,33 +196,6 @@ _EDGE_ORDERS_SQL = """
 """
 
 
-def _local_days(
-    account: Account, start: datetime | None, end: datetime | None
-) -> tuple[tuple[date | None, date | None] | None, list[tuple[datetime, datetime]]]:
-    """[start, end) as (its whole days in the account's timezone, or None) and the
-    part-days at its edges, as the leads report splits its UTC days (_split)."""
-    zone = account_zone(account)
-
-    def midnight(day: date) -> datetime:
-        return datetime.combine(day, time.min, tzinfo=zone)
-
-    first = last = None
-    if start is not None:
-        first = start.astimezone(zone).date()
-        if midnight(first) < start:
-            first += timedelta(days=1)
-    if end is not None:
-        last = end.astimezone(zone).date()
-    if first is not None and last is not None and first >= last:
-        return None, [(start, end)] if start is not None and end is not None else []
-    edges = []
-    if start is not None and first is not None and start < midnight(first):
-        edges.append((start, midnight(first)))
-    if end is not None and last is not None and midnight(last) < end:
-        edges.append((midnight(last), end))
-    return (first, last), edges
-
-
 def _local_midnight_days_ago(account: Account, now: datetime, days: int) -> datetime:
     """00:00, in the account's timezone, of the day `days` before today there."""
     zone = account_zone(account)
@@ -293,7 +244,7 @@ def _revenue_by_month(
         "first": _month_of(start, account) if bounded and start else None,
         "last": _month_of(end - timedelta(microseconds=1), account) if bounded and end else None,
     }
-    days, edges = _local_days(account, start, end)
+    days, edges = rollups.day_split(start, end, account_zone(account))
     days_sql = "AND false"
     if days is not None:
         days_sql = ""

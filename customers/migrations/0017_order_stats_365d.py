@@ -1,0 +1,84 @@
+from decimal import Decimal
+
+from django.db import migrations, models
+
+# Every buyer's 365-day statistics as of today in their account's timezone (as
+# orders.services computes them with the aggregates).
+BACKFILL = """
+WITH stats AS (
+    SELECT o.customer_id, (now() AT TIME ZONE a.timezone)::date AS today,
+           (o.ordered_at AT TIME ZONE a.timezone)::date AS day, o.amount
+      FROM orders_order o JOIN accounts_account a ON a.id = o.account_id
+     WHERE o.status NOT IN ('cancelled', 'refunded')
+), agg AS (
+    SELECT customer_id, max(today) AS today,
+           count(*) FILTER (WHERE day >= today - 365) AS n365,
+           coalesce(sum(amount) FILTER (WHERE day >= today - 365), 0) AS spend365,
+           min(day) FILTER (WHERE day >= today - 365) + 366 AS until365
+      FROM stats GROUP BY customer_id
+)
+UPDATE customers_customer c
+   SET orders_365d = agg.n365, spend_365d = agg.spend365,
+       stats_day = agg.today, stats_until = agg.until365
+  FROM agg WHERE c.id = agg.customer_id
+"""
+
+# The statistics count days of the account's timezone: a new timezone clears their day (the
+# lifecycle counts compute the undated ones from the orders until beat dates them again),
+# in that account's scope whatever the caller's, which is given back after.
+FUNCTION = """
+CREATE OR REPLACE FUNCTION customers_order_stats_rezone() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  scope text := current_setting('app.account_id', true);
+BEGIN
+  PERFORM set_config('app.account_id', NEW.id::text, true);
+  UPDATE customers_customer SET stats_day = NULL
+   WHERE account_id = NEW.id AND stats_day IS NOT NULL;
+  PERFORM set_config('app.account_id', coalesce(scope, ''), true);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER customers_order_stats_rezone AFTER UPDATE OF timezone ON accounts_account
+  FOR EACH ROW WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
+  EXECUTE FUNCTION customers_order_stats_rezone();
+"""
+
+DROP = """
+DROP TRIGGER IF EXISTS customers_order_stats_rezone ON accounts_account;
+DROP FUNCTION IF EXISTS customers_order_stats_rezone();
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("customers", "0016_loyalty_from_cards"),
+        ("orders", "0008_order_days_go_with_their_account"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="customer",
+            name="orders_365d",
+            field=models.IntegerField(db_default=0, editable=False),
+        ),
+        migrations.AddField(
+            model_name="customer",
+            name="spend_365d",
+            field=models.DecimalField(
+                decimal_places=2, db_default=Decimal("0.00"), editable=False, max_digits=33
+            ),
+        ),
+        migrations.AddField(
+            model_name="customer",
+            name="stats_day",
+            field=models.DateField(editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="customer",
+            name="stats_until",
+            field=models.DateField(editable=False, null=True),
+        ),
+        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
+        migrations.RunSQL(FUNCTION, DROP),
+    ]

@@ -1,0 +1,11 @@
+"""The ledger rollup's rows go with their account in the database (ON DELETE CASCADE)."""
+
+from django.db import migrations
+
+import crm_project.migration_operations as tenancy_ops
+
+
+class Migration(migrations.Migration):
+    dependencies = [("loyalty", "0004_loyalty_days")]
+
+    operations = [tenancy_ops.rollup_cascade("loyalty_loyaltyday")]
