@@ -556,7 +556,11 @@ base AS (
            CASE WHEN {_STATS_STALE} THEN (SELECT count(*) {_STATS_WINDOW})
                 ELSE c.orders_365d END AS frequency_365d,
            CASE WHEN {_STATS_STALE} THEN (SELECT coalesce(sum(o.amount), 0) {_STATS_WINDOW})
-                ELSE c.spend_365d END AS monetary_365d
+                ELSE c.spend_365d END AS monetary_365d,
+           c.created_at, c.last_order_date, c.lifetime_spend,
+           (%(created_from)s::timestamptz IS NULL OR c.created_at >= %(created_from)s)
+           AND (%(created_to)s::timestamptz IS NULL OR c.created_at < %(created_to)s)
+               AS created_within
       FROM {{customers}} c CROSS JOIN params p
      WHERE c.account_id = %(account)s
 )
@@ -569,16 +573,40 @@ SELECT CASE
            WHEN recency_days > 90 THEN 'at_risk'
            ELSE 'active'
        END,
-       count(*)
+       count(*),
+       count(*) FILTER (WHERE created_within),
+       count(*) FILTER (WHERE created_within AND created_at >= %(recent_from)s),
+       count(*) FILTER (WHERE created_within AND last_order_date >= %(active_from)s),
+       coalesce(sum(lifetime_spend) FILTER (WHERE created_within), 0)
   FROM base GROUP BY 1
 """  # noqa: S608  (table names from the models, values are parameters)
 
 
-def customer_lifecycle_counts(
-    account: Account, *, now: datetime | None = None, thresholds: Thresholds | None = None
-) -> dict[str, int]:
-    """How many customers are in each lifecycle bucket; every customer is in one. One
-    pass over the account's customers (see _LIFECYCLE_COUNTS_STORED)."""
+@dataclass(frozen=True)
+class CustomerCounts:
+    """Every lifecycle bucket's count (every customer in one), and of the customers
+    created in a window: how many, how many of them created since `recent_from`, with a
+    last counted order since `active_from`, and their lifetime spend's sum."""
+
+    by_lifecycle: dict[str, int]
+    created: int
+    created_recent: int
+    created_active: int
+    created_spend: Decimal
+
+
+def customer_counts(
+    account: Account,
+    *,
+    now: datetime | None = None,
+    thresholds: Thresholds | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    recent_from: datetime | None = None,
+    active_from: datetime | None = None,
+) -> CustomerCounts:
+    """One pass over the account's customers (see _LIFECYCLE_COUNTS_STORED), quintiles
+    read from `thresholds` (default: computed now)."""
     if thresholds is None:
         thresholds = health_thresholds_compute(account, now=now)
     monetary = sorted(thresholds.monetary)
@@ -588,11 +616,29 @@ def customer_lifecycle_counts(
         # m = 5: at least every threshold; f >= 4: at least three of them.
         "vip_monetary": monetary[3] if len(monetary) >= 4 else None,
         "vip_frequency": frequency[2] if len(frequency) >= 4 else None,
+        "created_from": created_from,
+        "created_to": created_to,
+        "recent_from": recent_from,
+        "active_from": active_from,
     }
     with connection.cursor() as cursor:
         cursor.execute(_sql(_LIFECYCLE_COUNTS_STORED), params)
-        counts = dict(cursor.fetchall())
-    return {bucket: int(counts.get(bucket, 0)) for bucket in LIFECYCLES}
+        rows = cursor.fetchall()
+    counts = {bucket: int(count) for bucket, count, *_ in rows}
+    return CustomerCounts(
+        by_lifecycle={bucket: counts.get(bucket, 0) for bucket in LIFECYCLES},
+        created=sum(int(row[2]) for row in rows),
+        created_recent=sum(int(row[3]) for row in rows),
+        created_active=sum(int(row[4]) for row in rows),
+        created_spend=sum((Decimal(row[5]) for row in rows), Decimal(0)),
+    )
+
+
+def customer_lifecycle_counts(
+    account: Account, *, now: datetime | None = None, thresholds: Thresholds | None = None
+) -> dict[str, int]:
+    """How many customers are in each lifecycle bucket; every customer is in one."""
+    return customer_counts(account, now=now, thresholds=thresholds).by_lifecycle
 
 
 def customer_lifecycles(
