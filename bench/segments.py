@@ -262,8 +262,9 @@ def main() -> None:
         rule = validate_rule(raw, account=account)  # as the API does: POS codes -> ids
 
         def compiled(rule=rule):
-            with account_scope(account):
-                return compiler.matching_customers(account, rule, today=today).count()
+            # As a preview counts (segments.selectors.rule_preview); a stored segment's
+            # count runs the same query (compiler.counted) inside its UPDATE.
+            return compiler.count(account, rule, today=today)
 
         def by_hand(sql=sql):
             with account_scope(account), connection.cursor() as cursor:
@@ -281,9 +282,13 @@ def main() -> None:
             flush=True,
         )
         if args.explain:
-            with account_scope(account):
-                query = compiler.matching_customers(account, rule, today=today)
-                plan = query.order_by().values("pk").explain(analyze=True)
+            with account_scope(account), connection.cursor() as cursor:
+                query = compiler.counted(account, rule, today=today).query
+                counted_sql, params = query.sql_with_params()
+                cursor.execute(
+                    f"EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({counted_sql}) AS c", params
+                )
+                plan = "\n".join(row[0] for row in cursor.fetchall())
             print("    " + plan.replace("\n", "\n    "))
     if failures:
         raise SystemExit(f"Counts differ: {', '.join(failures)}")

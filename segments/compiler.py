@@ -74,7 +74,7 @@ from orders.models import UNCOUNTED_STATUSES, Order, OrderItem, PointOfSale
 from segments.rules import vocabulary as lang
 from segments.rules.values import as_uuid, is_number
 
-__all__ = ["count", "matching_customers"]
+__all__ = ["count", "counted", "matching_customers"]
 
 
 # --- SQL building blocks -----------------------------------------------------------------
@@ -348,11 +348,16 @@ def _condition(node: dict, ctx: _Context) -> Q:
 # --- Criteria ------------------------------------------------------------------------------
 
 
-def _counted_orders(ctx: _Context) -> QuerySet[Order]:
-    """The customer's (the outer row's) orders that count: not cancelled or refunded."""
-    return Order.objects.filter(account_id=ctx.account_id, customer_id=OuterRef("pk")).exclude(
-        status__in=UNCOUNTED_STATUSES
-    )
+_OUTER = "outer"  # the customer of the outer query's row
+
+
+def _counted_orders(ctx: _Context, customer: Any = _OUTER) -> QuerySet[Order]:
+    """The customer's (the outer row's; every customer's if None) orders that count:
+    not cancelled or refunded."""
+    orders = Order.objects.filter(account_id=ctx.account_id)
+    if customer is not None:
+        orders = orders.filter(customer_id=OuterRef("pk") if customer == _OUTER else customer)
+    return orders.exclude(status__in=UNCOUNTED_STATUSES)
 
 
 def _pos_condition(refs: list[str], ctx: _Context, column: str = "pos_id") -> Q:
@@ -369,14 +374,41 @@ def _pos_condition(refs: list[str], ctx: _Context, column: str = "pos_id") -> Q:
     return Q(Sql("{0} = ANY(ARRAY({1}))", F(column), Subquery(by_code)))
 
 
-def _counted_items(ctx: _Context) -> QuerySet[OrderItem]:
-    """Items of the customer's (the outer row's) counted orders: one join, one EXISTS
-    (PostgreSQL plans it as a semi-join driven by the items' index)."""
-    return OrderItem.objects.filter(
-        account_id=ctx.account_id,
-        order__account_id=ctx.account_id,
-        order__customer_id=OuterRef("pk"),
-    ).exclude(order__status__in=UNCOUNTED_STATUSES)
+def _counted_items(ctx: _Context, customer: Any = _OUTER) -> QuerySet[OrderItem]:
+    """Items of the customer's (the outer row's; every customer's if None) counted
+    orders: one join, one EXISTS (PostgreSQL plans it as a semi-join driven by the
+    items' index)."""
+    items = OrderItem.objects.filter(account_id=ctx.account_id, order__account_id=ctx.account_id)
+    if customer is not None:
+        items = items.filter(order__customer_id=OuterRef("pk") if customer == _OUTER else customer)
+    return items.exclude(order__status__in=UNCOUNTED_STATUSES)
+
+
+# Criteria that a customer meets by having one counted order or item of a kind.
+_PURCHASES = frozenset({"bought_in_pos", "bought_skus", "bought_makers"})
+
+
+def _purchases(node: dict, ctx: _Context, customer: Any) -> tuple[QuerySet[Any], str]:
+    """The counted orders or items that meet a _PURCHASES criterion, of `customer` (the
+    outer row by default; everyone's if None), and the column naming their customer."""
+    kind = node["type"]
+    if kind == "bought_in_pos":
+        orders = _counted_orders(ctx, customer).filter(_pos_condition(node["pos_ids"], ctx))
+        return orders, "customer_id"
+    if kind == "bought_skus":
+        items = _counted_items(ctx, customer).filter(sku__in=list(node["skus"]))
+        return items, "order__customer_id"
+    makers = [Value(str(m)) for m in node["makers"]]
+    # An item's brand is its own; a blank one is its product's.
+    listed = _lower_list(3, len(makers))
+    brand = Sql(
+        f"lower(COALESCE(NULLIF(btrim({{0}}, {{1}}), ''), {{2}})) IN ({listed})",
+        F("brand"),
+        Value(lang.WHITESPACE),
+        F("product__brand"),
+        *makers,
+    )
+    return _counted_items(ctx, customer).filter(brand), "order__customer_id"
 
 
 def _range(column: str, low: Any, high: Any) -> Q:
@@ -405,22 +437,8 @@ def _criterion(node: dict, ctx: _Context) -> Q:
         return _within(lambda op, v: _number_predicate(spend, op, v), low, high)
     if kind == "average_transaction_amount":
         return _within(_average_predicate, node.get("from_amount"), node.get("to_amount"))
-    if kind == "bought_in_pos":
-        return Q(Exists(_counted_orders(ctx).filter(_pos_condition(node["pos_ids"], ctx))))
-    if kind == "bought_skus":
-        return Q(Exists(_counted_items(ctx).filter(sku__in=list(node["skus"]))))
-    if kind == "bought_makers":
-        makers = [Value(str(m)) for m in node["makers"]]
-        # An item's brand is its own; a blank one is its product's.
-        listed = _lower_list(3, len(makers))
-        brand = Sql(
-            f"lower(COALESCE(NULLIF(btrim({{0}}, {{1}}), ''), {{2}})) IN ({listed})",
-            F("brand"),
-            Value(lang.WHITESPACE),
-            F("product__brand"),
-            *makers,
-        )
-        return Q(Exists(_counted_items(ctx).filter(brand)))
+    if kind in _PURCHASES:
+        return Q(Exists(_purchases(node, ctx, _OUTER)[0]))
     if kind == "last_purchase_n_days_before":
         # The last counted order is on or after the start of that day.
         start = ctx.day_start(ctx.today - timedelta(days=int(node["days"])))
@@ -560,18 +578,43 @@ def _compile(node: dict, ctx: _Context) -> Q:
     return _criterion(node, ctx)
 
 
+def _context(account: Account, today: date | None) -> _Context:
+    tz = account_zone(account)
+    return _Context(account_id=account.pk, tz=tz, today=today or account_today(account))
+
+
 def matching_customers(
     account: Account, rule: dict, *, today: date | None = None
 ) -> QuerySet[Customer]:
     """The account's customers matching a normalized rule (segments.rules.validate_rule's
     answer), as one lazy query; evaluate it inside `account_scope(account)`. `today`
     defaults to today in the account's timezone."""
-    tz = account_zone(account)
-    ctx = _Context(account_id=account.pk, tz=tz, today=today or account_today(account))
+    ctx = _context(account, today)
     return Customer.objects.filter(account_id=account.pk).filter(_compile(rule, ctx))
+
+
+def _alone(node: dict) -> dict:
+    """The node a rule comes down to once groups of one child are unwrapped."""
+    while "logic" in node and len(node["rules"]) == 1:
+        node = node["rules"][0]
+    return node
+
+
+def counted(account: Account, rule: dict, *, today: date | None = None) -> QuerySet[Any]:
+    """A lazy query with one row per customer the rule selects (what to count; evaluate
+    it inside `account_scope(account)`). A rule that is one purchase criterion (bought
+    in a point of sale, SKUs, makers) is the distinct customers of the orders or items
+    that meet it, without reading the customers: every order's customer is a customer
+    of its account (a composite foreign key, never null), so the count is the same as
+    matching_customers'."""
+    node = _alone(rule)
+    if "type" in node and node["type"] in _PURCHASES:
+        rows, customer = _purchases(node, _context(account, today), None)
+        return rows.order_by().values(customer).distinct()
+    return matching_customers(account, rule, today=today).order_by().values("pk")
 
 
 def count(account: Account, rule: dict, *, today: date | None = None) -> int:
     """How many of the account's customers match the rule (one COUNT query)."""
     with account_scope(account):
-        return matching_customers(account, rule, today=today).count()
+        return counted(account, rule, today=today).count()

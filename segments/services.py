@@ -24,8 +24,9 @@ UPDATABLE_FIELDS = frozenset({"name", "description", "rules"})
 
 def _count_expression(*, account: Account, rule: dict[str, Any]) -> RawSQL:
     """`(SELECT count(*) FROM (<rule query>) AS matching)`: the rule compiled to SQL
-    once, counted by PostgreSQL inside the UPDATE that stores it."""
-    matching = compiler.matching_customers(account, rule).order_by().values("pk")
+    once (compiler.counted: one row per matching customer), counted by PostgreSQL
+    inside the UPDATE that stores it."""
+    matching = compiler.counted(account, rule)
     sql, params = matching.query.sql_with_params()
     # The SQL is the ORM's own compilation of the rule; every value is a parameter.
     counted = f"SELECT count(*) FROM ({sql}) AS matching"  # noqa: S608
