@@ -613,3 +613,27 @@ $$;
 """,
         migrations.RunSQL.noop,
     )
+
+
+def on_timezone_change(name: str, body: str) -> migrations.RunSQL:
+    """A trigger running `body` (plpgsql statements; NEW is the account) when an
+    account's timezone changes, in that account's scope whatever the caller's (a
+    platform admin's update has none), which is given back after."""
+    return migrations.RunSQL(
+        f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  scope text := current_setting('app.account_id', true);
+BEGIN
+  PERFORM set_config('app.account_id', NEW.id::text, true);
+  {body}
+  PERFORM set_config('app.account_id', coalesce(scope, ''), true);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER {name} AFTER UPDATE OF timezone ON accounts_account
+  FOR EACH ROW WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
+  EXECUTE FUNCTION {name}();
+""",
+        f"DROP TRIGGER IF EXISTS {name} ON accounts_account; DROP FUNCTION IF EXISTS {name}();",
+    )

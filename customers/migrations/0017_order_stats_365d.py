@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from django.db import migrations, models
 
+import crm_project.migration_operations as tenancy_ops
+
 # Every buyer's 365-day statistics as of today in their account's timezone (as
 # orders.services computes them with the aggregates).
 BACKFILL = """
@@ -23,31 +25,14 @@ UPDATE customers_customer c
   FROM agg WHERE c.id = agg.customer_id
 """
 
-# The statistics count days of the account's timezone: a new timezone clears their day (the
-# lifecycle counts compute the undated ones from the orders until beat dates them again),
-# in that account's scope whatever the caller's, which is given back after.
-FUNCTION = """
-CREATE OR REPLACE FUNCTION customers_order_stats_rezone() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  scope text := current_setting('app.account_id', true);
-BEGIN
-  PERFORM set_config('app.account_id', NEW.id::text, true);
-  UPDATE customers_customer SET stats_day = NULL
-   WHERE account_id = NEW.id AND stats_day IS NOT NULL;
-  PERFORM set_config('app.account_id', coalesce(scope, ''), true);
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER customers_order_stats_rezone AFTER UPDATE OF timezone ON accounts_account
-  FOR EACH ROW WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
-  EXECUTE FUNCTION customers_order_stats_rezone();
-"""
-
-DROP = """
-DROP TRIGGER IF EXISTS customers_order_stats_rezone ON accounts_account;
-DROP FUNCTION IF EXISTS customers_order_stats_rezone();
-"""
+# The statistics count days of the account's timezone: a new timezone clears their day
+# (the lifecycle counts compute the undated ones from the orders until beat dates them
+# again).
+REZONE = tenancy_ops.on_timezone_change(
+    "customers_order_stats_rezone",
+    "UPDATE customers_customer SET stats_day = NULL "
+    "WHERE account_id = NEW.id AND stats_day IS NOT NULL;",
+)
 
 
 class Migration(migrations.Migration):
@@ -80,5 +65,5 @@ class Migration(migrations.Migration):
             field=models.DateField(editable=False, null=True),
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
-        migrations.RunSQL(FUNCTION, DROP),
+        REZONE,
     ]

@@ -4,24 +4,10 @@ it after Django deleted the others."""
 
 from django.db import migrations
 
-CASCADE = """
-DO $$
-DECLARE
-  name text;
-BEGIN
-  SELECT conname INTO name FROM pg_constraint
-   WHERE conrelid = 'leads_leadday'::regclass AND contype = 'f'
-     AND confrelid = 'accounts_account'::regclass;
-  EXECUTE format('ALTER TABLE leads_leadday DROP CONSTRAINT %I', name);
-  ALTER TABLE leads_leadday ADD CONSTRAINT leads_leadday_account_cascade
-    FOREIGN KEY (account_id) REFERENCES accounts_account (id)
-    ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED;
-END
-$$;
-"""
+import crm_project.migration_operations as tenancy_ops
 
 
 class Migration(migrations.Migration):
     dependencies = [("leads", "0007_lead_days"), ("accounts", "0006_account_settings")]
 
-    operations = [migrations.RunSQL(CASCADE, migrations.RunSQL.noop)]
+    operations = [tenancy_ops.rollup_cascade("leads_leadday")]

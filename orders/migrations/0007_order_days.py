@@ -17,31 +17,13 @@ TRIGGERS = tenancy_ops.RollupTriggers(
     changed=("ordered_at", "status", "amount"),
 )
 
-# An account's days are its timezone's: a new timezone rebuilds its rows, in that
-# account's scope whatever the caller's (a platform admin's update has none), which is
-# given back after.
-REZONE = f"""
-CREATE OR REPLACE FUNCTION orders_order_days_rezone() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  scope text := current_setting('app.account_id', true);
-BEGIN
-  PERFORM set_config('app.account_id', NEW.id::text, true);
-  DELETE FROM orders_orderday WHERE account_id = NEW.id;
-  {TRIGGERS.append("orders_order", where="r.account_id = NEW.id")};
-  PERFORM set_config('app.account_id', coalesce(scope, ''), true);
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER orders_order_days_rezone AFTER UPDATE OF timezone ON accounts_account
-  FOR EACH ROW WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
-  EXECUTE FUNCTION orders_order_days_rezone();
-"""  # noqa: S608  (no values: table and column names only)
-
-UNREZONE = """
-DROP TRIGGER IF EXISTS orders_order_days_rezone ON accounts_account;
-DROP FUNCTION IF EXISTS orders_order_days_rezone();
-"""
+# An account's days are its timezone's: a new timezone rebuilds its rows.
+REZONE = tenancy_ops.on_timezone_change(
+    "orders_order_days_rezone",
+    "DELETE FROM orders_orderday WHERE account_id = NEW.id; "
+    + TRIGGERS.append("orders_order", where="r.account_id = NEW.id")
+    + ";",
+)
 
 
 class Migration(migrations.Migration):
@@ -87,5 +69,5 @@ class Migration(migrations.Migration):
         ),
         tenancy_ops.EnforceTenancy("orderday"),
         *TRIGGERS.operations(),
-        migrations.RunSQL(REZONE, UNREZONE),
+        REZONE,
     ]
