@@ -80,12 +80,17 @@ __all__ = ["count", "counted", "matching_customers"]
 # --- SQL building blocks -----------------------------------------------------------------
 
 
+# One instance for every boolean fragment: a field is costly to build, and a rule is
+# compiled for each count (the compilation is part of what bench/segments.py times).
+_BOOLEAN = BooleanField()
+
+
 class Sql(Expression):
     """A SQL fragment: `{0}`, `{1}`... stand for the compiled expressions given (columns
     as F(), values wrapped in Value(), hence parameters). Boolean unless told."""
 
     def __init__(self, template: str, *expressions: Any, output_field: Any = None) -> None:
-        super().__init__(output_field=output_field or BooleanField())
+        super().__init__(output_field=output_field or _BOOLEAN)
         self.template = template
         self.source = [e if hasattr(e, "resolve_expression") else Value(e) for e in expressions]
 
@@ -590,7 +595,7 @@ def matching_customers(
     answer), as one lazy query; evaluate it inside `account_scope(account)`. `today`
     defaults to today in the account's timezone."""
     ctx = _context(account, today)
-    return Customer.objects.filter(account_id=account.pk).filter(_compile(rule, ctx))
+    return Customer.objects.filter(Q(account_id=account.pk) & _compile(rule, ctx))
 
 
 def _alone(node: dict) -> dict:
