@@ -49,6 +49,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -74,7 +75,7 @@ from orders.models import UNCOUNTED_STATUSES, Order, OrderItem, PointOfSale
 from segments.rules import vocabulary as lang
 from segments.rules.values import as_uuid, is_number
 
-__all__ = ["count", "counted", "matching_customers"]
+__all__ = ["count", "count_sql", "counted", "matching_customers"]
 
 
 # --- SQL building blocks -----------------------------------------------------------------
@@ -619,7 +620,20 @@ def counted(account: Account, rule: dict, *, today: date | None = None) -> Query
     return matching_customers(account, rule, today=today).order_by().values("pk")
 
 
+def count_sql(
+    account: Account, rule: dict, *, today: date | None = None
+) -> tuple[str, tuple[Any, ...]]:
+    """`SELECT count(*) FROM (<counted>) AS matching` and its parameters: the rule
+    compiled once by the ORM (every value a parameter), to run inside
+    `account_scope(account)` or as a subquery (a stored segment's count)."""
+    sql, params = counted(account, rule, today=today).query.sql_with_params()
+    return f"SELECT count(*) FROM ({sql}) AS matching", tuple(params)  # noqa: S608
+
+
 def count(account: Account, rule: dict, *, today: date | None = None) -> int:
-    """How many of the account's customers match the rule (one COUNT query)."""
-    with account_scope(account):
-        return counted(account, rule, today=today).count()
+    """How many of the account's customers match the rule (one COUNT query, run as
+    count_sql gives it: QuerySet.count() would clone and compile the query again)."""
+    sql, params = count_sql(account, rule, today=today)
+    with account_scope(account), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])

@@ -24,13 +24,11 @@ UPDATABLE_FIELDS = frozenset({"name", "description", "rules"})
 
 def _count_expression(*, account: Account, rule: dict[str, Any]) -> RawSQL:
     """`(SELECT count(*) FROM (<rule query>) AS matching)`: the rule compiled to SQL
-    once (compiler.counted: one row per matching customer), counted by PostgreSQL
-    inside the UPDATE that stores it."""
-    matching = compiler.counted(account, rule)
-    sql, params = matching.query.sql_with_params()
+    once (compiler.count_sql, as a preview counts), counted by PostgreSQL inside the
+    UPDATE that stores it."""
     # The SQL is the ORM's own compilation of the rule; every value is a parameter.
-    counted = f"SELECT count(*) FROM ({sql}) AS matching"  # noqa: S608
-    return RawSQL(counted, params)  # noqa: S611
+    sql, params = compiler.count_sql(account, rule)
+    return RawSQL(sql, params)  # noqa: S611
 
 
 @transaction.atomic
