@@ -1,13 +1,18 @@
 """Every write of the accounts app."""
 
+import contextlib
+import copy
 import hashlib
 import hmac
 import re
 import secrets
+import time
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -59,6 +64,8 @@ def account_update(*, account: Account, **fields: Any) -> Account:
         setattr(account, name, value)
     account.full_clean()
     account.save()
+    # API-key requests read their account from the key cache: not a stale copy of it.
+    api_key_cache_invalidate()
     return account
 
 
@@ -84,12 +91,15 @@ def account_change_status(*, account: Account, action: str) -> Account:
         raise Conflict(
             f"Cannot {action} an account that is {account.status}.", code="invalid_status"
         )
+    # An inactive account's keys are refused from the next request on.
+    api_key_cache_invalidate()
     return account
 
 
 @transaction.atomic
 def account_delete(*, account: Account) -> None:
     account.delete()
+    api_key_cache_invalidate()
 
 
 # --- API keys -------------------------------------------------------------------------
@@ -116,19 +126,108 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> None:
-    """Revoked at once: the next request with it is refused."""
+    """Revoked at once: the next request with it is refused, in every worker process
+    (the key cache's generation moves on at the commit)."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key_cache_invalidate()
 
 
-def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The live key matching `raw_key`, or None. The hash comparison is constant-time."""
-    if not KEY_SHAPE.fullmatch(raw_key) or len(raw_key) <= STORED_PREFIX_LENGTH:
+# The key cache. Each process keeps the live keys it has authenticated (their record and
+# their account's), so a request does not ask PostgreSQL for its key: an entry answers
+# only while the cache's generation, a counter in Redis that every request reads in its
+# one round trip (crm_project.api.budgets), is the one it was filled at, and for
+# KEY_CACHE_SECONDS at most. Whatever changes what authentication decides (a revoke, an
+# account's status or settings, an account's deletion) moves the generation on after its
+# commit, so the next request in any process reads PostgreSQL again. The generation is
+# read before the key is, so an entry filled from a snapshot older than the change
+# carries the older generation and never answers.
+API_KEY_CACHE_GENERATION = "api-key-cache-generation"
+KEY_CACHE_SECONDS = 30
+KEY_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class _CachedKey:
+    generation: int
+    filled_at: float  # time.monotonic()
+    api_key: ApiKey  # with its account; never handed out, copies are
+    secret_hash: str
+
+
+_key_cache: dict[str, _CachedKey] = {}
+
+
+def _key_cache_bump() -> None:
+    # A missing counter starts at the clock in microseconds: after Redis lost it, the
+    # new values are never ones an entry was filled at.
+    cache.add(API_KEY_CACHE_GENERATION, time.time_ns() // 1000, timeout=None)
+    with contextlib.suppress(ValueError):  # gone in between: the next reader restarts it
+        cache.incr(API_KEY_CACHE_GENERATION)
+
+
+def api_key_cache_invalidate() -> None:
+    """Every process's cached keys stop answering: now (so this transaction's own later
+    requests, and tests, see the change) and again after the commit (so an entry filled
+    in between, from the snapshot before the commit, is dropped too)."""
+    _key_cache_bump()
+    transaction.on_commit(_key_cache_bump)
+
+
+def _live_copy(entry: _CachedKey) -> ApiKey:
+    """A request's own copies: a view may change its account object (account_update)."""
+    api_key = copy.copy(entry.api_key)
+    api_key.account = copy.copy(entry.api_key.account)
+    return api_key
+
+
+def _shaped(raw_key: str) -> bool:
+    return bool(KEY_SHAPE.fullmatch(raw_key)) and len(raw_key) > STORED_PREFIX_LENGTH
+
+
+def api_key_cached_id(*, raw_key: str) -> Any:
+    """The id of the live key this process last authenticated for `raw_key` (hash
+    compared), at whatever generation, or None: names the request's budget before the
+    generation is read. Not an authentication: `api_key_authenticate` decides."""
+    entry = _key_cache.get(raw_key[:STORED_PREFIX_LENGTH]) if _shaped(raw_key) else None
+    if entry is None or not hmac.compare_digest(entry.secret_hash, _hash_secret(raw_key)):
         return None
-    api_key = api_key_by_prefix(raw_key[:STORED_PREFIX_LENGTH])
+    return entry.api_key.pk
+
+
+def api_key_authenticate(*, raw_key: str, generation: int | None = None) -> ApiKey | None:
+    """The live key matching `raw_key`, or None. The hash comparison is constant-time.
+    With `generation` (the key cache's, read from Redis before this call) the process's
+    key cache may answer, and is refilled from PostgreSQL when it cannot; without, the
+    key is read from PostgreSQL."""
+    if not _shaped(raw_key):
+        return None
+    prefix = raw_key[:STORED_PREFIX_LENGTH]
+    secret_hash = _hash_secret(raw_key)
+    entry = _key_cache.get(prefix) if generation is not None else None
+    if (
+        entry is not None
+        and entry.generation == generation
+        and time.monotonic() - entry.filled_at < KEY_CACHE_SECONDS
+    ):
+        if not hmac.compare_digest(entry.secret_hash, secret_hash):
+            return None
+        return _live_copy(entry)
+    _key_cache.pop(prefix, None)
+    api_key = api_key_by_prefix(prefix)
     if api_key is None or api_key.revoked:
         return None
-    if not hmac.compare_digest(api_key.secret_hash, _hash_secret(raw_key)):
+    if not hmac.compare_digest(api_key.secret_hash, secret_hash):
         return None
+    if generation is not None:
+        if len(_key_cache) >= KEY_CACHE_SIZE:
+            _key_cache.clear()
+        _key_cache[prefix] = _CachedKey(
+            generation=generation,
+            filled_at=time.monotonic(),
+            api_key=api_key,
+            secret_hash=api_key.secret_hash,
+        )
+        return _live_copy(_key_cache[prefix])
     return api_key
 
 

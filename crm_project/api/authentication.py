@@ -6,7 +6,13 @@ alone: never from the body or the URL. Every 401 offers both Bearer and Basic.
 
 Failed Bearer and Basic attempts are counted by client address and by username (the
 key's public prefix for a Bearer key); over the budget the next attempt answers 429
-before any key lookup or password hash (crm_project.api.signins)."""
+before any key lookup or password hash (crm_project.api.signins).
+
+A Bearer request makes one Redis round trip (crm_project.api.budgets): the failed
+sign-ins check, the key cache's generation and, when this process has the key cached,
+the key's request budget and its use note. The key then comes from the process's key
+cache when that generation is the cached entry's, else from PostgreSQL
+(accounts.services.api_key_authenticate)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +23,9 @@ from rest_framework.request import Request
 
 from accounts.models import Account, ApiKey, Role
 from accounts.selectors import account_by_slug_or_id, memberships_of_user
-from accounts.services import STORED_PREFIX_LENGTH, api_key_authenticate
-from accounts.tasks import api_key_note_use
+from accounts.services import STORED_PREFIX_LENGTH, api_key_authenticate, api_key_cached_id
+from accounts.tasks import LAST_USED_RESOLUTION, api_key_note_use, api_key_use_marker
+from crm_project.api import budgets
 from crm_project.api.exceptions import AccountInactive
 from crm_project.api.signins import FailedSignIns
 
@@ -52,8 +59,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         raw = header[1].decode("ascii", "replace") if len(header) == 2 else ""
         failures = FailedSignIns(request, username=raw[:STORED_PREFIX_LENGTH])
-        refuse_when_throttled(failures)
-        api_key = api_key_authenticate(raw_key=raw) if raw else None
+        known = api_key_cached_id(raw_key=raw) if raw else None
+        budgeted = known is not None and _takes_request_budget(request)
+        spent = budgets.spend(
+            failures=failures,
+            budget_ident=f"key:{known}" if budgeted else None,
+            marker=api_key_use_marker(known) if known is not None else None,
+            marker_seconds=LAST_USED_RESOLUTION.seconds,
+        )
+        if spent.sign_in_wait is not None:
+            raise exceptions.Throttled(wait=spent.sign_in_wait, detail=SIGN_INS_THROTTLED)
+        api_key = api_key_authenticate(raw_key=raw, generation=spent.generation) if raw else None
         if api_key is None:
             failures.record()
             if not raw:
@@ -62,7 +78,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                     code="invalid_header",
                 )
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.", code="invalid_key")
-        api_key_note_use(api_key)
+        if known is not None and known == api_key.pk:
+            # The throttle reads the budget taken in the round trip (throttling).
+            request.request_budget_spent = spent  # type: ignore[attr-defined]
+            api_key_note_use(api_key, marked=spent.marked)
+        else:
+            api_key_note_use(api_key)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
@@ -87,12 +108,22 @@ class BasicAuthentication(authentication.BasicAuthentication):
         return WWW_AUTHENTICATE
 
 
+SIGN_INS_THROTTLED = "Too many failed sign-ins from this address or for this user."
+
+
 def refuse_when_throttled(failures: FailedSignIns) -> None:
     wait = failures.wait()
     if wait is not None:
-        raise exceptions.Throttled(
-            wait=wait, detail="Too many failed sign-ins from this address or for this user."
-        )
+        raise exceptions.Throttled(wait=wait, detail=SIGN_INS_THROTTLED)
+
+
+def _takes_request_budget(request: Request) -> bool:
+    """Whether the view spends the credential's request budget (its throttle classes)."""
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    return any(
+        getattr(throttle, "scope", None) == budgets.REQUEST_BUDGET_SCOPE
+        for throttle in getattr(view, "throttle_classes", ())
+    )
 
 
 class SessionAuthentication(authentication.SessionAuthentication):

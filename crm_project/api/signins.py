@@ -2,7 +2,9 @@
 client address and by username in the Redis cache, so every worker process shares the
 count. DRF throttles only after authentication, so the authentication code checks this
 budget itself, before any key lookup or password hash, and answers 429 with
-`Retry-After` once over `AUTH_FAILURE_THROTTLE_RATE`."""
+`Retry-After` once over `AUTH_FAILURE_THROTTLE_RATE`. A Bearer request reads the
+budget in its one Redis round trip (crm_project.api.budgets); `wait` is the check of
+Basic and the sign-in forms."""
 
 import hashlib
 import math
@@ -37,7 +39,7 @@ class FailedSignIns:
     request: Any
     username: str = ""
 
-    def _budget(self) -> tuple[int, list[str], int]:
+    def budget(self) -> tuple[int, list[str], int]:
         """(limit, the counters' keys in the current window, seconds left in it)."""
         limit, period = parse_rate(settings.AUTH_FAILURE_THROTTLE_RATE)
         window, elapsed = divmod(time.time(), period)
@@ -53,13 +55,13 @@ class FailedSignIns:
 
     def wait(self) -> int | None:
         """Seconds until the next attempt is allowed, or None while under the limit."""
-        limit, keys, left = self._budget()
+        limit, keys, left = self.budget()
         if any(count >= limit for count in cache.get_many(keys).values()):
             return left
         return None
 
     def record(self) -> None:
-        _limit, keys, left = self._budget()
+        _limit, keys, left = self.budget()
         for key in keys:
             # The counter outlives its window a little, never less.
             cache.add(key, 0, timeout=left + 1)
