@@ -202,7 +202,9 @@ class Customer(TenantModel):
             models.Index(
                 fields=["account", "id"], include=["total_orders"], name="customer_total_orders_idx"
             ),
-            GinIndex(fields=["tags"], name="customer_tags_gin"),
+            # No plain GIN on `tags`: the list's `?tag=` (`tags @>`, whose function is not
+            # leakproof) cannot use one under row-level security; segments read the
+            # lowered tags' index (segments/migrations/0003). Migration 0018 dropped it.
         ]
 
     def __str__(self) -> str:

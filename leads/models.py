@@ -240,7 +240,12 @@ class NurtureStep(TenantModel):
     """One message of a sequence. `order` is its place, 1..n with no gap (the services
     number the steps as given): a lead with `nurture_step` N - 1 is due step N."""
 
-    sequence = TenantForeignKey(NurtureSequence, on_delete=models.CASCADE, related_name="steps")
+    sequence = TenantForeignKey(
+        NurtureSequence,
+        on_delete=models.CASCADE,
+        related_name="steps",
+        db_index=False,  # nurture_step_unique_order (sequence, order) serves look-ups
+    )
     order = models.PositiveIntegerField()
     delay_hours = models.PositiveIntegerField(default=0)
     channel = models.CharField(max_length=5, choices=NurtureChannel.choices)
