@@ -433,6 +433,36 @@ def _within(predicate: Callable[[str, Any], Q], low: Any, high: Any) -> Q:
     return predicate(">=", low) if low is not None else predicate("<=", high)
 
 
+def _buyers_at_pos(node: dict, ctx: _Context) -> QuerySet[Order] | None:
+    """The ids of the customers a transaction_percent_in_pos criterion selects (None: a
+    percent of 0 or less, which every customer with counted orders meets).
+
+    Customers with orders at the point of sale, grouped, each group compared with that
+    customer's count of counted orders (the maintained aggregate, looked up by id; a
+    customer with none has no count, so no group of theirs qualifies): the orders at one
+    point of sale are read once, in (account, pos, customer) order when that index
+    exists."""
+    percent = Decimal(str(node["percent"]))
+    if percent <= 0:
+        return None
+    total = (
+        Customer.objects.filter(
+            account_id=ctx.account_id, pk=OuterRef("customer_id"), total_orders__gt=0
+        )
+        .order_by()
+        .values("total_orders")
+    )
+    return (
+        Order.objects.filter(account_id=ctx.account_id)
+        .exclude(status__in=UNCOUNTED_STATUSES)
+        .filter(_pos_condition([node["pos_id"]], ctx))
+        .values("customer_id")
+        .annotate(at_pos=Count("*"))
+        .filter(Q(Sql("{0} * 100 >= {1} * ({2})", F("at_pos"), _decimal(percent), Subquery(total))))
+        .values("customer_id")
+    )
+
+
 def _criterion(node: dict, ctx: _Context) -> Q:
     kind = node["type"]
     if kind == "transaction_count":
@@ -460,29 +490,9 @@ def _criterion(node: dict, ctx: _Context) -> Q:
             bracket &= Q(first_order_date__lt=ctx.day_start(end))
         return bracket & Q(Exists(_counted_orders(ctx).filter(in_period)))
     if kind == "transaction_percent_in_pos":
-        percent = Decimal(str(node["percent"]))
-        if percent <= 0:
+        at_pos = _buyers_at_pos(node, ctx)
+        if at_pos is None:
             return Q(total_orders__gt=0)
-        # Customers with orders at the point of sale, grouped, each group compared with
-        # that customer's count of counted orders (the maintained aggregate, looked up
-        # by id): the orders at one point of sale are read once, in (account, pos,
-        # customer) order when that index exists.
-        total = (
-            Customer.objects.filter(account_id=ctx.account_id, pk=OuterRef("customer_id"))
-            .order_by()
-            .values("total_orders")
-        )
-        at_pos = (
-            Order.objects.filter(account_id=ctx.account_id)
-            .exclude(status__in=UNCOUNTED_STATUSES)
-            .filter(_pos_condition([node["pos_id"]], ctx))
-            .values("customer_id")
-            .annotate(at_pos=Count("*"))
-            .filter(
-                Q(Sql("{0} * 100 >= {1} * ({2})", F("at_pos"), _decimal(percent), Subquery(total)))
-            )
-            .values("customer_id")
-        )
         return Q(total_orders__gt=0) & Q(pk__in=at_pos)
     if kind == "anniversary":
         return _anniversary(node["anniversary_type"], int(node["days"]), ctx)
@@ -610,13 +620,19 @@ def counted(account: Account, rule: dict, *, today: date | None = None) -> Query
     """A lazy query with one row per customer the rule selects (what to count; evaluate
     it inside `account_scope(account)`). A rule that is one purchase criterion (bought
     in a point of sale, SKUs, makers) is the distinct customers of the orders or items
-    that meet it, without reading the customers: every order's customer is a customer
-    of its account (a composite foreign key, never null), so the count is the same as
-    matching_customers'."""
+    that meet it, and a transaction_percent_in_pos criterion alone is its grouped
+    orders, without a second pass over the customers: every order's customer is a
+    customer of its account (a composite foreign key, never null), so the count is the
+    same as matching_customers'."""
     node = _alone(rule)
-    if "type" in node and node["type"] in _PURCHASES:
+    kind = node.get("type")
+    if kind in _PURCHASES:
         rows, customer = _purchases(node, _context(account, today), None)
         return rows.order_by().values(customer).distinct()
+    if kind == "transaction_percent_in_pos":
+        at_pos = _buyers_at_pos(node, _context(account, today))
+        if at_pos is not None:
+            return at_pos  # grouped by customer: one row each
     return matching_customers(account, rule, today=today).order_by().values("pk")
 
 

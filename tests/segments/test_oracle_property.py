@@ -598,8 +598,9 @@ def test_compiled_rules_select_what_the_oracle_selects(world, raw_rules):
 
 
 def counted_apart(rule):
-    """compiler.count counts a purchase criterion alone (groups of one child unwrapped) as
-    the distinct buyers of its orders or items, not through the customers' query."""
+    """compiler.count counts a purchase or point-of-sale share criterion alone (groups of
+    one child unwrapped) from its orders or items, not through the customers' query."""
     while "logic" in rule and len(rule["rules"]) == 1:
         rule = rule["rules"][0]
-    return rule.get("type") in ("bought_in_pos", "bought_skus", "bought_makers")
+    kinds = ("bought_in_pos", "bought_skus", "bought_makers", "transaction_percent_in_pos")
+    return rule.get("type") in kinds
