@@ -118,10 +118,14 @@ class Customer(TenantModel):
     # `stats_day` until `stats_until` (the day the oldest of them leaves the window;
     # none: no order to leave), after which beat computes them again (orders.tasks).
     # Lifecycle counts read them instead of every order of the account.
-    # (Database defaults: the set-based writers insert customers without them.)
-    orders_365d = models.IntegerField(db_default=0, editable=False)
+    # (Database defaults too: the set-based writers insert customers without them.)
+    orders_365d = models.IntegerField(default=0, db_default=0, editable=False)
     spend_365d = models.DecimalField(
-        max_digits=SPEND_DIGITS, decimal_places=2, db_default=Decimal("0.00"), editable=False
+        max_digits=SPEND_DIGITS,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+        editable=False,
     )
     stats_day = models.DateField(null=True, editable=False)
     stats_until = models.DateField(null=True, editable=False)

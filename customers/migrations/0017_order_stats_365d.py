@@ -45,13 +45,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="customer",
             name="orders_365d",
-            field=models.IntegerField(db_default=0, editable=False),
+            field=models.IntegerField(default=0, db_default=0, editable=False),
         ),
         migrations.AddField(
             model_name="customer",
             name="spend_365d",
             field=models.DecimalField(
-                decimal_places=2, db_default=Decimal("0.00"), editable=False, max_digits=33
+                decimal_places=2,
+                default=Decimal("0.00"),
+                db_default=Decimal("0.00"),
+                editable=False,
+                max_digits=33,
             ),
         ),
         migrations.AddField(
