@@ -305,6 +305,7 @@ def test_a_page_of_campaigns_reads_its_stats_in_one_query(api_client, account):
         assert response.status_code == 200
         return len(captured), len(response.json()["results"])
 
+    api_client.get(CAMPAIGNS)  # the key's first request fills this process's key cache
     one = queries()
     for n in range(4):
         make_campaign(account, name=f"more {n}")
