@@ -66,9 +66,9 @@ ACCOUNT = "bench-segments"
 TIMEZONE = "Europe/Paris"
 
 
-def bench_database_url(url: str) -> str:
+def bench_database_url(url: str, database: str = DATABASE) -> str:
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def manage(*args: str, env: dict) -> str:
@@ -242,6 +242,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-seed", action="store_true", help="use the database as it is")
+    parser.add_argument(
+        "--database",
+        default=DATABASE,
+        help="another seed_demo database on the same server (with --skip-seed and --account),"
+        " e.g. bench/reports.py's crm_bench_reports at 1M/5M",
+    )
+    parser.add_argument("--account", default=ACCOUNT, help="the account's slug in --database")
     parser.add_argument("--explain", action="store_true", help="print each compiled plan")
     parser.add_argument(
         "--no-jit", action="store_true", help="SET jit = off for the session (both queries)"
@@ -251,7 +258,9 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("SECRET_KEY", "bench-only")
     env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
-    env["DATABASE_URL"] = bench_database_url(env["DATABASE_URL"])
+    env["DATABASE_URL"] = bench_database_url(env["DATABASE_URL"], args.database)
+    if args.database != DATABASE or args.account != ACCOUNT:
+        args.skip_seed = True  # someone else's database: measured as it is
     if not args.skip_seed:
         prepare(args, env)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY")})
@@ -268,9 +277,10 @@ def main() -> None:
     from segments import compiler
     from segments.rules import validate_rule
 
-    account = account_by_slug_or_id(ACCOUNT)
+    account = account_by_slug_or_id(args.account)
     if account is None:
-        raise SystemExit(f"No account {ACCOUNT}: run without --skip-seed first.")
+        raise SystemExit(f"No account {args.account}: run without --skip-seed first.")
+    zone = ZoneInfo(account.timezone)
     today = compiler.account_today(account)
     with account_scope(account):
         pos = dict(PointOfSale.objects.values_list("code", "pk"))
@@ -283,7 +293,7 @@ def main() -> None:
     }
 
     def day_start(days_ago: int) -> datetime:
-        return datetime.combine(today - timedelta(days=days_ago), time.min, ZoneInfo(TIMEZONE))
+        return datetime.combine(today - timedelta(days=days_ago), time.min, zone)
 
     ctx["since_30"], ctx["since_90"] = day_start(30), day_start(90)
     window = [today + timedelta(days=n) for n in range(8)]
@@ -297,7 +307,7 @@ def main() -> None:
             cursor.execute("SET jit = off")
     jit = "off" if args.no_jit else "as configured"
     print(
-        f"\n{account.slug}: today {today} ({TIMEZONE}), median of {args.runs} runs, "
+        f"\n{account.slug}: today {today} ({account.timezone}), median of {args.runs} runs, "
         f"under row-level security as the application role, jit {jit}\n"
     )
     header = f"{'case':45} {'compiled':>10} {'by hand':>10} {'ratio':>6} {'count':>9}"
