@@ -6,6 +6,7 @@ from django.db import connection
 from accounts.selectors import account_by_slug_or_id
 from campaigns import demo as campaigns_demo
 from crm_project.tenancy import account_scope, dangerously_as_database_owner
+from customers.models import Customer
 from feedback import demo as feedback_demo
 from feedback import themes as feedback_themes
 from leads import demo as leads_demo
@@ -69,6 +70,10 @@ class Command(BaseCommand):
         if summary.orders:
             with account_scope(account):
                 customer_aggregates_refresh(account_id=account.pk, customer_ids=None)
+            # The customers' statistics again: their aggregates were all zero before
+            # (a "top spenders" plan read from them scanned every buyer).
+            with dangerously_as_database_owner(), connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Customer._meta.db_table}")
         with account_scope(account):
             levels, cards = loyalty_demo.generate_cards(account_id=account.pk, seed=options["seed"])
         # The new cards' statistics before their orders are joined to them.
