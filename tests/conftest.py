@@ -17,6 +17,7 @@ from django.test.utils import override_settings
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
+from accounts import services as account_services
 from accounts.models import Role
 from crm_project import embedded
 from crm_project.celery import app as celery_app
@@ -224,3 +225,17 @@ def basic_auth(username, password):
 
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return f"Basic {token}"
+
+
+@pytest.fixture
+def key_lookups(monkeypatch):
+    """The key prefixes looked up in PostgreSQL during the test (the key cache's misses)."""
+    calls = []
+    original = account_services.api_key_by_prefix
+
+    def counted(prefix):
+        calls.append(prefix)
+        return original(prefix)
+
+    monkeypatch.setattr(account_services, "api_key_by_prefix", counted)
+    return calls

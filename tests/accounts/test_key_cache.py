@@ -25,19 +25,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def key_lookups(monkeypatch):
-    calls = []
-    original = services.api_key_by_prefix
-
-    def counted(prefix):
-        calls.append(prefix)
-        return original(prefix)
-
-    monkeypatch.setattr(services, "api_key_by_prefix", counted)
-    return calls
-
-
-@pytest.fixture
 def redis_round_trips(monkeypatch):
     """Every command (or pipeline, or script call) sent to Redis."""
     sent = []

@@ -9,7 +9,6 @@ from django.contrib.auth.backends import ModelBackend
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts import services
 from crm_project.api import signins
 from tests.conftest import PASSWORD, basic_auth
 
@@ -41,19 +40,6 @@ def password_checks(monkeypatch):
         return original(self, request, username=username, password=password, **kwargs)
 
     monkeypatch.setattr(ModelBackend, "authenticate", counted)
-    return calls
-
-
-@pytest.fixture
-def key_lookups(monkeypatch):
-    calls = []
-    original = services.api_key_by_prefix
-
-    def counted(prefix):
-        calls.append(prefix)
-        return original(prefix)
-
-    monkeypatch.setattr(services, "api_key_by_prefix", counted)
     return calls
 
 
