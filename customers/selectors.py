@@ -566,6 +566,7 @@ base AS (
                AS created_within
       FROM {{customers}} c CROSS JOIN params p
      WHERE c.account_id = %(account)s
+    OFFSET 0  -- a fence: each row's figures computed once, not once per use below
 ),
 classified AS (
     SELECT CASE
@@ -579,6 +580,7 @@ classified AS (
            END AS lifecycle,
            created_within, created_at, last_order_date, lifetime_spend
       FROM base
+    OFFSET 0  -- each row's bucket computed once, not once per count below
 )
 -- One plain aggregate (a GROUP BY over a computed bucket sorted a million rows)
 SELECT {_BUCKET_COUNTS},
