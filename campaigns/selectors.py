@@ -24,6 +24,7 @@ from campaigns.models import (
     Message,
     MessageStatus,
 )
+from crm_project import rollups
 from crm_project.ratios import ratio
 from crm_project.tenancy import account_scope, unscoped
 from customers.models import Customer, CustomerStatus
@@ -151,12 +152,7 @@ def message_statistics(
     clicked, unsubscribed; and the customers engaged by a click."""
 
     def within(column: str) -> Q:
-        condition = Q(**{f"{column}__isnull": False})
-        if start is not None:
-            condition &= Q(**{f"{column}__gte": start})
-        if end is not None:
-            condition &= Q(**{f"{column}__lt": end})
-        return condition
+        return Q(**{f"{column}__isnull": False}) & rollups.within(column, start, end)
 
     messages = Message.objects.filter(account=account).order_by()
     figures = messages.aggregate(

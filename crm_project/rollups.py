@@ -52,6 +52,16 @@ def rollup(label: str) -> Rollup:
     return _ROLLUPS[label]
 
 
+def within(column: str, start: Any, end: Any) -> models.Q:
+    """`column` in [start, end) (datetimes or days); an open side is not compared."""
+    condition = models.Q()
+    if start is not None:
+        condition &= models.Q(**{f"{column}__gte": start})
+    if end is not None:
+        condition &= models.Q(**{f"{column}__lt": end})
+    return condition
+
+
 def day_split(
     start: datetime | None, end: datetime | None, zone: tzinfo
 ) -> tuple[tuple[date | None, date | None] | None, list[tuple[datetime, datetime]]]:

@@ -358,15 +358,6 @@ def customer_has_loyalty(account_id: Any, customer_id: Any) -> bool:
 # --- The program's summary (reports' analytics dashboard) ------------------------------
 
 
-def _created_within(column: str, start: Any, end: Any) -> Q:
-    condition = Q()
-    if start is not None:
-        condition &= Q(**{f"{column}__gte": start})
-    if end is not None:
-        condition &= Q(**{f"{column}__lt": end})
-    return condition
-
-
 def loyalty_summary(
     account: Account, *, start: datetime | None = None, end: datetime | None = None
 ) -> dict[str, Any]:
@@ -376,7 +367,7 @@ def loyalty_summary(
     positive number); `credit_requests`, the requests created in it still scheduled;
     and `points_outstanding`, every card's balance now (a stock: not windowed). Points
     are Decimals with two places. A handful of queries, whatever the size of the ledger."""
-    issued = _created_within("issued_at", start, end)
+    issued = rollups.within("issued_at", start, end)
     cards = (
         card_list(account)
         .order_by()
@@ -398,11 +389,11 @@ def loyalty_summary(
     days, edges = rollups.day_split(start, end, UTC)
     if days is not None:
         parts.append(
-            LoyaltyDay.objects.filter(kinds, _created_within("day", *days), account=account)
+            LoyaltyDay.objects.filter(kinds, rollups.within("day", *days), account=account)
         )
     parts += [
         LoyaltyTransaction.objects.filter(
-            kinds, _created_within("created_at", *edge), account=account
+            kinds, rollups.within("created_at", *edge), account=account
         )
         for edge in edges
     ]
@@ -412,7 +403,7 @@ def loyalty_summary(
             points[name] += value or ZERO
     scheduled = (
         CreditRequest.objects.filter(
-            _created_within("created_at", start, end),
+            rollups.within("created_at", start, end),
             account=account,
             status=CreditStatus.SCHEDULED,
         )

@@ -30,16 +30,6 @@ UNASSIGNED = "unassigned"
 SECONDS_PER_DAY = 86_400
 
 
-def within(column: str, start: datetime | None, end: datetime | None) -> Q:
-    """`column` in [start, end); an open side is not compared."""
-    condition = Q()
-    if start is not None:
-        condition &= Q(**{f"{column}__gte": start})
-    if end is not None:
-        condition &= Q(**{f"{column}__lt": end})
-    return condition
-
-
 # --- Leads ------------------------------------------------------------------------------
 #
 # The leads report reads the rollup kept with the leads (leads.models.LeadDay: per UTC
@@ -88,7 +78,9 @@ def _lead_figures(account: Account, start: datetime | None, end: datetime | None
             figures.add(dimension, value, leads, score, seconds)
     converted = Q(status=LeadStatus.CONVERTED, converted_at__isnull=False)
     for edge_start, edge_end in edges:
-        leads = Lead.objects.filter(within("created_at", edge_start, edge_end), account=account)
+        leads = Lead.objects.filter(
+            rollups.within("created_at", edge_start, edge_end), account=account
+        )
         for status, source, agent_id, count, score, seconds in (
             leads.order_by()
             .values_list("status", "source", "assigned_to_id")
@@ -309,7 +301,7 @@ def customer_report(
     pass over the customers for the window's figures and every lifecycle, the top
     spenders, the revenue rollup."""
     now = now or timezone.now()
-    created = within("created_at", start, end)
+    created = rollups.within("created_at", start, end)
     recent_from = _local_midnight_days_ago(account, now, NEW_DAYS)
     active_from = _local_midnight_days_ago(account, now, ACTIVE_DAYS)
     counts = customer_counts(
