@@ -1,5 +1,5 @@
 """Report rollups: per-account, per-day tables of sums that the reports read instead of
-millions of rows (leads.models.LeadDay, orders.models.OrderDay).
+millions of rows (leads.models.LeadDay, orders.models.OrderDay, loyalty.models.LoyaltyDay).
 
 Each is written only by statement-level triggers on its source table (the app's
 migration): an insert, update or delete appends its net change as rows, in the writer's
