@@ -197,14 +197,28 @@ class Customer(TenantModel):
                 condition=Q(assigned_to__isnull=False),
                 name="customer_assigned_idx",
             ),
-            # Segments: case-insensitive city, birthdays, and the order count beside the
-            # id for criteria that join orders to customers.
+            # Segments: case-insensitive city, birthdays.
             models.Index(
                 F("account"), Lower("city"), include=["city"], name="customer_city_lower_idx"
             ),
             models.Index(fields=["account", "date_of_birth"], name="customer_birth_idx"),
+            # A customer's figures beside the id: segment criteria that join orders to
+            # customers read the order count from it, and the lifecycle counts and the
+            # customers report read every customer's figures from it alone (an
+            # index-only scan of ~100 bytes a customer instead of the ~1 KB rows).
             models.Index(
-                fields=["account", "id"], include=["total_orders"], name="customer_total_orders_idx"
+                fields=["account", "id"],
+                include=[
+                    "total_orders",
+                    "created_at",
+                    "last_order_date",
+                    "lifetime_spend",
+                    "orders_365d",
+                    "spend_365d",
+                    "stats_day",
+                    "stats_until",
+                ],
+                name="customer_figures_idx",
             ),
             # No plain GIN on `tags`: the list's `?tag=` (`tags @>`, whose function is not
             # leakproof) cannot use one under row-level security; segments read the
