@@ -71,15 +71,25 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--database",
+        default="crm_bench",
+        help="another seed_demo database on the same server, measured as it is with --account"
+        " (e.g. bench/reports.py's crm_bench_reports at 1M customers / 5M orders)",
+    )
+    parser.add_argument("--account", default="bench")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
 
     env, bench_url = bench_database(
-        "crm_bench", API_THROTTLE_RATE="100000000/min", BENCH_ACCOUNT="bench"
+        args.database, API_THROTTLE_RATE="100000000/min", BENCH_ACCOUNT=args.account
     )
-    seeded_account(env, "bench", customers=args.customers, orders=0)
-    key = manage("create_api_key", "--account", "bench", "--role", "read_only", env=env).split()[-1]
+    if args.database == "crm_bench":
+        seeded_account(env, args.account, customers=args.customers, orders=0)
+    key = manage(
+        "create_api_key", "--account", args.account, "--role", "read_only", env=env
+    ).split()[-1]
     with psycopg.connect(bench_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE customers_customer")
 
