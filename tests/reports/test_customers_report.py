@@ -238,6 +238,29 @@ def test_top_customers_are_the_ten_highest_spenders(api_client, account):
     assert top[-1]["lifetime_spend"] == "3.25"
 
 
+def test_a_windows_top_customers_are_its_own_highest_spenders_ties_newest_first(
+    api_client, account
+):
+    now = timezone.now()
+    old_whale = make_customer(account, created_at=now - timedelta(days=400))
+    order(account, old_whale, "9999.00", now - timedelta(days=2))  # created before the window
+    inside = []
+    for n in range(1, 14):
+        customer = make_customer(account, created_at=now - timedelta(days=20))
+        order(account, customer, "50.00" if n > 10 else f"{n}.00", now - timedelta(days=1))
+        inside.append(customer)
+    make_customer(account, created_at=now - timedelta(days=5))  # no order: not a buyer
+
+    window = {"date_from": (now - timedelta(days=30)).date().isoformat()}
+    top = report(api_client, **window)["top_customers"]
+
+    ties = sorted(inside[10:], key=lambda c: c.pk, reverse=True)  # 50.00 each, newest id first
+    expected = [*ties, *reversed(inside[3:10])]
+    assert [c["id"] for c in top] == [str(c.pk) for c in expected]
+    assert str(old_whale.pk) not in {c["id"] for c in top}
+    assert [c["lifetime_spend"] for c in top[:4]] == ["50.00", "50.00", "50.00", "10.00"]
+
+
 @pytest.mark.parametrize(
     ("query", "attr"),
     [
