@@ -536,8 +536,10 @@ def customer_health(
 # with the quintiles a lifecycle needs read as two bounds: m = 5 is a 365-day spend at
 # least the highest monetary threshold, f >= 4 a count at least the third frequency
 # threshold (none: no vip).
-_STATS_STALE = """(c.total_orders > 0 AND (c.stats_day IS NULL OR c.stats_day > p.today
-                   OR c.stats_until <= p.today))"""
+# A buyer's statistics are not of {today}: undated, of a later day, or past the day
+# their oldest order left the window (the one rule of the counts and of beat).
+_STATS_NOT_OF = "(c.stats_day IS NULL OR c.stats_day > {today} OR c.stats_until <= {today})"
+_STATS_STALE = f"(c.total_orders > 0 AND {_STATS_NOT_OF.format(today='p.today')})"
 _STATS_WINDOW = """
 FROM {orders} o WHERE o.account_id = c.account_id AND o.customer_id = c.id
  AND o.status <> ALL(%(uncounted)s)
@@ -744,14 +746,12 @@ def followup_get(account: Account, followup_id: Any) -> FollowUp | None:
 # A buyer's statistics (Customer.orders_365d and after) are due when they are undated
 # or no longer true today in the account's timezone (see Customer.stats_until).
 
-_STATS_DUE_SQL = """
-SELECT {select}
-  FROM {customers} c JOIN {accounts} a ON a.id = c.account_id
- WHERE a.status <> 'inactive' AND c.total_orders > 0 {account}
-   AND (c.stats_day IS NULL
-        OR c.stats_day > (now() AT TIME ZONE a.timezone)::date
-        OR c.stats_until <= (now() AT TIME ZONE a.timezone)::date)
-"""
+_STATS_DUE_SQL = f"""
+SELECT {{select}}
+  FROM {{customers}} c JOIN {{accounts}} a ON a.id = c.account_id
+ WHERE a.status <> '{AccountStatus.INACTIVE}' AND c.total_orders > 0 {{account}}
+   AND {_STATS_NOT_OF.format(today="(now() AT TIME ZONE a.timezone)::date")}
+"""  # noqa: S608  (table names from the models)
 
 
 def _stats_due(select: str, account: str) -> str:

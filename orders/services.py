@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.services import sequence_reserve
 from crm_project.errors import Conflict, FieldError, Invalid
+from crm_project.tenancy import account_scope
 from crm_project.writes import CREATED, SKIPPED, UPDATED, unique_conflicts
 from customers import selectors as customer_selectors
 from customers.models import Customer
@@ -145,10 +146,13 @@ def customer_order_stats_refresh(*, account: Account) -> int:
     """Date again the 365-day order statistics of the account's buyers whose statistics
     are due (customers.selectors.customers_with_order_stats_due: an order of theirs left
     the window, or the account's timezone changed), through the aggregates' own
-    refresh, a batch per transaction; answers how many customers were due."""
-    due = customer_selectors.customers_with_order_stats_due(account)
+    refresh, a batch per transaction (call it outside any scope: each batch opens the
+    account's, so a timezone change's hundreds of thousands of buyers are not locked in
+    one transaction); answers how many customers were due."""
+    with account_scope(account):
+        due = customer_selectors.customers_with_order_stats_due(account)
     for start in range(0, len(due), STATS_BATCH):
-        with transaction.atomic():
+        with account_scope(account):
             customer_aggregates_refresh(
                 account_id=account.pk, customer_ids=due[start : start + STATS_BATCH]
             )

@@ -21,11 +21,12 @@ def order_stats_refresh_all() -> int:
     return len(account_ids)
 
 
-# Not atomic: each batch of customers commits on its own.
+# Not atomic: each batch of customers commits on its own (the service opens the
+# account's scope per batch).
 @app.task(bind=True, atomic=False)
 def order_stats_refresh(self: TenantTask) -> int:
     with account_scope(self.account_id):
         account = Account.objects.filter(pk=self.account_id).first()
-        if account is None:  # deleted since the task was sent
-            return 0
-        return services.customer_order_stats_refresh(account=account)
+    if account is None:  # deleted since the task was sent
+        return 0
+    return services.customer_order_stats_refresh(account=account)
