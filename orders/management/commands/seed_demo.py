@@ -63,22 +63,18 @@ class Command(BaseCommand):
                 seed=options["seed"],
             )
         generated = time.monotonic()
-        # Fresh statistics before the aggregates query plans over millions of new rows
-        # (ANALYZE needs the tables' owner; the application role is not).
-        with dangerously_as_database_owner(), connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(demo.TABLES)}")
+        # Fresh statistics before the aggregates query plans over millions of new rows.
+        _analyze(demo.TABLES)
         if summary.orders:
             with account_scope(account):
                 customer_aggregates_refresh(account_id=account.pk, customer_ids=None)
             # The customers' statistics again: their aggregates were all zero before
             # (a "top spenders" plan read from them scanned every buyer).
-            with dangerously_as_database_owner(), connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {Customer._meta.db_table}")
+            _analyze([Customer._meta.db_table])
         with account_scope(account):
             levels, cards = loyalty_demo.generate_cards(account_id=account.pk, seed=options["seed"])
         # The new cards' statistics before their orders are joined to them.
-        with dangerously_as_database_owner(), connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(loyalty_demo.TABLES)}")
+        _analyze(loyalty_demo.TABLES)
         with account_scope(account):
             points = loyalty_demo.generate_points(
                 account_id=account.pk, seed=options["seed"], earn_rate=account.loyalty_earn_rate
@@ -105,8 +101,7 @@ class Command(BaseCommand):
             *feedback_demo.TABLES,
             *campaigns_demo.TABLES,
         ]
-        with dangerously_as_database_owner(), connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(tables)}")
+        _analyze(tables)
         self.stdout.write(
             f"{account.slug}: {summary.customers} customers, {summary.orders} orders "
             f"({summary.items} items), {summary.products} products, "
@@ -119,3 +114,10 @@ class Command(BaseCommand):
             f"aggregates, loyalty, leads, feedback and campaign in "
             f"{time.monotonic() - generated:.1f}s."
         )
+
+
+def _analyze(tables: list[str]) -> None:
+    """Fresh planner statistics of `tables` (ANALYZE needs the tables' owner; the
+    application role is not)."""
+    with dangerously_as_database_owner(), connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
