@@ -316,9 +316,9 @@ def customer_report(
       lifecycle is a customer's state today), quintiles read from `thresholds`
       (default: computed now).
 
-    Money as Decimals with two places. Three queries (four computing thresholds): one
-    pass over the customers for the window's figures and every lifecycle, the top
-    spenders, the revenue rollup."""
+    Money as Decimals with two places. Three queries (a window's top spenders take two,
+    computing thresholds one more): one pass over the customers for the window's
+    figures and every lifecycle, the top spenders, the revenue rollup."""
     now = now or timezone.now()
     created = rollups.within("created_at", start, end)
     recent_from = _local_midnight_days_ago(account, now, NEW_DAYS)
