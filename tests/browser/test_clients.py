@@ -120,20 +120,29 @@ def rows_on(page):
     )
 
 
+def follow(page, name):
+    """Click the pager's link and wait for the page it leads to (a click alone returns
+    before the next page has loaded, and the rows read would be the old or none)."""
+    link = page.get_by_role("link", name=name, exact=True)
+    target = link.evaluate("a => a.href")  # resolved against the page, as followed
+    link.click()
+    page.wait_for_url(target)
+
+
 def test_pages_walk_forward_and_back(page, user, account, populated):
     sign_in(page, user)
     first_page = rows_on(page)
 
-    page.get_by_role("link", name="Next").click()
+    follow(page, "Next")
     second_page = rows_on(page)
-    page.get_by_role("link", name="Next").click()
+    follow(page, "Next")
     expect(page.locator("tbody tr")).to_have_count(21)
     expect(page.get_by_text("Next", exact=True)).to_have_attribute("aria-disabled", "true")
 
     last_page = rows_on(page)
 
-    page.get_by_role("link", name="Previous").click()
+    follow(page, "Previous")
     assert rows_on(page) == second_page
-    page.get_by_role("link", name="First").click()
+    follow(page, "First")
     assert rows_on(page) == first_page
     assert len(set(first_page) | set(second_page) | set(last_page)) == 121
