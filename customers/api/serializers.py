@@ -42,6 +42,10 @@ class TagsField(serializers.ListField):
         return inputs.clean_tags(super().to_internal_value(data))
 
 
+# Formats a customer's points (one field for every row, not one made per row).
+_POINTS = MoneyField()
+
+
 class LevelReferenceSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
@@ -219,7 +223,7 @@ class CustomerSerializer(SplitsName, ContactFields, ModelSerializer):
 
     @extend_schema_field(MoneyField())
     def get_loyalty_points(self, customer: Customer) -> str:
-        return MoneyField().to_representation(self._standing(customer).points)
+        return _POINTS.to_representation(self._standing(customer).points)
 
     @extend_schema_field(LevelReferenceSerializer(allow_null=True))
     def get_loyalty_level(self, customer: Customer) -> dict[str, Any] | None:
