@@ -291,7 +291,7 @@ def _metadata_predicate(key: str, operator: str, value: Any) -> Q:
     return _number_predicate(number, operator, value)
 
 
-def _tags_predicate(operator: str, value: Any) -> Q:
+def tags_predicate(operator: str, value: Any) -> Q:
     tags = F("tags")
     # `segments_lower_tags(tags) @>>> / &&& ARRAY[...]`: the built-in contains and
     # overlaps on the lowered tags, leakproof and GIN-indexed (segments/migrations/0003),
@@ -345,7 +345,7 @@ def _condition(node: dict, ctx: _Context) -> Q:
     if spec.type == lang.BOOLEAN:
         return Q(**{name: bool(value)})
     if spec.type == lang.TAGS:
-        return _tags_predicate(operator, value)
+        return tags_predicate(operator, value)
     if spec.type == lang.AGENT:
         return _agent_predicate(operator, value)
     raise ValueError(f"Unknown field type {spec.type!r}")  # pragma: no cover

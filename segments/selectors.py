@@ -5,7 +5,7 @@ import logging
 import uuid
 from typing import Any
 
-from django.db.models import BooleanField, Case, Exists, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Exists, Q, QuerySet, Value, When
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Account
@@ -63,6 +63,17 @@ def customer_ids_in_segment(account: Account, segment_id: Any) -> QuerySet:
             {"segment": [f"No segment {segment_id} in this account."]}, code="does_not_exist"
         )
     return segment_customers(account, segment).order_by().values("pk")
+
+
+def customers_with_tags(tags: list[str]) -> Q:
+    """A filter of customers holding every one of `tags` as spelled (the customer list's
+    `?tag=`). It first asks the segments' case-insensitive tag condition, which is
+    leakproof and reads its GIN index under row-level security (`tags @>` alone is not
+    leakproof: every row of the account would be read), then keeps the exact spelling."""
+    condition = Q()
+    for tag in tags:
+        condition &= compiler.tags_predicate("contains", tag)
+    return condition & Q(tags__contains=tags)
 
 
 def active_segments_containing(account: Account, customer: Customer) -> list[Segment]:

@@ -152,6 +152,14 @@ def test_filter_tag_requires_every_tag_given(api_client, account):
     assert ids(api_client.get(URL, {"tag": "vip,gold"})) == {str(both.pk)}
 
 
+def test_filter_tag_matches_the_spelling_given(api_client, account):
+    vip = CustomerFactory(account=account, tags=["vip"])
+    shouting = CustomerFactory(account=account, tags=["VIP", "gold"])
+    CustomerFactory(account=account, tags=[])
+    assert ids(api_client.get(URL, {"tag": "vip"})) == {str(vip.pk)}
+    assert ids(api_client.get(URL, {"tag": "VIP,gold"})) == {str(shouting.pk)}
+
+
 def test_filter_assigned_to(api_client, account):
     agent = AgentFactory(account=account)
     mine = CustomerFactory(account=account, assigned_to=agent)
