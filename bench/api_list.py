@@ -105,15 +105,20 @@ def list_cases(conn, account_slug: str, api: str) -> list[tuple[str, str, float]
         "ORDER BY id OFFSET 1000 LIMIT 1",
         [account_id],
     ).fetchone()
+
+    def pages(name: str, table: str, column: str) -> list[tuple[str, str, float]]:
+        """The first page, a page 200 deep and a keyset page half-way of a list."""
+        url = f"{api}{name}/"
+        cursor = deep_cursor(conn, table, column, account_id)
+        return [
+            (f"{name}: first page", url, 100.0),
+            (f"{name}: ?page=200", f"{url}?page=200", 100.0),
+            (f"{name}: ?cursor= half-way", f"{url}?{cursor}", 100.0),
+        ]
+
     customers = f"{api}customers/"
     cases = [
-        ("customers: first page", customers, 100.0),
-        ("customers: ?page=200", f"{customers}?page=200", 100.0),
-        (
-            "customers: ?cursor= half-way",
-            f"{customers}?{deep_cursor(conn, 'customers_customer', 'created_at', account_id)}",
-            100.0,
-        ),
+        *pages("customers", "customers_customer", "created_at"),
         ("customers: ?q=<email>", f"{customers}?{urlencode({'q': email})}", 100.0),
         ("customers: ?q=<number>", f"{customers}?q={number}", 100.0),
         ("customers: ?q=martin (broad)", f"{customers}?q=martin", 300.0),
@@ -123,16 +128,9 @@ def list_cases(conn, account_slug: str, api: str) -> list[tuple[str, str, float]
         [account_id],
     ).fetchone()
     if order is not None:  # a database seeded with orders
-        orders = f"{api}orders/"
         cases += [
-            ("orders: first page", orders, 100.0),
-            ("orders: ?page=200", f"{orders}?page=200", 100.0),
-            (
-                "orders: ?cursor= half-way",
-                f"{orders}?{deep_cursor(conn, 'orders_order', 'ordered_at', account_id)}",
-                100.0,
-            ),
-            ("orders: ?number=<number>", f"{orders}?number={order[0]}", 100.0),
+            *pages("orders", "orders_order", "ordered_at"),
+            ("orders: ?number=<number>", f"{api}orders/?number={order[0]}", 100.0),
         ]
     return cases
 
