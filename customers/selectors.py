@@ -10,8 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Lower, StrIndex
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
@@ -100,9 +101,7 @@ def person_search_condition(term: str, *, phone_region: str) -> Q:
     its E.164 form."""
     lowered = term.lower()
     condition = (
-        Q(search_full_name__contains=lowered)
-        | Q(search_email__contains=lowered)
-        | Q(external_id=term)
+        Q(search_full_name__contains=lowered) | _email_contains(lowered) | Q(external_id=term)
     )
     digits = phone_digits(term)
     if _PHONE_LIKE.match(term) and len(digits) >= MIN_PHONE_DIGITS:
@@ -112,6 +111,21 @@ def person_search_condition(term: str, *, phone_region: str) -> Q:
         with suppress(InvalidPhone):
             condition |= Q(phone=normalize_phone(term, phone_region))
     return condition
+
+
+def _email_contains(lowered: str) -> Q:
+    """lower(email) contains `lowered`. A term with an `@` (most often a whole address)
+    asks the trigram index for the longer side of it with its `@` only, and checks the
+    whole term on those rows with strpos, which no index serves: the other side's
+    trigrams (`exa`, `com`, `.co` of a shared domain) each match most of the table, and
+    reading their postings made one address look-up take 0.3 s at 1M customers. The
+    rows found are the same."""
+    local, at, domain = lowered.partition("@")
+    side = f"{local}@" if len(local) >= len(domain) else f"@{domain}"
+    if not at or len(side) < 4 or side == lowered:  # no `@`, or no trigram to ask for
+        return Q(search_email__contains=lowered)
+    whole = GreaterThan(StrIndex(F("search_email"), Value(lowered)), 0)
+    return Q(search_email__contains=side) & Q(whole)
 
 
 def with_search_fields(queryset: QuerySet) -> QuerySet:

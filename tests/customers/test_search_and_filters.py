@@ -312,6 +312,9 @@ def test_search_uses_the_trigram_and_key_indexes_under_row_level_security(accoun
         digits = target.phone[-7:]
         plan = selectors.customer_search(account, digits).explain()
         by_name = list(selectors.customer_search(account, target.name[2:-2]))
+        # A whole address asks the email index for its longer side only.
+        email_plan = selectors.customer_search(account, target.email.upper()).explain()
+        by_email = list(selectors.customer_search(account, target.email.upper()))
     for index in (
         "customer_name_trgm",
         "customer_email_trgm",
@@ -322,6 +325,8 @@ def test_search_uses_the_trigram_and_key_indexes_under_row_level_security(accoun
         assert f"Bitmap Index Scan on {index}" in plan, plan
     assert "BitmapOr" in plan
     assert [c.number for c in by_name] == [1234]
+    assert "Bitmap Index Scan on customer_email_trgm" in email_plan, email_plan
+    assert [c.number for c in by_email] == [1234]
 
 
 # --- The matcher against a plain Python oracle ----------------------------------------
@@ -373,6 +378,44 @@ def test_search_agrees_with_a_python_oracle(account, crowd, q):
         found = {c.pk for c in selectors.customer_search(account, q)}
     expected = {c.pk for c in crowd if _oracle(c, q)}
     assert found == expected, q
+
+
+# Addresses that share domains and local parts, so that a term with an `@` found by
+# one side of it (customers.selectors._email_contains) has others to tell apart.
+ADDRESSES = [
+    "anna.berg@mail.example",
+    "joanna.berg@mail.example",
+    "anna.berg@mail.example.org",
+    "berg@anna.example",
+    "anna@berg.mail.example",
+]
+
+
+@pytest.fixture
+def mailboxes(account):
+    return [
+        CustomerFactory(account=account, first_name="Kim", last_name="Lee", email=email)
+        for email in ADDRESSES
+    ]
+
+
+@st.composite
+def address_terms(draw):
+    """A piece of one of ADDRESSES that holds its `@`, in any case."""
+    email = draw(st.sampled_from(ADDRESSES))
+    at = email.index("@")
+    term = email[draw(st.integers(0, at)) : draw(st.integers(at + 1, len(email)))]
+    return term.upper() if draw(st.booleans()) else term
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=address_terms())
+def test_a_term_with_an_at_sign_finds_every_address_containing_it(account, mailboxes, q):
+    with account_scope(account):
+        found = {c.pk for c in selectors.customer_search(account, q)}
+    assert found == {c.pk for c in mailboxes if _oracle(c, q)}, q
 
 
 def test_money_filters_accept_decimal_strings(api_client, account):
