@@ -92,7 +92,7 @@ class PageNumberPagination(PageSizeMixin, pagination.PageNumberPagination):
         filtering = {k for k, v in request.query_params.items() if v} - NON_FILTERING_PARAMS
         known = row_count(counter) if counter and not filtering else None
         self.django_paginator_class = lambda *args, **kwargs: _Paginator(
-            *args, known_count=known, **kwargs
+            *args, known_count=known, filtered=bool(filtering), **kwargs
         )
         return super().paginate_queryset(queryset, request, view)
 
@@ -101,10 +101,20 @@ class PageNumberPagination(PageSizeMixin, pagination.PageNumberPagination):
 # the sort order) and then only those rows: OFFSET then skips index entries, not rows.
 DEFERRED_JOIN_OFFSET = 500
 
+# A filtered list of at most this many rows (its exact count is known first) reads the
+# ids of its rows by the filter's own plan, unordered, then sorts only those rows. Asked
+# for `ORDER BY ... LIMIT 50` directly, PostgreSQL may walk the sort's index hoping to
+# meet the few matches early and read most of the table instead (one customer's whole
+# email address as `?q=`: 1.3 s at 1,000,000 customers, 20 ms this way).
+FEW_MATCHES = 1000
+
 
 class _Paginator(Paginator):
-    def __init__(self, *args: Any, known_count: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, known_count: int | None = None, filtered: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.filtered = filtered
         if known_count is not None:
             self.__dict__["count"] = known_count  # Paginator.count is a cached_property
 
@@ -115,7 +125,11 @@ class _Paginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         queryset = self.object_list
-        if bottom < DEFERRED_JOIN_OFFSET or not getattr(queryset, "ordered", False):
+        ordered = getattr(queryset, "ordered", False)
+        if self.filtered and ordered and self.count <= FEW_MATCHES:
+            ids = list(queryset.order_by().values_list("pk", flat=True))
+            return self._get_page(queryset.filter(pk__in=ids)[bottom:top], number, self)
+        if bottom < DEFERRED_JOIN_OFFSET or not ordered:
             return self._get_page(queryset[bottom:top], number, self)
         ids = list(queryset.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in queryset.filter(pk__in=ids)}

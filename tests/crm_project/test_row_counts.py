@@ -65,6 +65,41 @@ def test_deep_pages_answer_the_same_rows_as_offset(api_client, account, settings
     assert deferred == direct
 
 
+@pytest.mark.parametrize("ordering", ["email", "-last_order_date", "name", "-created_at"])
+def test_few_matches_are_sorted_after_their_ids_are_read_in_the_same_order(
+    api_client, account, monkeypatch, ordering
+):
+    """A filtered list with at most FEW_MATCHES rows reads their ids by the filter's
+    plan, then sorts only them: every page is the one the plain ORDER BY ... LIMIT
+    answers, in every ordering (missing dates last, name ties broken by id)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm_project.api import pagination
+    from tests.customers.conftest import place_order
+
+    for i in range(11):
+        customer = CustomerFactory(
+            account=account, email=f"c{i:02d}@x.io", last_name="Same" if i % 2 else f"N{i}"
+        )
+        if i % 3:
+            place_order(account, customer, f"{i}.00")
+    CustomerFactory(account=account, email="other@y.io")
+    urls = [f"/api/v1/customers/?q=x.io&page_size=4&page={n}&ordering={ordering}" for n in (1, 3)]
+    with CaptureQueriesContext(connection) as queries:
+        pages = [api_client.get(url).json() for url in urls]
+    assert pages[0]["count"] == 11
+    assert len(pages[1]["results"]) == 3
+    # The ids were read unordered, then only they were sorted.
+    assert any(
+        q["sql"].startswith('SELECT "customers_customer"."id" AS "pk"')
+        and "ORDER BY" not in q["sql"]
+        for q in queries.captured_queries
+    )
+    monkeypatch.setattr(pagination, "FEW_MATCHES", 0)
+    assert [api_client.get(url).json() for url in urls] == pages
+
+
 def lead_counts(account):
     """(the counts kept per status, the counts of the rows) of the account's leads."""
     from leads import selectors
