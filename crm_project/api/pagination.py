@@ -135,8 +135,8 @@ class _Paginator(Paginator):
             top = self.count
         queryset = self.object_list
         ordered = getattr(queryset, "ordered", False)
-        if self.filtered and ordered and self.count <= FEW_MATCHES:
-            return self._get_page(few_matches_first(queryset, self.count)[bottom:top], number, self)
+        if self.filtered and ordered:
+            queryset = few_matches_first(queryset, self.count)
         if bottom < DEFERRED_JOIN_OFFSET or not ordered:
             return self._get_page(queryset[bottom:top], number, self)
         ids = list(queryset.values_list("pk", flat=True)[bottom:top])
