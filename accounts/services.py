@@ -157,10 +157,18 @@ class _CachedKey:
 _key_cache: dict[str, _CachedKey] = {}
 
 
-def _key_cache_bump() -> None:
-    # A missing counter starts at the clock in microseconds: after Redis lost it, the
-    # new values are never ones an entry was filled at.
+def api_key_cache_generation() -> int | None:
+    """The key cache's generation (None: gone again before it was read). A missing
+    counter starts at the clock in microseconds: after Redis lost it, the new values are
+    never ones an entry was filled at (crm_project.api.budgets' script starts it the same
+    way)."""
     cache.add(API_KEY_CACHE_GENERATION, time.time_ns() // 1000, timeout=None)
+    value = cache.get(API_KEY_CACHE_GENERATION)
+    return None if value is None else int(value)
+
+
+def _key_cache_bump() -> None:
+    api_key_cache_generation()
     with contextlib.suppress(ValueError):  # gone in between: the next reader restarts it
         cache.incr(API_KEY_CACHE_GENERATION)
 

@@ -23,7 +23,7 @@ from django.core.cache.backends.redis import RedisCache
 from redis import Redis
 from redis.commands.core import Script
 
-from accounts.services import API_KEY_CACHE_GENERATION
+from accounts.services import API_KEY_CACHE_GENERATION, api_key_cache_generation
 from crm_project.api.signins import FailedSignIns, parse_rate
 
 REQUEST_BUDGET_SCOPE = "credential"
@@ -156,8 +156,7 @@ def spend(
         wait = failures.wait()
         if wait is not None:
             return Spent(sign_in_wait=wait)
-        cache.add(API_KEY_CACHE_GENERATION, time.time_ns() // 1000, timeout=None)
-        return Spent(generation=cache.get(API_KEY_CACHE_GENERATION))
+        return Spent(generation=api_key_cache_generation())
     rate = request_budget_rate() if budget_ident is not None else None
     keys = [cache.make_key(API_KEY_CACHE_GENERATION)]
     keys += [cache.make_key(key) for key in failure_keys]
