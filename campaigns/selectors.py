@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower, Trim
 
 from accounts.models import Account
@@ -20,6 +20,7 @@ from campaigns.models import (
     PENDING_STATUSES,
     SENT_STATUSES,
     Campaign,
+    CampaignTally,
     Channel,
     Message,
     MessageStatus,
@@ -32,18 +33,8 @@ from orders.models import PointOfSale
 from segments import selectors as segment_selectors
 
 SAMPLE_SIZE = 10
-STAT_KEYS = (
-    "audience_size",
-    "queued",
-    "sent",
-    "failed",
-    "skipped",
-    "delivered",
-    "opened",
-    "clicked",
-    "unsubscribed",
-    "bounced",
-)
+# What a campaign's tallies sum per status (CampaignTally).
+TALLIED = ("messages", "opened", "clicked", "unsubscribed")
 
 
 def campaign_list(account: Account) -> QuerySet[Campaign]:
@@ -58,38 +49,52 @@ def campaign_get(account: Account, campaign_id: Any) -> Campaign | None:
     return campaign_list(account).filter(pk=key).first()
 
 
-def _stats_aggregates() -> dict[str, Count]:
-    return {
-        "audience_size": Count("id"),
-        "queued": Count("id", filter=Q(status__in=PENDING_STATUSES)),
-        "sent": Count("id", filter=Q(status__in=SENT_STATUSES)),
-        "failed": Count("id", filter=Q(status=MessageStatus.FAILED)),
-        "skipped": Count("id", filter=Q(status=MessageStatus.SKIPPED)),
-        "delivered": Count("id", filter=Q(status__in=DELIVERED_STATUSES)),
-        "opened": Count("id", filter=Q(opened_at__isnull=False)),
-        "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
-        "unsubscribed": Count("id", filter=Q(unsubscribed_at__isnull=False)),
-        "bounced": Count("id", filter=Q(status=MessageStatus.BOUNCED)),
+def _stats(tallies: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """A campaign's stats from its tallies ({status: {messages, opened, clicked,
+    unsubscribed}}): each message once in `audience_size` and in its status's figures,
+    and in `opened`, `clicked`, `unsubscribed` when it was."""
+
+    def messages(*statuses: str) -> int:
+        return sum(tallies.get(status, {}).get("messages") or 0 for status in statuses)
+
+    def tracked(name: str) -> int:
+        return sum(figures[name] or 0 for figures in tallies.values())
+
+    stats: dict[str, Any] = {
+        "audience_size": messages(*MessageStatus.values),
+        "queued": messages(*PENDING_STATUSES),
+        "sent": messages(*SENT_STATUSES),
+        "failed": messages(MessageStatus.FAILED),
+        "skipped": messages(MessageStatus.SKIPPED),
+        "delivered": messages(*DELIVERED_STATUSES),
+        "opened": tracked("opened"),
+        "clicked": tracked("clicked"),
+        "unsubscribed": tracked("unsubscribed"),
+        "bounced": messages(MessageStatus.BOUNCED),
     }
-
-
-def _with_ctr(row: dict[str, int]) -> dict[str, Any]:
-    stats: dict[str, Any] = {key: row.get(key, 0) or 0 for key in STAT_KEYS}
     stats["ctr"] = ratio(stats["clicked"], stats["delivered"])
     return stats
 
 
+def _tallies(rows: QuerySet[CampaignTally], *by: str) -> dict[Any, dict[str, dict[str, int]]]:
+    """{group: {status: {messages, opened, clicked, unsubscribed}}} of the tallies
+    `rows`, summed by the columns `by` (a group is their values' tuple; () for none)."""
+    tallies: dict[Any, dict[str, dict[str, int]]] = {}
+    summed = rows.order_by().values_list(*by, "status").annotate(*(Sum(name) for name in TALLIED))
+    for row in summed:
+        group, status, figures = row[: len(by)], row[len(by)], row[len(by) + 1 :]
+        tallies.setdefault(group, {})[status] = dict(zip(TALLIED, figures, strict=True))
+    return tallies
+
+
 def campaign_stats(account: Account, campaign_ids: list[Any]) -> dict[Any, dict[str, Any]]:
-    """{campaign id: stats} for each of `campaign_ids` (zeros for one with no
-    messages yet), in one grouped query over the ledger."""
-    rows = (
-        Message.objects.filter(account=account, campaign__in=campaign_ids)
-        .order_by()
-        .values("campaign_id")
-        .annotate(**_stats_aggregates())
-    )
-    found = {row["campaign_id"]: _with_ctr(row) for row in rows}
-    return {pk: found.get(pk) or _with_ctr({}) for pk in campaign_ids}
+    """{campaign id: stats} for each of `campaign_ids` (zeros for one with no messages
+    yet): its messages counted by status and tracking, read from the campaigns' tallies
+    (CampaignTally, kept by the ledger's triggers in the writers' transactions: exact
+    at once, whatever the number of messages) in one grouped query."""
+    rows = CampaignTally.objects.filter(account=account, campaign__in=campaign_ids)
+    tallies = _tallies(rows, "campaign_id")
+    return {pk: _stats(tallies.get((pk,), {})) for pk in campaign_ids}
 
 
 def campaign_recipients(
@@ -254,23 +259,15 @@ def campaigns_summary(
 ) -> dict[str, Any]:
     """The campaigns created in [start, end) (an open side is not compared): their
     messages' sent, delivered, opened, clicked and ctr, counted as each campaign's stats
-    count them (`_stats_aggregates`), and `by_campaign`, the newest `last` of them with
-    their stats (id, name, the same four counts, ctr). Three queries."""
-    campaigns = Campaign.objects.filter(account=account)
-    if start is not None:
-        campaigns = campaigns.filter(created_at__gte=start)
-    if end is not None:
-        campaigns = campaigns.filter(created_at__lt=end)
-    aggregates = _stats_aggregates()
-    totals = (
-        Message.objects.filter(account=account, campaign__in=campaigns.values("pk"))
-        .order_by()
-        .aggregate(**{key: aggregates[key] for key in SUMMARY_KEYS})
-    )
+    count them (`campaign_stats`), and `by_campaign`, the newest `last` of them with
+    their stats (id, name, the same four counts, ctr). Three queries: the window's
+    tallies, its newest campaigns and theirs."""
+    campaigns = Campaign.objects.filter(rollups.within("created_at", start, end), account=account)
+    rows = CampaignTally.objects.filter(account=account, campaign__in=campaigns.values("pk"))
+    totals = _stats(_tallies(rows).get((), {}))
+    summary: dict[str, Any] = {key: totals[key] for key in (*SUMMARY_KEYS, "ctr")}
     newest = list(campaigns.order_by("-created_at", "-id").values_list("pk", "name")[:last])
     stats = campaign_stats(account, [pk for pk, _name in newest])
-    summary: dict[str, Any] = {key: totals[key] or 0 for key in SUMMARY_KEYS}
-    summary["ctr"] = ratio(summary["clicked"], summary["delivered"])
     summary["by_campaign"] = [
         {"id": pk, "name": name, **{key: stats[pk][key] for key in (*SUMMARY_KEYS, "ctr")}}
         for pk, name in newest

@@ -590,11 +590,15 @@ DROP FUNCTION IF EXISTS {function}();
         ]
 
 
-def rollup_cascade(rollup: str) -> migrations.RunSQL:
-    """A rollup's rows go with their account in the database (ON DELETE CASCADE):
-    deleting an account deletes its source rows, whose trigger appends the rollup's
-    last rows after Django deleted the others. In a migration after the one creating
-    the rollup's table (Django adds its foreign key at that migration's end)."""
+def rollup_cascade(
+    rollup: str, *, column: str = "account_id", to: str = "accounts_account"
+) -> migrations.RunSQL:
+    """A rollup's rows go with their account (or with the row of `to` that `column`
+    names) in the database (ON DELETE CASCADE): deleting an account deletes its source
+    rows, whose trigger appends the rollup's last rows after Django deleted the others.
+    In a migration after the one creating the rollup's table (Django adds its foreign
+    key at that migration's end)."""
+    constraint = f"{rollup}_{column.removesuffix('_id')}_cascade"
     return migrations.RunSQL(
         f"""
 DO $$
@@ -603,10 +607,10 @@ DECLARE
 BEGIN
   SELECT conname INTO name FROM pg_constraint
    WHERE conrelid = '{rollup}'::regclass AND contype = 'f'
-     AND confrelid = 'accounts_account'::regclass;
+     AND confrelid = '{to}'::regclass;
   EXECUTE format('ALTER TABLE {rollup} DROP CONSTRAINT %I', name);
-  ALTER TABLE {rollup} ADD CONSTRAINT {rollup}_account_cascade
-    FOREIGN KEY (account_id) REFERENCES accounts_account (id)
+  ALTER TABLE {rollup} ADD CONSTRAINT {constraint}
+    FOREIGN KEY ({column}) REFERENCES {to} (id)
     ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED;
 END
 $$;

@@ -72,4 +72,9 @@ def assert_stats_match_the_ledger(account: Any, campaign: Campaign) -> dict[str,
     assert stats["sent"] == sum(counts[s] for s in SENT_STATUSES)
     assert stats["failed"] == counts["failed"]
     assert stats["skipped"] == counts["skipped"]
+    assert stats["bounced"] == counts["bounced"]
+    assert stats["delivered"] == counts["delivered"] + counts["opened"] + counts["clicked"]
+    assert stats["opened"] == sum(m.opened_at is not None for m in messages)
+    assert stats["clicked"] == sum(m.clicked_at is not None for m in messages)
+    assert stats["unsubscribed"] == sum(m.unsubscribed_at is not None for m in messages)
     return stats
