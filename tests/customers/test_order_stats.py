@@ -5,8 +5,9 @@ per-customer classification (the oracle), and beat dates the statistics again.""
 
 import random
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -144,3 +145,36 @@ def test_another_accounts_buyers_are_not_counted_or_refreshed(shop):
     with account_scope(other):
         assert sum(selectors.customer_lifecycle_counts(other).values()) == 1
         assert selectors.customers_with_order_stats_due(other) == []
+
+
+@pytest.mark.parametrize(
+    "zone, today",
+    [
+        # Clocks go forward at midnight: the day 30 days before 2026-10-06 (2026-09-06)
+        # starts at 01:00 in Santiago.
+        ("America/Santiago", date(2026, 10, 6)),
+        # ...and back at midnight: 2026-04-05 starts after the repeated hour.
+        ("America/Santiago", date(2026, 5, 5)),
+        ("Pacific/Auckland", date(2026, 12, 6)),
+    ],
+)
+def test_the_counts_hold_at_the_first_instant_of_each_bounding_day(zone, today):
+    """Customers created, and buyers who last ordered, one microsecond either side of
+    the first instant of the days 30, 90 and 365 days before today in the account's
+    timezone (where the lifecycle rules change bucket): the counts are the oracle's."""
+    account = AccountFactory(timezone=zone)
+    tz = ZoneInfo(zone)
+    now = datetime.combine(today, time(12), tzinfo=tz)
+    for days in (30, 90, 365):
+        # The first instant of that local day, whatever its DST change.
+        first = datetime.combine(today - timedelta(days=days), time.min, tzinfo=tz)
+        first = first.astimezone(UTC)
+        for moment in (first - timedelta(microseconds=1), first):
+            customer = CustomerFactory(account=account)
+            buyer = CustomerFactory(account=account)
+            with account_scope(account):
+                Customer.objects.filter(pk=customer.pk).update(created_at=moment)
+                Customer.objects.filter(pk=buyer.pk).update(created_at=moment - timedelta(days=400))
+            OrderFactory(account=account, customer=buyer, amount=Decimal("10.00"),
+                         ordered_at=moment, status="completed")  # fmt: skip
+    assert_counts_exact(account, now)
