@@ -148,7 +148,7 @@ def test_another_accounts_buyers_are_not_counted_or_refreshed(shop):
 
 
 @pytest.mark.parametrize(
-    "zone, today",
+    ("zone", "today"),
     [
         # Clocks go forward at midnight: the day 30 days before 2026-10-06 (2026-09-06)
         # starts at 01:00 in Santiago.
