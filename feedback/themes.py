@@ -17,6 +17,8 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from crm_project.pgsettings import local_settings
+
 SMALL_BATCH = 100  # requests; more is a bulk run
 BULK_WORK_MEM = "256MB"
 
@@ -86,19 +88,7 @@ def mentions_index(
             cursor.execute(INDEX_SQL, {"account": str(account_id), "ids": ids})
             return cursor.rowcount
         # A bulk run: the planner misjudges the rows a comment splits into (it would
-        # compile the plan, JIT, for seconds) and the grouping would spill to disk;
-        # both settings go back to the caller's after the statement.
-        cursor.execute(
-            "SELECT current_setting('jit'), current_setting('work_mem'), "
-            "set_config('jit', 'off', true), set_config('work_mem', %s, true)",
-            [BULK_WORK_MEM],
-        )
-        jit, work_mem, _, _ = cursor.fetchone()
-        try:
+        # compile the plan, JIT, for seconds) and the grouping would spill to disk.
+        with local_settings(jit="off", work_mem=BULK_WORK_MEM):
             cursor.execute(INDEX_SQL, {"account": str(account_id), "ids": ids})
             return cursor.rowcount
-        finally:
-            cursor.execute(
-                "SELECT set_config('jit', %s, true), set_config('work_mem', %s, true)",
-                [jit, work_mem],
-            )
