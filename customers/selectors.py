@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
 from crm_project.datetimes import account_zone
+from crm_project.pgsettings import local_settings
 from crm_project.phones import InvalidPhone, account_region, normalize_phone, phone_digits
 from customers.models import (
     Customer,
@@ -564,14 +565,22 @@ _BUCKET_COUNTS = ",\n       ".join(
 )
 _LIFECYCLE_COUNTS_STORED = f"""
 WITH params AS (
-    SELECT (%(now)s::timestamptz AT TIME ZONE %(tz)s)::date AS today
+    SELECT t.today,
+           -- The first instants of the days 30, 90 and 365 days before today in the
+           -- account's timezone: "at most N days ago" compares a time to one of them
+           -- instead of converting every customer's times to local days.
+           ((t.today - 30)::timestamp AT TIME ZONE %(tz)s) AS from_30,
+           ((t.today - 90)::timestamp AT TIME ZONE %(tz)s) AS from_90,
+           ((t.today - 365)::timestamp AT TIME ZONE %(tz)s) AS from_365
+      FROM (SELECT (%(now)s::timestamptz AT TIME ZONE %(tz)s)::date AS today) t
 ),
 base AS (
-    SELECT p.today - (c.created_at AT TIME ZONE %(tz)s)::date AS age_days,
-           c.total_orders AS orders_count,
-           CASE WHEN c.total_orders > 0
-                THEN greatest(p.today - (c.last_order_date AT TIME ZONE %(tz)s)::date, 0)
-           END AS recency_days,
+    SELECT c.total_orders AS orders_count,
+           -- age_days > 365 and <= 30; recency_days > 365 and > 90 (buyers only)
+           c.created_at < p.from_365 AS old,
+           c.created_at >= p.from_30 AS young,
+           c.total_orders > 0 AND c.last_order_date < p.from_365 AS lapsed,
+           c.total_orders > 0 AND c.last_order_date < p.from_90 AS quiet,
            CASE WHEN {_STATS_STALE} THEN (SELECT count(*) {_STATS_WINDOW})
                 ELSE c.orders_365d END AS frequency_365d,
            CASE WHEN {_STATS_STALE} THEN (SELECT coalesce(sum(o.amount), 0) {_STATS_WINDOW})
@@ -582,16 +591,16 @@ base AS (
                AS created_within
       FROM {{customers}} c CROSS JOIN params p
      WHERE c.account_id = %(account)s
-    OFFSET 0  -- a fence: each row's figures computed once, not once per use below
+    -- No fence: each figure is used once below, so the planner's flattening computes
+    -- none twice (a fence here cost a tenth of the pass).
 ),
 classified AS (
     SELECT CASE
-               WHEN (orders_count > 0 AND recency_days > 365)
-                 OR (orders_count = 0 AND age_days > 365) THEN 'churned'
+               WHEN lapsed OR (orders_count = 0 AND old) THEN 'churned'
                WHEN orders_count > 0 AND monetary_365d >= %(vip_monetary)s
                     AND frequency_365d >= %(vip_frequency)s THEN 'vip'
-               WHEN age_days <= 30 AND orders_count <= 1 THEN 'new'
-               WHEN recency_days > 90 THEN 'at_risk'
+               WHEN young AND orders_count <= 1 THEN 'new'
+               WHEN quiet THEN 'at_risk'
                ELSE 'active'
            END AS lifecycle,
            created_within, created_at, last_order_date, lifetime_spend
@@ -647,7 +656,10 @@ def customer_counts(
         "recent_from": recent_from,
         "active_from": active_from,
     }
-    with connection.cursor() as cursor:
+    # The pass reads the figures index alone (customer_figures_idx): the planner, which
+    # prices its pages as random reads, would read the whole heap instead, wider rows
+    # whose figures come last (0.85 s against 0.6 s at a million customers).
+    with local_settings(enable_seqscan="off"), connection.cursor() as cursor:
         cursor.execute(_sql(_LIFECYCLE_COUNTS_STORED), params)
         row = cursor.fetchone()
     buckets = len(LIFECYCLES)

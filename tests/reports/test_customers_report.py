@@ -302,8 +302,9 @@ def test_the_report_is_a_handful_of_queries_whatever_the_customers(
 ):
     with account_scope(account):
         thresholds = health_thresholds_compute(account)
-        # The customers' figures, the top spenders, the months, the lifecycle counts.
-        with django_assert_max_num_queries(4):
+        # The customers' figures, the top spenders, the months, the lifecycle counts (and
+        # the two round trips setting and restoring its planner setting).
+        with django_assert_max_num_queries(6):
             figures = selectors.customer_report(account, thresholds=thresholds)
 
     assert figures["total"] == 3

@@ -228,7 +228,7 @@ def test_read_only_keys_read_it_and_anonymous_callers_do_not(read_only_client, a
 def test_the_dashboard_is_a_handful_of_queries(account, business, django_assert_max_num_queries):
     with account_scope(account):
         thresholds = health_thresholds_compute(account)
-        with django_assert_max_num_queries(16):
+        with django_assert_max_num_queries(18):
             figures = selectors.analytics_dashboard(account, thresholds=thresholds)
 
     assert figures["loyalty"]["points_outstanding"] == Decimal("35.00")
