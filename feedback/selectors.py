@@ -75,18 +75,17 @@ def customer_feedback(account: Account, customer_id: Any, limit: int) -> list[Fe
 
 # --- Analytics, themes, dashboard ---------------------------------------------------------
 #
-# Two set-based queries for the analytics (every figure by FILTER clauses over the
-# window's requests, then the answers' weeks in the account's timezone) and one on the
+# Two set-based queries for the analytics (the window's requests counted by category
+# and rating, then the answers' weeks in the account's timezone) and one on the
 # themes' rollup (feedback.themes, migration 0002), whatever the number of answers.
 
+# The window's requests by category and rating (a few dozen groups, each with how many
+# requests and how many answered): every figure of the analytics is a sum of these.
 ANALYTICS_SQL = """
-SELECT count(*) AS requests,
-       count(answered_at) AS responses,
-       sum(rating) AS rating_sum,
-       {distribution},
-       {categories}
+SELECT category, rating, count(*) AS requests, count(answered_at) AS responses
   FROM feedback_feedback
  WHERE account_id = %(account)s {window}
+ GROUP BY category, rating
 """
 
 # The weeks are grouped in a hash table (a few hundred of them): the fence keeps the
@@ -131,34 +130,28 @@ def feedback_analytics(
     category counts in the totals only), weekly_trend (the answers by the week of
     `answered_at`, weeks starting Monday 00:00 in the account's timezone; only weeks
     with answers, oldest first)."""
-    categories = FeedbackCategory.values
-    distribution = ",\n       ".join(
-        f"count(*) FILTER (WHERE rating = {n}) AS rated_{n}" for n in RATINGS
-    )
-    by_category = ",\n       ".join(
-        f"count(answered_at) FILTER (WHERE category = %(category_{i})s) AS responses_{i}, "
-        f"sum(rating) FILTER (WHERE category = %(category_{i})s) AS rating_sum_{i}"
-        for i in range(len(categories))
-    )
     window = _window_sql(start, end)
     params: dict[str, Any] = {
         "account": account.pk,
         "start": start,
         "end": end,
         "tz": str(datetimes.account_zone(account)),
-        **{f"category_{i}": category for i, category in enumerate(categories)},
     }
     with connection.cursor() as cursor:
-        cursor.execute(
-            ANALYTICS_SQL.format(distribution=distribution, categories=by_category, window=window),
-            params,
-        )
-        row = cursor.fetchone()
+        cursor.execute(ANALYTICS_SQL.format(window=window), params)
+        groups = cursor.fetchall()
         cursor.execute(WEEKS_SQL.format(window=window), params)
         weeks = cursor.fetchall()
-    requests, responses, rating_sum = row[0], row[1], row[2]
-    rated = dict(zip(RATINGS, row[3:8], strict=True))
-    figures = row[8:]
+    requests = sum(group[2] for group in groups)
+    responses = sum(group[3] for group in groups)
+    rated = {n: sum(rows for _, rating, rows, _ in groups if rating == n) for n in RATINGS}
+    rating_sum = sum(n * rows for n, rows in rated.items())
+    by_category = {}
+    for category in FeedbackCategory.values:
+        answered = sum(done for group, _, _, done in groups if group == category)
+        total = sum(rating * rows for group, rating, rows, _ in groups
+                    if group == category and rating is not None)  # fmt: skip
+        by_category[category] = {"responses": answered, "average_rating": _average(total, answered)}
     return {
         "requests": requests,
         "responses": responses,
@@ -166,13 +159,7 @@ def feedback_analytics(
         "average_rating": _average(rating_sum, responses),
         "rating_distribution": {str(n): rated[n] for n in RATINGS},
         "csat": ratio(rated[4] + rated[5], responses) if responses else None,
-        "by_category": {
-            category: {
-                "responses": figures[2 * i],
-                "average_rating": _average(figures[2 * i + 1], figures[2 * i]),
-            }
-            for i, category in enumerate(categories)
-        },
+        "by_category": by_category,
         "weekly_trend": [
             {"week": week, "responses": count, "average_rating": _average(total, count)}
             for week, count, total in weeks
