@@ -207,7 +207,8 @@ def themes_sql(limit: int) -> list[str]:
     phrases = INDEX_SQL.split("INSERT INTO")[0].rstrip()
     phrases = re.sub(r"AND CASE WHEN %\(ids\)s.*? END\n", "", phrases, flags=re.S)
     return [
-        "SET work_mem = '256MB'",
+        # As the product's bulk indexing runs (time_sql's connection ends with it).
+        "SELECT set_config('work_mem', '256MB', false)",
         f"""{phrases},
 mentions AS (SELECT id, key, min(label) AS label, rating FROM themes GROUP BY id, rating, key),
 ranked AS (
@@ -219,7 +220,6 @@ ranked AS (
 )
 SELECT r.*, (SELECT array_agg(f.comment) FROM feedback_feedback f WHERE f.id = ANY (r.examples))
   FROM ranked r""",
-        "RESET work_mem",
     ]
 
 
