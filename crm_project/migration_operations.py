@@ -584,11 +584,12 @@ DROP TRIGGER IF EXISTS {function}_delete ON {source};
 DROP TRIGGER IF EXISTS {function}_update ON {source};
 DROP FUNCTION IF EXISTS {function}();
 """
-        # The fill checks its rows' foreign keys at once: a deferred check left pending
-        # would refuse the ALTER TABLE that adds the rollup's own foreign keys at the
-        # migration's end, in the same transaction (the fill and the triggers must be
-        # in one, or a write between them would count twice).
-        fill = f"SET CONSTRAINTS ALL IMMEDIATE; {self.append(source)}; SET CONSTRAINTS ALL DEFERRED"
+        # The fill checks its rows' foreign keys at once (and so does the rest of the
+        # migration, its own transaction): a deferred check left pending would refuse
+        # the ALTER TABLE that adds the rollup's own foreign keys at the migration's
+        # end. The fill and the triggers must share a transaction, or a write between
+        # them would count twice.
+        fill = f"SET CONSTRAINTS ALL IMMEDIATE; {self.append(source)}"
         return [
             migrations.RunSQL(create, drop),
             migrations.RunSQL(fill, migrations.RunSQL.noop),
