@@ -1,6 +1,7 @@
-"""Every non-trivial read of campaigns and the ledger: lists, stats (always counts
-over the campaign's messages, one grouped query for a page of campaigns), recipients,
-audience previews and the ledger's figures for account statistics."""
+"""Every non-trivial read of campaigns and the ledger: lists, stats (the counts over a
+campaign's messages, read from their tallies: one grouped query for a page of
+campaigns), recipients, audience previews and the ledger's figures for account
+statistics."""
 
 from __future__ import annotations
 
