@@ -592,7 +592,7 @@ base AS (
       FROM {{customers}} c CROSS JOIN params p
      WHERE c.account_id = %(account)s
     -- No fence: each figure is used once below, so the planner's flattening computes
-    -- none twice (a fence here cost a tenth of the pass).
+    -- none twice (a fence here cost about a sixth of the pass at 1M customers).
 ),
 classified AS (
     SELECT CASE
